@@ -1,0 +1,27 @@
+//===- Passes.h - dilattn transformation passes -----------------*- C++ -*-===//
+
+#ifndef DILATTN_DIALECT_DILATTN_TRANSFORMS_PASSES_H
+#define DILATTN_DIALECT_DILATTN_TRANSFORMS_PASSES_H
+
+#include "dilattn/Dialect/DilAttn/IR/DilAttn.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+
+namespace dilattn {
+
+#define GEN_PASS_DECL
+#include "dilattn/Dialect/DilAttn/Transforms/Passes.h.inc"
+
+/// Patterns that rewrite boolean mask operands of the attention ops into
+/// additive biases through dilattn.mask_to_bias.
+void populateNormalizeMasksPatterns(RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "dilattn/Dialect/DilAttn/Transforms/Passes.h.inc"
+
+} // namespace dilattn
+} // namespace mlir
+
+#endif // DILATTN_DIALECT_DILATTN_TRANSFORMS_PASSES_H

@@ -1,0 +1,150 @@
+//===- Problem.h - What a dilated attention call computes -------*- C++ -*-===//
+//
+// The description of a dilated attention call (SPEC.md sections 1-3) shared by
+// every layer: the IR verifier, the float64 reference, the runtime and the
+// APIs. It holds the pattern geometry (head groups, offsets, selections) and
+// the rule checks of SPEC.md section 4, so that every layer refuses the same
+// inputs with the same message. It depends on LLVMSupport only.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DILATTN_SUPPORT_PROBLEM_H
+#define DILATTN_SUPPORT_PROBLEM_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace dilattn {
+
+/// How the patterns of a call are spread over heads (SPEC.md section 1).
+enum class AttentionMode {
+  /// Heads split into k contiguous groups, group i uses pattern i only.
+  Grouped,
+  /// Every head uses every pattern; outputs mixed by softmax denominators.
+  LongNet,
+};
+
+/// How a head's offset within a pattern is chosen in longnet mode.
+enum class OffsetRule {
+  /// offset = head mod r (the paper's rule).
+  Cyclic,
+  /// offset = floor(head / ceil(H / r)) (torchscale's rule).
+  Blocked,
+};
+
+llvm::StringRef stringifyAttentionMode(AttentionMode mode);
+llvm::StringRef stringifyOffsetRule(OffsetRule rule);
+std::optional<AttentionMode> parseAttentionMode(llvm::StringRef text);
+std::optional<OffsetRule> parseOffsetRule(llvm::StringRef text);
+
+/// Element types the contract knows about.
+enum class ElementKind { F32, F16, BF16, F64, I1, Other };
+
+llvm::StringRef stringifyElementKind(ElementKind kind);
+
+/// A dimension whose size is not known (dynamic in the IR).
+inline constexpr int64_t kDynamicSize = INT64_MIN;
+
+/// The attributes of a dilated attention call.
+struct DilatedAttentionConfig {
+  llvm::SmallVector<int64_t> segmentLengths;
+  llvm::SmallVector<int64_t> dilationRates;
+  AttentionMode mode = AttentionMode::Grouped;
+  OffsetRule offsetRule = OffsetRule::Cyclic;
+  bool causal = false;
+  /// Softmax scale; 1/sqrt(D) when absent.
+  std::optional<double> scale;
+
+  size_t numPatterns() const { return segmentLengths.size(); }
+  double effectiveScale(int64_t headDim) const;
+};
+
+/// A tensor's shape and element kind as seen by the rule checks. Sizes may be
+/// kDynamicSize; a rule that needs an unknown size is checked when it is known.
+struct TensorSignature {
+  llvm::SmallVector<int64_t, 4> shape;
+  ElementKind element = ElementKind::F32;
+};
+
+/// Operand signatures of one dilated attention call, in BNHD layout.
+struct DilatedAttentionSignature {
+  TensorSignature query, key, value;
+  std::optional<TensorSignature> keyPaddingMask;
+  std::optional<TensorSignature> attnMask;
+  /// The element kinds the target can compute in (e.g. f32 on CPU).
+  llvm::SmallVector<ElementKind, 3> supportedElements = {
+      ElementKind::F32, ElementKind::F16, ElementKind::BF16};
+  /// Whether a float (additive bias) key padding mask is accepted. The user
+  /// contract is boolean; the IR also allows the bias form that mask
+  /// normalisation produces.
+  bool allowFloatKeyPaddingMask = false;
+};
+
+/// Checks the rules of SPEC.md section 4 that concern the attributes alone
+/// (constraints C1-C4 of docs/Constraints.md), in order.
+llvm::Error checkConfig(const DilatedAttentionConfig &config);
+
+/// Checks every rule of SPEC.md section 4 that can be decided from the
+/// attributes and operand signatures, in the order of docs/Constraints.md.
+/// Returns the first violated rule with a message naming it and the values.
+llvm::Error checkDilatedAttention(const DilatedAttentionConfig &config,
+                                  const DilatedAttentionSignature &signature);
+
+/// Operand signatures of a multi-head dilated attention call (SPEC.md
+/// section 2): query/key/value are (B, N, E).
+struct MultiheadSignature {
+  TensorSignature query, key, value;
+  TensorSignature queryWeight, keyWeight, valueWeight, outWeight;
+  std::optional<TensorSignature> queryBias, keyBias, valueBias, outBias;
+  std::optional<TensorSignature> layerNormWeight, layerNormBias;
+  std::optional<TensorSignature> keyPaddingMask;
+  std::optional<TensorSignature> attnMask;
+  llvm::SmallVector<ElementKind, 3> supportedElements = {
+      ElementKind::F32, ElementKind::F16, ElementKind::BF16};
+};
+
+/// Checks the rules of SPEC.md sections 2 and 4 for a multi-head call.
+llvm::Error checkMultiheadDilatedAttention(const DilatedAttentionConfig &config,
+                                           int64_t numHeads,
+                                           const MultiheadSignature &signature);
+
+//===----------------------------------------------------------------------===//
+// Pattern geometry (SPEC.md section 1)
+//===----------------------------------------------------------------------===//
+
+/// The half-open head range [begin, end) of group `group` in grouped mode:
+/// k contiguous groups of floor(H/k) heads, the first H mod k one larger.
+struct HeadRange {
+  int64_t begin = 0;
+  int64_t end = 0;
+};
+HeadRange groupHeads(int64_t numHeads, int64_t numPatterns, int64_t group);
+
+/// The group (= pattern index) of `head` in grouped mode.
+int64_t groupOfHead(int64_t numHeads, int64_t numPatterns, int64_t head);
+
+/// The offset that pattern `pattern` uses for head `head` (both modes).
+int64_t patternOffset(const DilatedAttentionConfig &config, int64_t numHeads,
+                      int64_t pattern, int64_t head);
+
+/// Whether head `head` uses pattern `pattern` at all.
+bool headUsesPattern(const DilatedAttentionConfig &config, int64_t numHeads,
+                     int64_t pattern, int64_t head);
+
+/// Effective FLOPs of a call as SPEC.md section 5 defines them (halved when
+/// causal).
+double effectiveFlops(const DilatedAttentionConfig &config, int64_t batch,
+                      int64_t seqLen, int64_t numHeads, int64_t headDim);
+
+/// Formats a shape as "(2, 4096)" for messages; dynamic sizes print as "?".
+std::string formatShape(llvm::ArrayRef<int64_t> shape);
+
+} // namespace dilattn
+
+#endif // DILATTN_SUPPORT_PROBLEM_H

@@ -1,0 +1,343 @@
+//===- DilAttnOps.cpp - dilattn operations --------------------------------===//
+//
+// Verification delegates to the shared rule checks of dilattn/Support so that
+// the IR, the runtime and the APIs refuse the same calls with the same
+// messages (docs/Constraints.md lists them in checking order).
+//
+//===----------------------------------------------------------------------===//
+
+#include "dilattn/Dialect/DilAttn/IR/DilAttn.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/TypeUtilities.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::dilattn;
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+static ::dilattn::ElementKind elementKindOf(Type type) {
+  if (type.isF32())
+    return ::dilattn::ElementKind::F32;
+  if (type.isF16())
+    return ::dilattn::ElementKind::F16;
+  if (type.isBF16())
+    return ::dilattn::ElementKind::BF16;
+  if (type.isF64())
+    return ::dilattn::ElementKind::F64;
+  if (type.isInteger(1))
+    return ::dilattn::ElementKind::I1;
+  return ::dilattn::ElementKind::Other;
+}
+
+static ::dilattn::TensorSignature signatureOf(Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  ::dilattn::TensorSignature signature;
+  for (int64_t size : type.getShape())
+    signature.shape.push_back(ShapedType::isDynamic(size)
+                                  ? ::dilattn::kDynamicSize
+                                  : size);
+  signature.element = elementKindOf(type.getElementType());
+  return signature;
+}
+
+static std::optional<::dilattn::TensorSignature>
+optionalSignatureOf(Value value) {
+  if (!value)
+    return std::nullopt;
+  return signatureOf(value);
+}
+
+static ::dilattn::DilatedAttentionConfig
+makeConfig(ArrayRef<int64_t> segmentLengths, ArrayRef<int64_t> dilationRates,
+           AttentionMode mode, OffsetRule offsetRule, bool causal,
+           std::optional<APFloat> scale) {
+  ::dilattn::DilatedAttentionConfig config;
+  config.segmentLengths.assign(segmentLengths.begin(), segmentLengths.end());
+  config.dilationRates.assign(dilationRates.begin(), dilationRates.end());
+  config.mode = mode == AttentionMode::longnet
+                    ? ::dilattn::AttentionMode::LongNet
+                    : ::dilattn::AttentionMode::Grouped;
+  config.offsetRule = offsetRule == OffsetRule::blocked
+                          ? ::dilattn::OffsetRule::Blocked
+                          : ::dilattn::OffsetRule::Cyclic;
+  config.causal = causal;
+  if (scale)
+    config.scale = scale->convertToDouble();
+  return config;
+}
+
+static LogicalResult emitRuleError(Operation *op, llvm::Error error) {
+  std::string message = llvm::toString(std::move(error));
+  return op->emitOpError() << message;
+}
+
+/// The op-level rule after the shared checks: the result has the query's
+/// element type and a compatible shape (constraint C17 / M9).
+static LogicalResult verifyResultMatchesQuery(Operation *op, Value query,
+                                              Value result) {
+  auto queryType = cast<RankedTensorType>(query.getType());
+  auto resultType = cast<RankedTensorType>(result.getType());
+  if (queryType.getElementType() != resultType.getElementType() ||
+      failed(verifyCompatibleShape(queryType, resultType)))
+    return op->emitOpError()
+           << "result type must match the query type " << queryType
+           << ", got " << resultType;
+  return success();
+}
+
+/// Whether `mask` is a constant that masks nothing: an all-false boolean mask
+/// or an all-zero bias.
+static bool isTrivialMask(Value mask) {
+  if (!mask)
+    return false;
+  DenseElementsAttr constant;
+  if (!matchPattern(mask, m_Constant(&constant)) || !constant.isSplat())
+    return false;
+  Type element = constant.getElementType();
+  if (element.isInteger(1))
+    return !constant.getSplatValue<bool>();
+  if (isa<FloatType>(element))
+    return constant.getSplatValue<APFloat>().isZero();
+  return false;
+}
+
+//===----------------------------------------------------------------------===//
+// DilatedAttentionOp
+//===----------------------------------------------------------------------===//
+
+void DilatedAttentionOp::build(OpBuilder &builder, OperationState &state,
+                               Value query, Value key, Value value,
+                               ArrayRef<int64_t> segmentLengths,
+                               ArrayRef<int64_t> dilationRates,
+                               AttentionMode mode, bool causal) {
+  build(builder, state, query.getType(), query, key, value,
+        /*key_padding_mask=*/Value(), /*attn_mask=*/Value(),
+        builder.getDenseI64ArrayAttr(segmentLengths),
+        builder.getDenseI64ArrayAttr(dilationRates),
+        AttentionModeAttr::get(builder.getContext(), mode),
+        OffsetRuleAttr::get(builder.getContext(), OffsetRule::cyclic),
+        causal ? builder.getUnitAttr() : nullptr, /*scale=*/nullptr);
+}
+
+::dilattn::DilatedAttentionConfig DilatedAttentionOp::getConfig() {
+  return makeConfig(getSegmentLengths(), getDilationRates(), getMode(),
+                    getOffsetRule(), getCausal(), getScale());
+}
+
+LogicalResult DilatedAttentionOp::verify() {
+  ::dilattn::DilatedAttentionSignature signature;
+  signature.query = signatureOf(getQuery());
+  signature.key = signatureOf(getKey());
+  signature.value = signatureOf(getValue());
+  signature.keyPaddingMask = optionalSignatureOf(getKeyPaddingMask());
+  signature.attnMask = optionalSignatureOf(getAttnMask());
+  signature.allowFloatKeyPaddingMask = true;
+  if (llvm::Error error = ::dilattn::checkDilatedAttention(getConfig(), signature))
+    return emitRuleError(*this, std::move(error));
+  return verifyResultMatchesQuery(*this, getQuery(), getResult());
+}
+
+namespace {
+/// Drops mask operands that mask nothing (all-false or all-zero constants).
+template <typename AttentionOpTy>
+struct DropTrivialMasks : OpRewritePattern<AttentionOpTy> {
+  using OpRewritePattern<AttentionOpTy>::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(AttentionOpTy op,
+                                PatternRewriter &rewriter) const override {
+    bool dropKeyPadding = isTrivialMask(op.getKeyPaddingMask());
+    bool dropAttnMask = isTrivialMask(op.getAttnMask());
+    if (!dropKeyPadding && !dropAttnMask)
+      return failure();
+    rewriter.modifyOpInPlace(op, [&] {
+      if (dropKeyPadding)
+        op.getKeyPaddingMaskMutable().clear();
+      if (dropAttnMask)
+        op.getAttnMaskMutable().clear();
+    });
+    return success();
+  }
+};
+
+/// One pattern of dilation 1 whose segment covers the whole (static) sequence
+/// is plain attention, in both modes.
+struct FoldToPlainAttention : OpRewritePattern<DilatedAttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(DilatedAttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    if (op.getNumPatterns() != 1 || op.getDilationRates()[0] != 1)
+      return failure();
+    int64_t seqLen = cast<RankedTensorType>(op.getQuery().getType()).getDimSize(1);
+    if (ShapedType::isDynamic(seqLen) || op.getSegmentLengths()[0] < seqLen)
+      return failure();
+    rewriter.replaceOpWithNewOp<AttentionOp>(
+        op, op.getType(), op.getQuery(), op.getKey(), op.getValue(),
+        op.getKeyPaddingMask(), op.getAttnMask(), op.getCausalAttr(),
+        op.getScaleAttr());
+    return success();
+  }
+};
+
+/// Segment lengths beyond a static sequence length select exactly what a
+/// segment of the whole sequence selects: clamp them so equal calls look
+/// equal (and share one kernel).
+struct ClampSegmentLengths : OpRewritePattern<DilatedAttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(DilatedAttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    int64_t seqLen = cast<RankedTensorType>(op.getQuery().getType()).getDimSize(1);
+    if (ShapedType::isDynamic(seqLen) || seqLen <= 0)
+      return failure();
+    ArrayRef<int64_t> lengths = op.getSegmentLengths();
+    if (llvm::none_of(lengths, [&](int64_t w) { return w > seqLen; }))
+      return failure();
+    SmallVector<int64_t> clamped = llvm::map_to_vector(
+        lengths, [&](int64_t w) { return std::min(w, seqLen); });
+    rewriter.modifyOpInPlace(op, [&] { op.setSegmentLengths(clamped); });
+    return success();
+  }
+};
+
+/// The offset rule only matters in longnet mode with some dilation > 1.
+struct CanonicalizeOffsetRule : OpRewritePattern<DilatedAttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(DilatedAttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    if (op.getOffsetRule() == OffsetRule::cyclic)
+      return failure();
+    bool matters = op.getMode() == AttentionMode::longnet &&
+                   llvm::any_of(op.getDilationRates(),
+                                [](int64_t r) { return r > 1; });
+    if (matters)
+      return failure();
+    rewriter.modifyOpInPlace(op, [&] { op.setOffsetRule(OffsetRule::cyclic); });
+    return success();
+  }
+};
+} // namespace
+
+void DilatedAttentionOp::getCanonicalizationPatterns(
+    RewritePatternSet &patterns, MLIRContext *context) {
+  patterns.add<DropTrivialMasks<DilatedAttentionOp>, FoldToPlainAttention,
+               ClampSegmentLengths, CanonicalizeOffsetRule>(context);
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionOp::verify() {
+  // Plain attention is one pattern of dilation 1 over the whole sequence; the
+  // shared checks then cover exactly the operand rules.
+  ::dilattn::DilatedAttentionConfig config;
+  config.segmentLengths = {1};
+  config.dilationRates = {1};
+  config.causal = getCausal();
+  if (std::optional<APFloat> scale = getScale())
+    config.scale = scale->convertToDouble();
+  ::dilattn::DilatedAttentionSignature signature;
+  signature.query = signatureOf(getQuery());
+  signature.key = signatureOf(getKey());
+  signature.value = signatureOf(getValue());
+  signature.keyPaddingMask = optionalSignatureOf(getKeyPaddingMask());
+  signature.attnMask = optionalSignatureOf(getAttnMask());
+  signature.allowFloatKeyPaddingMask = true;
+  if (llvm::Error error = ::dilattn::checkDilatedAttention(config, signature))
+    return emitRuleError(*this, std::move(error));
+  return verifyResultMatchesQuery(*this, getQuery(), getResult());
+}
+
+void AttentionOp::getCanonicalizationPatterns(RewritePatternSet &patterns,
+                                              MLIRContext *context) {
+  patterns.add<DropTrivialMasks<AttentionOp>>(context);
+}
+
+//===----------------------------------------------------------------------===//
+// MultiheadDilatedAttentionOp
+//===----------------------------------------------------------------------===//
+
+::dilattn::DilatedAttentionConfig MultiheadDilatedAttentionOp::getConfig() {
+  return makeConfig(getSegmentLengths(), getDilationRates(), getMode(),
+                    getOffsetRule(), getCausal(), getScale());
+}
+
+LogicalResult MultiheadDilatedAttentionOp::verify() {
+  ::dilattn::MultiheadSignature signature;
+  signature.query = signatureOf(getQuery());
+  signature.key = signatureOf(getKey());
+  signature.value = signatureOf(getValue());
+  signature.queryWeight = signatureOf(getQWeight());
+  signature.keyWeight = signatureOf(getKWeight());
+  signature.valueWeight = signatureOf(getVWeight());
+  signature.outWeight = signatureOf(getOutWeight());
+  signature.queryBias = optionalSignatureOf(getQBias());
+  signature.keyBias = optionalSignatureOf(getKBias());
+  signature.valueBias = optionalSignatureOf(getVBias());
+  signature.outBias = optionalSignatureOf(getOutBias());
+  signature.layerNormWeight = optionalSignatureOf(getLayerNormWeight());
+  signature.layerNormBias = optionalSignatureOf(getLayerNormBias());
+  signature.keyPaddingMask = optionalSignatureOf(getKeyPaddingMask());
+  signature.attnMask = optionalSignatureOf(getAttnMask());
+  if (llvm::Error error = ::dilattn::checkMultiheadDilatedAttention(
+          getConfig(), getNumHeads(), signature))
+    return emitRuleError(*this, std::move(error));
+  // The pretty form gives all four biases or none; so must the generic form.
+  int numBiases = (getQBias() ? 1 : 0) + (getKBias() ? 1 : 0) +
+                  (getVBias() ? 1 : 0) + (getOutBias() ? 1 : 0);
+  if (numBiases != 0 && numBiases != 4)
+    return emitOpError() << "q_bias, k_bias, v_bias and out_bias must be given "
+                            "all together or not at all, got "
+                         << numBiases << " of 4";
+  if (getLayerNormEps().convertToDouble() <= 0)
+    return emitOpError() << "layer_norm_eps must be positive, got "
+                         << getLayerNormEps().convertToDouble();
+  return verifyResultMatchesQuery(*this, getQuery(), getResult());
+}
+
+//===----------------------------------------------------------------------===//
+// MaskToBiasOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MaskToBiasOp::verify() {
+  auto maskType = cast<RankedTensorType>(getMask().getType());
+  auto biasType = cast<RankedTensorType>(getBias().getType());
+  if (!maskType.getElementType().isInteger(1))
+    return emitOpError() << "mask must be a boolean (i1) tensor, got "
+                         << maskType;
+  if (!isa<FloatType>(biasType.getElementType()))
+    return emitOpError() << "bias must be a floating-point tensor, got "
+                         << biasType;
+  if (failed(verifyCompatibleShape(maskType, biasType)))
+    return emitOpError() << "bias shape must equal the mask shape "
+                         << ::dilattn::formatShape(maskType.getShape())
+                         << ", got "
+                         << ::dilattn::formatShape(biasType.getShape());
+  return success();
+}
+
+OpFoldResult MaskToBiasOp::fold(FoldAdaptor adaptor) {
+  auto constant = dyn_cast_if_present<DenseElementsAttr>(adaptor.getMask());
+  auto biasType = cast<RankedTensorType>(getBias().getType());
+  if (!constant || !constant.isSplat() || !biasType.hasStaticShape())
+    return {};
+  auto floatType = cast<FloatType>(biasType.getElementType());
+  APFloat bias = constant.getSplatValue<bool>()
+                     ? APFloat::getInf(floatType.getFloatSemantics(),
+                                       /*Negative=*/true)
+                     : APFloat::getZero(floatType.getFloatSemantics());
+  return DenseElementsAttr::get(biasType, bias);
+}
+
+#define GET_OP_CLASSES
+#include "dilattn/Dialect/DilAttn/IR/DilAttnOps.cpp.inc"

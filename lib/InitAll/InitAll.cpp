@@ -1,0 +1,31 @@
+//===- InitAll.cpp - register dilattn and the dialects it uses ------------===//
+
+#include "dilattn/InitAll.h"
+
+#include "dilattn/Dialect/DilAttn/IR/DilAttn.h"
+#include "dilattn/Dialect/DilAttn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+void dilattn::registerAllDialects(mlir::DialectRegistry &registry) {
+  registry.insert<mlir::dilattn::DilAttnDialect, mlir::arith::ArithDialect,
+                  mlir::func::FuncDialect, mlir::linalg::LinalgDialect,
+                  mlir::math::MathDialect, mlir::memref::MemRefDialect,
+                  mlir::scf::SCFDialect, mlir::tensor::TensorDialect,
+                  mlir::vector::VectorDialect>();
+}
+
+void dilattn::registerAllPasses() {
+  mlir::dilattn::registerDilAttnPasses();
+  // Canonicalize, CSE, inlining and the other core transforms.
+  mlir::registerTransformsPasses();
+}

@@ -1,0 +1,442 @@
+//===- Problem.cpp - What a dilated attention call computes ---------------===//
+//
+// The rule checks follow docs/Constraints.md one by one, in its order: a call
+// that breaks several rules is refused with the first one.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dilattn/Support/Problem.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <cmath>
+
+using namespace dilattn;
+using llvm::formatv;
+
+llvm::StringRef dilattn::stringifyAttentionMode(AttentionMode mode) {
+  switch (mode) {
+  case AttentionMode::Grouped:
+    return "grouped";
+  case AttentionMode::LongNet:
+    return "longnet";
+  }
+  llvm_unreachable("unknown attention mode");
+}
+
+llvm::StringRef dilattn::stringifyOffsetRule(OffsetRule rule) {
+  switch (rule) {
+  case OffsetRule::Cyclic:
+    return "cyclic";
+  case OffsetRule::Blocked:
+    return "blocked";
+  }
+  llvm_unreachable("unknown offset rule");
+}
+
+std::optional<AttentionMode> dilattn::parseAttentionMode(llvm::StringRef text) {
+  if (text == "grouped")
+    return AttentionMode::Grouped;
+  if (text == "longnet")
+    return AttentionMode::LongNet;
+  return std::nullopt;
+}
+
+std::optional<OffsetRule> dilattn::parseOffsetRule(llvm::StringRef text) {
+  if (text == "cyclic")
+    return OffsetRule::Cyclic;
+  if (text == "blocked")
+    return OffsetRule::Blocked;
+  return std::nullopt;
+}
+
+llvm::StringRef dilattn::stringifyElementKind(ElementKind kind) {
+  switch (kind) {
+  case ElementKind::F32:
+    return "f32";
+  case ElementKind::F16:
+    return "f16";
+  case ElementKind::BF16:
+    return "bf16";
+  case ElementKind::F64:
+    return "f64";
+  case ElementKind::I1:
+    return "i1";
+  case ElementKind::Other:
+    return "other";
+  }
+  llvm_unreachable("unknown element kind");
+}
+
+double DilatedAttentionConfig::effectiveScale(int64_t headDim) const {
+  if (scale)
+    return *scale;
+  return 1.0 / std::sqrt(static_cast<double>(headDim));
+}
+
+std::string dilattn::formatShape(llvm::ArrayRef<int64_t> shape) {
+  std::string text = "(";
+  llvm::raw_string_ostream os(text);
+  llvm::interleaveComma(shape, os, [&](int64_t size) {
+    if (size == kDynamicSize)
+      os << "?";
+    else
+      os << size;
+  });
+  os << ")";
+  return text;
+}
+
+static llvm::Error fail(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+static bool isKnown(int64_t size) { return size != kDynamicSize; }
+
+/// Whether two sizes can be equal (an unknown size matches anything).
+static bool compatible(int64_t lhs, int64_t rhs) {
+  return !isKnown(lhs) || !isKnown(rhs) || lhs == rhs;
+}
+
+static bool compatibleShapes(llvm::ArrayRef<int64_t> lhs,
+                             llvm::ArrayRef<int64_t> rhs) {
+  if (lhs.size() != rhs.size())
+    return false;
+  for (auto [l, r] : llvm::zip_equal(lhs, rhs))
+    if (!compatible(l, r))
+      return false;
+  return true;
+}
+
+static std::string formatKinds(llvm::ArrayRef<ElementKind> kinds) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  llvm::interleaveComma(kinds, os,
+                        [&](ElementKind kind) { os << stringifyElementKind(kind); });
+  return text;
+}
+
+static bool isFloat(ElementKind kind) {
+  return kind == ElementKind::F32 || kind == ElementKind::F16 ||
+         kind == ElementKind::BF16 || kind == ElementKind::F64;
+}
+
+/// Product of the known sizes, or nullopt when it does not fit in int64 (the
+/// kernels index with 64-bit integers; element offsets must stay below 2^63).
+static std::optional<int64_t> checkedElementCount(llvm::ArrayRef<int64_t> shape) {
+  int64_t count = 1;
+  for (int64_t size : shape) {
+    if (!isKnown(size))
+      continue;
+    int64_t next;
+    if (llvm::MulOverflow(count, size, next))
+      return std::nullopt;
+    count = next;
+  }
+  return count;
+}
+
+llvm::Error dilattn::checkConfig(const DilatedAttentionConfig &config) {
+  // C1: at least one pattern.
+  if (config.segmentLengths.empty() || config.dilationRates.empty())
+    return fail(formatv("segment_lengths and dilation_rates must not be empty "
+                        "(got {0} and {1} entries)",
+                        config.segmentLengths.size(),
+                        config.dilationRates.size()));
+  // C2: one dilation rate per segment length.
+  if (config.segmentLengths.size() != config.dilationRates.size())
+    return fail(formatv("segment_lengths and dilation_rates must have the same "
+                        "length ({0} vs {1})",
+                        config.segmentLengths.size(),
+                        config.dilationRates.size()));
+  // C3, C4: positive entries.
+  for (auto [i, w] : llvm::enumerate(config.segmentLengths))
+    if (w <= 0)
+      return fail(
+          formatv("segment_lengths[{0}] must be positive, got {1}", i, w));
+  for (auto [i, r] : llvm::enumerate(config.dilationRates))
+    if (r <= 0)
+      return fail(
+          formatv("dilation_rates[{0}] must be positive, got {1}", i, r));
+  // C5: a given scale is a finite number.
+  if (config.scale && !std::isfinite(*config.scale))
+    return fail(formatv("scale must be finite, got {0}", *config.scale));
+  return llvm::Error::success();
+}
+
+/// C12-C14: mask shapes and kinds, shared by both ops. `batch`, `seqLen` and
+/// `numHeads` may be unknown.
+static llvm::Error checkMasks(const std::optional<TensorSignature> &keyPadding,
+                              const std::optional<TensorSignature> &attnMask,
+                              bool allowFloatKeyPadding, int64_t batch,
+                              int64_t seqLen, int64_t numHeads) {
+  if (keyPadding) {
+    bool kindOk = keyPadding->element == ElementKind::I1 ||
+                  (allowFloatKeyPadding && isFloat(keyPadding->element));
+    if (!kindOk)
+      return fail(formatv("key_padding_mask must be boolean (i1), got {0}",
+                          stringifyElementKind(keyPadding->element)));
+    llvm::SmallVector<int64_t> expected = {batch, seqLen};
+    if (!compatibleShapes(keyPadding->shape, expected))
+      return fail(formatv("key_padding_mask must have shape (B, N) = {0}, "
+                          "got {1}",
+                          formatShape(expected), formatShape(keyPadding->shape)));
+  }
+  if (attnMask) {
+    if (attnMask->element != ElementKind::I1 && !isFloat(attnMask->element))
+      return fail(formatv("attn_mask must be boolean (i1) or floating point, "
+                          "got {0}",
+                          stringifyElementKind(attnMask->element)));
+    size_t rank = attnMask->shape.size();
+    if (rank < 2 || rank > 4)
+      return fail(formatv("attn_mask must have shape (N, N), (B, N, N) or "
+                          "(B, H, N, N), got rank {0} {1}",
+                          rank, formatShape(attnMask->shape)));
+    llvm::SmallVector<int64_t> expected;
+    std::string form;
+    if (rank == 2) {
+      expected = {seqLen, seqLen};
+      form = "(N, N)";
+    } else if (rank == 3) {
+      expected = {batch, seqLen, seqLen};
+      form = "(B, N, N)";
+    } else {
+      expected = {batch, numHeads, seqLen, seqLen};
+      form = "(B, H, N, N)";
+    }
+    if (!compatibleShapes(attnMask->shape, expected))
+      return fail(formatv("attn_mask must have shape {0} = {1}, got {2}", form,
+                          formatShape(expected), formatShape(attnMask->shape)));
+    if (!checkedElementCount(attnMask->shape))
+      return fail(formatv("attn_mask of shape {0} has more elements than "
+                          "64-bit indexing can address",
+                          formatShape(attnMask->shape)));
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error
+dilattn::checkDilatedAttention(const DilatedAttentionConfig &config,
+                               const DilatedAttentionSignature &signature) {
+  if (llvm::Error error = checkConfig(config))
+    return error;
+
+  // C6: query, key and value are (B, N, H, D).
+  struct Named {
+    llvm::StringRef name;
+    const TensorSignature *tensor;
+  };
+  Named qkv[] = {{"query", &signature.query},
+                 {"key", &signature.key},
+                 {"value", &signature.value}};
+  for (const Named &operand : qkv)
+    if (operand.tensor->shape.size() != 4)
+      return fail(formatv("{0} must have rank 4 (B, N, H, D), got rank {1} {2}",
+                          operand.name, operand.tensor->shape.size(),
+                          formatShape(operand.tensor->shape)));
+  // C7: one shape for all three.
+  for (const Named &operand : llvm::drop_begin(qkv))
+    if (!compatibleShapes(operand.tensor->shape, signature.query.shape))
+      return fail(formatv("{0} must have the shape of query {1}, got {2}",
+                          operand.name, formatShape(signature.query.shape),
+                          formatShape(operand.tensor->shape)));
+  // C8: one supported element type for all three.
+  if (!llvm::is_contained(signature.supportedElements, signature.query.element))
+    return fail(formatv("query element type must be one of {0}, got {1}",
+                        formatKinds(signature.supportedElements),
+                        stringifyElementKind(signature.query.element)));
+  for (const Named &operand : llvm::drop_begin(qkv))
+    if (operand.tensor->element != signature.query.element)
+      return fail(formatv("{0} element type must equal query's ({1}), got {2}",
+                          operand.name,
+                          stringifyElementKind(signature.query.element),
+                          stringifyElementKind(operand.tensor->element)));
+
+  int64_t batch = signature.query.shape[0];
+  int64_t seqLen = signature.query.shape[1];
+  int64_t numHeads = signature.query.shape[2];
+  int64_t headDim = signature.query.shape[3];
+  // C9: non-empty heads and head dim (a batch or sequence of 0 is allowed and
+  // gives an empty output).
+  if (isKnown(numHeads) && numHeads <= 0)
+    return fail(formatv("the number of heads H must be positive, got {0}",
+                        numHeads));
+  if (isKnown(headDim) && headDim <= 0)
+    return fail(formatv("the head dim D must be positive, got {0}", headDim));
+  // C10: grouped mode needs a head per pattern.
+  int64_t numPatterns = static_cast<int64_t>(config.numPatterns());
+  if (config.mode == AttentionMode::Grouped && isKnown(numHeads) &&
+      numHeads < numPatterns)
+    return fail(formatv("num_heads ({0}) must be >= the number of patterns "
+                        "({1}) in grouped mode",
+                        numHeads, numPatterns));
+  // C11: index arithmetic fits 64-bit integers.
+  if (!checkedElementCount(signature.query.shape))
+    return fail(formatv("query of shape {0} has more elements than 64-bit "
+                        "indexing can address",
+                        formatShape(signature.query.shape)));
+
+  // C12-C14: masks.
+  return checkMasks(signature.keyPaddingMask, signature.attnMask,
+                    signature.allowFloatKeyPaddingMask, batch, seqLen,
+                    numHeads);
+}
+
+llvm::Error
+dilattn::checkMultiheadDilatedAttention(const DilatedAttentionConfig &config,
+                                        int64_t numHeads,
+                                        const MultiheadSignature &signature) {
+  if (llvm::Error error = checkConfig(config))
+    return error;
+
+  // M1: query, key and value are (B, N, E) of one shape.
+  struct Named {
+    llvm::StringRef name;
+    const TensorSignature *tensor;
+  };
+  Named qkv[] = {{"query", &signature.query},
+                 {"key", &signature.key},
+                 {"value", &signature.value}};
+  for (const Named &operand : qkv)
+    if (operand.tensor->shape.size() != 3)
+      return fail(formatv("{0} must have rank 3 (B, N, E), got rank {1} {2}",
+                          operand.name, operand.tensor->shape.size(),
+                          formatShape(operand.tensor->shape)));
+  for (const Named &operand : llvm::drop_begin(qkv))
+    if (!compatibleShapes(operand.tensor->shape, signature.query.shape))
+      return fail(formatv("{0} must have the shape of query {1}, got {2}",
+                          operand.name, formatShape(signature.query.shape),
+                          formatShape(operand.tensor->shape)));
+  // M2: element types.
+  if (!llvm::is_contained(signature.supportedElements, signature.query.element))
+    return fail(formatv("query element type must be one of {0}, got {1}",
+                        formatKinds(signature.supportedElements),
+                        stringifyElementKind(signature.query.element)));
+
+  int64_t batch = signature.query.shape[0];
+  int64_t seqLen = signature.query.shape[1];
+  int64_t embedDim = signature.query.shape[2];
+  // M3: heads divide the embedding.
+  if (numHeads <= 0)
+    return fail(formatv("num_heads must be positive, got {0}", numHeads));
+  if (isKnown(embedDim) && (embedDim <= 0 || embedDim % numHeads != 0))
+    return fail(formatv("embed_dim ({0}) must be a positive multiple of "
+                        "num_heads ({1})",
+                        embedDim, numHeads));
+  // M4: grouped mode needs a head per pattern.
+  int64_t numPatterns = static_cast<int64_t>(config.numPatterns());
+  if (config.mode == AttentionMode::Grouped && numHeads < numPatterns)
+    return fail(formatv("num_heads ({0}) must be >= the number of patterns "
+                        "({1}) in grouped mode",
+                        numHeads, numPatterns));
+  // M5: weights (E, E), biases and layer norm parameters (E).
+  struct Param {
+    llvm::StringRef name;
+    const TensorSignature *tensor;
+    size_t rank;
+  };
+  llvm::SmallVector<Param> params = {{"q_weight", &signature.queryWeight, 2},
+                                     {"k_weight", &signature.keyWeight, 2},
+                                     {"v_weight", &signature.valueWeight, 2},
+                                     {"out_weight", &signature.outWeight, 2}};
+  auto addOptional = [&](llvm::StringRef name,
+                         const std::optional<TensorSignature> &tensor) {
+    if (tensor)
+      params.push_back({name, &*tensor, 1});
+  };
+  addOptional("q_bias", signature.queryBias);
+  addOptional("k_bias", signature.keyBias);
+  addOptional("v_bias", signature.valueBias);
+  addOptional("out_bias", signature.outBias);
+  addOptional("layer_norm_weight", signature.layerNormWeight);
+  addOptional("layer_norm_bias", signature.layerNormBias);
+  for (const Param &param : params) {
+    llvm::SmallVector<int64_t> expected(param.rank, embedDim);
+    if (!compatibleShapes(param.tensor->shape, expected))
+      return fail(formatv("{0} must have shape {1} = {2}, got {3}", param.name,
+                          param.rank == 2 ? "(E, E)" : "(E)",
+                          formatShape(expected),
+                          formatShape(param.tensor->shape)));
+    if (param.tensor->element != signature.query.element)
+      return fail(formatv("{0} element type must equal query's ({1}), got {2}",
+                          param.name,
+                          stringifyElementKind(signature.query.element),
+                          stringifyElementKind(param.tensor->element)));
+  }
+  // M6: layer norm weight and bias come together.
+  if (signature.layerNormWeight.has_value() !=
+      signature.layerNormBias.has_value())
+    return fail("layer_norm_weight and layer_norm_bias must be given together");
+  // M7: index arithmetic fits 64-bit integers.
+  if (!checkedElementCount(signature.query.shape))
+    return fail(formatv("query of shape {0} has more elements than 64-bit "
+                        "indexing can address",
+                        formatShape(signature.query.shape)));
+  // M8: masks, with H = num_heads.
+  return checkMasks(signature.keyPaddingMask, signature.attnMask,
+                    /*allowFloatKeyPadding=*/false, batch, seqLen, numHeads);
+}
+
+//===----------------------------------------------------------------------===//
+// Pattern geometry
+//===----------------------------------------------------------------------===//
+
+HeadRange dilattn::groupHeads(int64_t numHeads, int64_t numPatterns,
+                              int64_t group) {
+  int64_t base = numHeads / numPatterns;
+  int64_t extra = numHeads % numPatterns;
+  int64_t begin = group * base + std::min(group, extra);
+  int64_t size = base + (group < extra ? 1 : 0);
+  return {begin, begin + size};
+}
+
+int64_t dilattn::groupOfHead(int64_t numHeads, int64_t numPatterns,
+                             int64_t head) {
+  for (int64_t group = 0; group < numPatterns; ++group)
+    if (head < groupHeads(numHeads, numPatterns, group).end)
+      return group;
+  return numPatterns - 1;
+}
+
+bool dilattn::headUsesPattern(const DilatedAttentionConfig &config,
+                              int64_t numHeads, int64_t pattern, int64_t head) {
+  if (config.mode == AttentionMode::LongNet)
+    return true;
+  return groupOfHead(numHeads, static_cast<int64_t>(config.numPatterns()),
+                     head) == pattern;
+}
+
+int64_t dilattn::patternOffset(const DilatedAttentionConfig &config,
+                               int64_t numHeads, int64_t pattern,
+                               int64_t head) {
+  int64_t rate = config.dilationRates[pattern];
+  if (config.mode == AttentionMode::Grouped)
+    return pattern % rate;
+  if (config.offsetRule == OffsetRule::Cyclic)
+    return head % rate;
+  int64_t block = llvm::divideCeil(numHeads, rate);
+  return head / block;
+}
+
+double dilattn::effectiveFlops(const DilatedAttentionConfig &config,
+                               int64_t batch, int64_t seqLen, int64_t numHeads,
+                               int64_t headDim) {
+  double flops = 0;
+  int64_t numPatterns = static_cast<int64_t>(config.numPatterns());
+  for (int64_t i = 0; i < numPatterns; ++i) {
+    double heads;
+    if (config.mode == AttentionMode::LongNet) {
+      heads = static_cast<double>(numHeads);
+    } else {
+      HeadRange range = groupHeads(numHeads, numPatterns, i);
+      heads = static_cast<double>(range.end - range.begin);
+    }
+    double w = static_cast<double>(config.segmentLengths[i]);
+    double r = static_cast<double>(config.dilationRates[i]);
+    flops += 4.0 * batch * heads * (seqLen / w) * (w / r) * (w / r) * headDim;
+  }
+  return config.causal ? flops / 2 : flops;
+}
