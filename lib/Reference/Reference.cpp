@@ -10,6 +10,7 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MathExtras.h"
 
@@ -132,8 +133,7 @@ static llvm::Error checkStorage(llvm::StringRef name,
   if (!count || static_cast<uint64_t>(*count) != size)
     return fail(formatv("{0} of shape {1} must hold {2} elements, got {3}",
                         name, formatShape(shape),
-                        count ? std::to_string(*count) : "too many",
-                        size));
+                        count ? std::to_string(*count) : "too many", size));
   return llvm::Error::success();
 }
 
@@ -228,9 +228,10 @@ static double pairBias(const Masks &masks, int64_t b, int64_t j, int64_t x,
 /// segment [segBegin, segBegin + segLength). An offset at or past the
 /// segment's end selects nothing. (Written so that huge r or o cannot
 /// overflow.)
-static llvm::SmallVector<int64_t>
-selectedPositions(int64_t segBegin, int64_t segLength, int64_t offset,
-                  int64_t rate) {
+static llvm::SmallVector<int64_t> selectedPositions(int64_t segBegin,
+                                                    int64_t segLength,
+                                                    int64_t offset,
+                                                    int64_t rate) {
   llvm::SmallVector<int64_t> positions;
   for (int64_t inSegment = offset; inSegment < segLength;) {
     positions.push_back(segBegin + inSegment);
@@ -318,7 +319,7 @@ llvm::Expected<PatternResult> dilattn::reference::patternAttention(
     const DilatedAttentionConfig &config, int64_t pattern, const Tensor &query,
     const Tensor &key, const Tensor &value, const Masks &masks) {
   if (llvm::Error error = validateDilated(config, query, key, value, masks))
-    return std::move(error);
+    return error;
   int64_t numPatterns = static_cast<int64_t>(config.numPatterns());
   if (pattern < 0 || pattern >= numPatterns)
     return fail(formatv("pattern index must be in [0, {0}), got {1}",
@@ -330,11 +331,12 @@ llvm::Expected<PatternResult> dilattn::reference::patternAttention(
 // SPEC.md section 1: modes
 //===----------------------------------------------------------------------===//
 
-llvm::Expected<Tensor> dilattn::reference::dilatedAttention(
-    const DilatedAttentionConfig &config, const Tensor &query,
-    const Tensor &key, const Tensor &value, const Masks &masks) {
+llvm::Expected<Tensor>
+dilattn::reference::dilatedAttention(const DilatedAttentionConfig &config,
+                                     const Tensor &query, const Tensor &key,
+                                     const Tensor &value, const Masks &masks) {
   if (llvm::Error error = validateDilated(config, query, key, value, masks))
-    return std::move(error);
+    return error;
   int64_t batch = query.shape[0], seqLen = query.shape[1],
           numHeads = query.shape[2], headDim = query.shape[3];
   int64_t numPatterns = static_cast<int64_t>(config.numPatterns());
@@ -523,21 +525,20 @@ static llvm::Error validateMultihead(const DilatedAttentionConfig &config,
   if (weights.layerNormWeight &&
       !(std::isfinite(weights.layerNormEps) && weights.layerNormEps >= 0))
     return fail(formatv("layer_norm_eps must be finite and >= 0, got {0}",
-                        weights.layerNormEps));
+                        llvm::format("%g", weights.layerNormEps)));
   return llvm::Error::success();
 }
 
 llvm::Expected<Tensor> dilattn::reference::multiheadDilatedAttention(
-    const DilatedAttentionConfig &config, int64_t numHeads,
-    const Tensor &query, const Tensor &key, const Tensor &value,
-    const MultiheadWeights &weights, const Masks &masks) {
-  if (llvm::Error error = validateMultihead(config, numHeads, query, key,
-                                            value, weights, masks))
-    return std::move(error);
+    const DilatedAttentionConfig &config, int64_t numHeads, const Tensor &query,
+    const Tensor &key, const Tensor &value, const MultiheadWeights &weights,
+    const Masks &masks) {
+  if (llvm::Error error = validateMultihead(config, numHeads, query, key, value,
+                                            weights, masks))
+    return error;
 
-  Tensor queryHeads =
-      splitHeads(linear(query, weights.queryWeight, weights.queryBias),
-                 numHeads);
+  Tensor queryHeads = splitHeads(
+      linear(query, weights.queryWeight, weights.queryBias), numHeads);
   Tensor keyHeads =
       splitHeads(linear(key, weights.keyWeight, weights.keyBias), numHeads);
   Tensor valueHeads = splitHeads(
@@ -548,8 +549,8 @@ llvm::Expected<Tensor> dilattn::reference::multiheadDilatedAttention(
     return attention.takeError();
   Tensor merged = mergeHeads(*attention);
   if (weights.layerNormWeight)
-    merged = layerNorm(merged, *weights.layerNormWeight,
-                       *weights.layerNormBias, weights.layerNormEps);
+    merged = layerNorm(merged, *weights.layerNormWeight, *weights.layerNormBias,
+                       weights.layerNormEps);
   return linear(merged, weights.outWeight, weights.outBias);
 }
 

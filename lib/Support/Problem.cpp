@@ -119,6 +119,13 @@ static std::string formatKinds(llvm::ArrayRef<ElementKind> kinds) {
   return text;
 }
 
+/// The element type of `tensor` as the caller spells it.
+static std::string elementText(const TensorSignature &tensor) {
+  if (!tensor.elementName.empty())
+    return tensor.elementName;
+  return stringifyElementKind(tensor.element).str();
+}
+
 static bool isFloat(ElementKind kind) {
   return kind == ElementKind::F32 || kind == ElementKind::F16 ||
          kind == ElementKind::BF16 || kind == ElementKind::F64;
@@ -167,7 +174,7 @@ llvm::Error dilattn::checkConfig(const DilatedAttentionConfig &config) {
   return llvm::Error::success();
 }
 
-/// C12-C14: mask shapes and kinds, shared by both ops. `batch`, `seqLen` and
+/// C12-C16: mask kinds, shapes and sizes, shared by both ops. `batch`, `seqLen` and
 /// `numHeads` may be unknown.
 static llvm::Error checkMasks(const std::optional<TensorSignature> &keyPadding,
                               const std::optional<TensorSignature> &attnMask,
@@ -178,7 +185,7 @@ static llvm::Error checkMasks(const std::optional<TensorSignature> &keyPadding,
                   (allowFloatKeyPadding && isFloat(keyPadding->element));
     if (!kindOk)
       return fail(formatv("key_padding_mask must be boolean (i1), got {0}",
-                          stringifyElementKind(keyPadding->element)));
+                          elementText(*keyPadding)));
     llvm::SmallVector<int64_t> expected = {batch, seqLen};
     if (!compatibleShapes(keyPadding->shape, expected))
       return fail(formatv("key_padding_mask must have shape (B, N) = {0}, "
@@ -189,7 +196,7 @@ static llvm::Error checkMasks(const std::optional<TensorSignature> &keyPadding,
     if (attnMask->element != ElementKind::I1 && !isFloat(attnMask->element))
       return fail(formatv("attn_mask must be boolean (i1) or floating point, "
                           "got {0}",
-                          stringifyElementKind(attnMask->element)));
+                          elementText(*attnMask)));
     size_t rank = attnMask->shape.size();
     if (rank < 2 || rank > 4)
       return fail(formatv("attn_mask must have shape (N, N), (B, N, N) or "
@@ -247,13 +254,13 @@ dilattn::checkDilatedAttention(const DilatedAttentionConfig &config,
   if (!llvm::is_contained(signature.supportedElements, signature.query.element))
     return fail(formatv("query element type must be one of {0}, got {1}",
                         formatKinds(signature.supportedElements),
-                        stringifyElementKind(signature.query.element)));
+                        elementText(signature.query)));
   for (const Named &operand : llvm::drop_begin(qkv))
     if (operand.tensor->element != signature.query.element)
       return fail(formatv("{0} element type must equal query's ({1}), got {2}",
                           operand.name,
-                          stringifyElementKind(signature.query.element),
-                          stringifyElementKind(operand.tensor->element)));
+                          elementText(signature.query),
+                          elementText(*operand.tensor)));
 
   int64_t batch = signature.query.shape[0];
   int64_t seqLen = signature.query.shape[1];
@@ -279,7 +286,7 @@ dilattn::checkDilatedAttention(const DilatedAttentionConfig &config,
                         "indexing can address",
                         formatShape(signature.query.shape)));
 
-  // C12-C14: masks.
+  // C12-C16: masks.
   return checkMasks(signature.keyPaddingMask, signature.attnMask,
                     signature.allowFloatKeyPaddingMask, batch, seqLen,
                     numHeads);
@@ -314,7 +321,7 @@ dilattn::checkMultiheadDilatedAttention(const DilatedAttentionConfig &config,
   if (!llvm::is_contained(signature.supportedElements, signature.query.element))
     return fail(formatv("query element type must be one of {0}, got {1}",
                         formatKinds(signature.supportedElements),
-                        stringifyElementKind(signature.query.element)));
+                        elementText(signature.query)));
 
   int64_t batch = signature.query.shape[0];
   int64_t seqLen = signature.query.shape[1];
@@ -363,8 +370,8 @@ dilattn::checkMultiheadDilatedAttention(const DilatedAttentionConfig &config,
     if (param.tensor->element != signature.query.element)
       return fail(formatv("{0} element type must equal query's ({1}), got {2}",
                           param.name,
-                          stringifyElementKind(signature.query.element),
-                          stringifyElementKind(param.tensor->element)));
+                          elementText(signature.query),
+                          elementText(*param.tensor)));
   }
   // M6: layer norm weight and bias come together.
   if (signature.layerNormWeight.has_value() !=

@@ -112,12 +112,10 @@ struct MultiheadWeights {
 };
 
 /// SPEC.md section 2 for query/key/value (B, N, E) with `numHeads` heads.
-llvm::Expected<Tensor>
-multiheadDilatedAttention(const DilatedAttentionConfig &config,
-                          int64_t numHeads, const Tensor &query,
-                          const Tensor &key, const Tensor &value,
-                          const MultiheadWeights &weights,
-                          const Masks &masks = {});
+llvm::Expected<Tensor> multiheadDilatedAttention(
+    const DilatedAttentionConfig &config, int64_t numHeads, const Tensor &query,
+    const Tensor &key, const Tensor &value, const MultiheadWeights &weights,
+    const Masks &masks = {});
 
 /// Error of an output against a reference: the largest absolute difference
 /// and ||out - ref|| / ||ref|| (Frobenius). Both are +inf when the sizes

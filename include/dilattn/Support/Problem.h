@@ -70,6 +70,9 @@ struct DilatedAttentionConfig {
 struct TensorSignature {
   llvm::SmallVector<int64_t, 4> shape;
   ElementKind element = ElementKind::F32;
+  /// How the caller spells the element type (e.g. "i32"), for messages about
+  /// kinds the contract does not name; empty means the kind's own name.
+  std::string elementName;
 };
 
 /// Operand signatures of one dilated attention call, in BNHD layout.

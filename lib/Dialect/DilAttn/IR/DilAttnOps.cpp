@@ -45,6 +45,7 @@ static ::dilattn::TensorSignature signatureOf(Value value) {
                                   ? ::dilattn::kDynamicSize
                                   : size);
   signature.element = elementKindOf(type.getElementType());
+  llvm::raw_string_ostream(signature.elementName) << type.getElementType();
   return signature;
 }
 

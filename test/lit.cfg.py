@@ -1,0 +1,31 @@
+# -*- Python -*-
+# lit configuration for the dilattn regression tests (MLIR files run through
+# dilattn-opt and checked with FileCheck).
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "DILATTN"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.dilattn_obj_root, "test")
+# Unit/ has a lit site config of its own (GoogleTest format): lit runs it as
+# a separate suite.
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%dilattn_src_root", config.dilattn_src_root))
+config.substitutions.append(("%dilattn_obj_root", config.dilattn_obj_root))
+
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+
+tool_dirs = [config.dilattn_tools_dir, config.llvm_tools_dir]
+tools = ["dilattn-opt"]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.dilattn_tools_dir, append_path=True)
