@@ -277,4 +277,189 @@ def DilAttn_MaskToBiasOp : DilAttn_Op<"mask_to_bias", [Pure]> {
   let hasFolder = 1;
 }
 
+
+//===----------------------------------------------------------------------===//
+// Buffer-level ops: the kernel form
+//===----------------------------------------------------------------------===//
+//
+// What the compiler lowers: a dilated attention call on buffers, then (after
+// segment tiling) per-segment attention updates of online-softmax states over
+// strided views, and the write of the states to the output. Users do not
+// write these; they are documented because they appear in pass tests and
+// `--mlir-print-ir-after-all` output.
+
+def DilAttn_WriteDilatedAttentionOp : DilAttn_Op<"write_dilated_attention",
+    [AttrSizedOperandSegments]> {
+  let summary = "dilated attention on buffers, written into an output buffer";
+  let description = [{
+    The buffer form of `dilattn.dilated_attention` (same attributes and
+    semantics): reads `query`, `key`, `value` (`(B, N, H, D)` memrefs, any
+    strides) and the optional mask biases, and writes every element of
+    `output` exactly once. Masks are float biases here (boolean masks are
+    normalised first); `attn_mask` is `(B, H, N, N)`, with zero strides where
+    the user's mask broadcasts over batch or heads.
+
+    The work is cut into work items `(b, h, block)` over blocks of
+    `block_size` consecutive positions, numbered with the block fastest. With
+    `items(%begin, %end)` only items `[begin, end)` are computed (the runtime
+    hands ranges of items to its threads); without, all of them.
+
+    Example:
+
+    ```mlir
+    dilattn.write_dilated_attention ins(%q, %k, %v) outs(%out)
+        segment_lengths = [512, 1024] dilation_rates = [1, 2] block_size = 128
+        : memref<1x4096x8x64xf32>, memref<1x4096x8x64xf32>,
+          memref<1x4096x8x64xf32>, memref<1x4096x8x64xf32>
+    ```
+  }];
+
+  let arguments = (ins
+    AnyStridedMemRefOfRank<4>:$query,
+    AnyStridedMemRefOfRank<4>:$key,
+    AnyStridedMemRefOfRank<4>:$value,
+    Optional<AnyStridedMemRefOfRank<2>>:$key_padding_mask,
+    Optional<AnyStridedMemRefOfRank<4>>:$attn_mask,
+    AnyStridedMemRefOfRank<4>:$output,
+    Optional<Index>:$item_begin,
+    Optional<Index>:$item_end,
+    DenseI64ArrayAttr:$segment_lengths,
+    DenseI64ArrayAttr:$dilation_rates,
+    DefaultValuedAttr<DilAttn_AttentionModeAttr,
+                      "::mlir::dilattn::AttentionMode::grouped">:$mode,
+    DefaultValuedAttr<DilAttn_OffsetRuleAttr,
+                      "::mlir::dilattn::OffsetRule::cyclic">:$offset_rule,
+    UnitAttr:$causal,
+    OptionalAttr<F64Attr>:$scale,
+    I64Attr:$block_size
+  );
+
+  let assemblyFormat = [{
+    `ins` `(` $query `,` $key `,` $value `)`
+    (`key_padding_mask` `(` $key_padding_mask^ `)`)?
+    (`attn_mask` `(` $attn_mask^ `)`)?
+    `outs` `(` $output `)`
+    (`items` `(` $item_begin^ `,` $item_end `)`)?
+    `segment_lengths` `=` $segment_lengths
+    `dilation_rates` `=` $dilation_rates
+    (`mode` `=` `` $mode^)?
+    (`offset_rule` `=` `` $offset_rule^)?
+    (`causal` $causal^)?
+    (`scale` `=` $scale^)?
+    `block_size` `=` $block_size
+    attr-dict `:` type($query) `,` type($key) `,` type($value)
+    (`,` type($key_padding_mask)^)? (`,` type($attn_mask)^)?
+    `,` type($output)
+  }];
+
+  let extraClassDeclaration = [{
+    ::dilattn::DilatedAttentionConfig getConfig();
+    int64_t getNumPatterns() { return getSegmentLengths().size(); }
+  }];
+
+  let hasVerifier = 1;
+}
+
+def DilAttn_SegmentAttentionOp : DilAttn_Op<"segment_attention",
+    [AttrSizedOperandSegments]> {
+  let summary = "updates online-softmax states with one segment's keys";
+  let description = [{
+    For every query row `i` of `query` (`(nq, D)`, usually a strided view of
+    the dilated rows of one segment) folds the keys `key`/`value` (`(nk, D)`)
+    into the online-softmax state of that row: `state_max[i]` (running
+    maximum of the scores, in log2 units), `state_sum[i]` (running sum of
+    `exp2(score - max)`) and `state_acc[i, :]` (running weighted sum of value
+    rows). Scores are `scale * <q_i, k_j> + key_bias[j] + attn_bias[i, j]`.
+    When `query_start` is given the call is causal: row `i` is the
+    `query_start + i`-th selected position of the segment and may only see
+    keys `j <= query_start + i`.
+
+    Folding the keys of several patterns into one state is exactly the LongNet
+    mixture (one softmax over the multiset union of keys), which is what the
+    fusion pass exploits.
+
+    Example:
+
+    ```mlir
+    dilattn.segment_attention query(%q) key(%k) value(%v)
+        state(%max, %sum, %acc) scale = 0.125
+        : memref<?x64xf32, strided<[?, 1], offset: ?>>,
+          memref<?x64xf32, strided<[?, 1], offset: ?>>,
+          memref<?x64xf32, strided<[?, 1], offset: ?>>,
+          memref<?xf32, strided<[?], offset: ?>>,
+          memref<?xf32, strided<[?], offset: ?>>,
+          memref<?x64xf32, strided<[?, 1], offset: ?>>
+    ```
+  }];
+
+  let arguments = (ins
+    AnyStridedMemRefOfRank<2>:$query,
+    AnyStridedMemRefOfRank<2>:$key,
+    AnyStridedMemRefOfRank<2>:$value,
+    Optional<AnyStridedMemRefOfRank<1>>:$key_bias,
+    Optional<AnyStridedMemRefOfRank<2>>:$attn_bias,
+    AnyStridedMemRefOfRank<1>:$state_max,
+    AnyStridedMemRefOfRank<1>:$state_sum,
+    AnyStridedMemRefOfRank<2>:$state_acc,
+    Optional<Index>:$query_start,
+    F64Attr:$scale
+  );
+
+  let assemblyFormat = [{
+    `query` `(` $query `)` `key` `(` $key `)` `value` `(` $value `)`
+    (`key_bias` `(` $key_bias^ `)`)?
+    (`attn_bias` `(` $attn_bias^ `)`)?
+    `state` `(` $state_max `,` $state_sum `,` $state_acc `)`
+    (`causal` `(` $query_start^ `)`)?
+    `scale` `=` $scale
+    attr-dict `:` type($query) `,` type($key) `,` type($value)
+    (`,` type($key_bias)^)? (`,` type($attn_bias)^)?
+    `,` type($state_max) `,` type($state_sum) `,` type($state_acc)
+  }];
+
+  let hasVerifier = 1;
+}
+
+def DilAttn_WriteStatesOp : DilAttn_Op<"write_states",
+    [AttrSizedOperandSegments]> {
+  let summary = "writes online-softmax states to output rows";
+  let description = [{
+    Writes row `i` of `output` (`(n, D)`) from the `k` states given: with
+    `M` the largest `state_max[i]` among states with a non-zero sum,
+    `out = output_scale * sum_s acc_s * exp2(max_s - M) /
+    sum_s sum_s * exp2(max_s - M)`, which is the LongNet mixture of the
+    states' softmax outputs weighted by their denominators; rows where no
+    state has a key get exactly `0`. With one state this is
+    `output_scale * acc / sum`.
+
+    Example:
+
+    ```mlir
+    dilattn.write_states states(%max0, %max1) sums(%sum0, %sum1)
+        accs(%acc0, %acc1) outs(%out) output_scale = 1.0
+        : memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128xf32>,
+          memref<128x64xf32>, memref<128x64xf32>,
+          memref<?x64xf32, strided<[?, 1], offset: ?>>
+    ```
+  }];
+
+  let arguments = (ins
+    Variadic<AnyStridedMemRefOfRank<1>>:$state_maxes,
+    Variadic<AnyStridedMemRefOfRank<1>>:$state_sums,
+    Variadic<AnyStridedMemRefOfRank<2>>:$state_accs,
+    AnyStridedMemRefOfRank<2>:$output,
+    F64Attr:$output_scale
+  );
+
+  let assemblyFormat = [{
+    `states` `(` $state_maxes `)` `sums` `(` $state_sums `)`
+    `accs` `(` $state_accs `)` `outs` `(` $output `)`
+    `output_scale` `=` $output_scale
+    attr-dict `:` type($state_maxes) `,` type($state_sums) `,`
+    type($state_accs) `,` type($output)
+  }];
+
+  let hasVerifier = 1;
+}
+
 #endif // DILATTN_OPS_TD

@@ -12,6 +12,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MathExtras.h"
 
+#include <algorithm>
 #include <cmath>
 
 using namespace dilattn;
@@ -267,7 +268,10 @@ dilattn::checkDilatedAttention(const DilatedAttentionConfig &config,
   int64_t numHeads = signature.query.shape[2];
   int64_t headDim = signature.query.shape[3];
   // C9: non-empty heads and head dim (a batch or sequence of 0 is allowed and
-  // gives an empty output).
+  // gives an empty output); no negative sizes.
+  if ((isKnown(batch) && batch < 0) || (isKnown(seqLen) && seqLen < 0))
+    return fail(formatv("query sizes must not be negative, got {0}",
+                        formatShape(signature.query.shape)));
   if (isKnown(numHeads) && numHeads <= 0)
     return fail(formatv("the number of heads H must be positive, got {0}",
                         numHeads));
@@ -322,10 +326,18 @@ dilattn::checkMultiheadDilatedAttention(const DilatedAttentionConfig &config,
     return fail(formatv("query element type must be one of {0}, got {1}",
                         formatKinds(signature.supportedElements),
                         elementText(signature.query)));
+  for (const Named &operand : llvm::drop_begin(qkv))
+    if (operand.tensor->element != signature.query.element)
+      return fail(formatv("{0} element type must equal query's ({1}), got {2}",
+                          operand.name, elementText(signature.query),
+                          elementText(*operand.tensor)));
 
   int64_t batch = signature.query.shape[0];
   int64_t seqLen = signature.query.shape[1];
   int64_t embedDim = signature.query.shape[2];
+  if ((isKnown(batch) && batch < 0) || (isKnown(seqLen) && seqLen < 0))
+    return fail(formatv("query sizes must not be negative, got {0}",
+                        formatShape(signature.query.shape)));
   // M3: heads divide the embedding.
   if (numHeads <= 0)
     return fail(formatv("num_heads must be positive, got {0}", numHeads));
@@ -378,7 +390,8 @@ dilattn::checkMultiheadDilatedAttention(const DilatedAttentionConfig &config,
       signature.layerNormBias.has_value())
     return fail("layer_norm_weight and layer_norm_bias must be given together");
   // M7: index arithmetic fits 64-bit integers.
-  if (!checkedElementCount(signature.query.shape))
+  if (!checkedElementCount(signature.query.shape) ||
+      !checkedElementCount(signature.queryWeight.shape))
     return fail(formatv("query of shape {0} has more elements than 64-bit "
                         "indexing can address",
                         formatShape(signature.query.shape)));

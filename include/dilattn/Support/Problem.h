@@ -119,6 +119,9 @@ llvm::Error checkMultiheadDilatedAttention(const DilatedAttentionConfig &config,
 
 //===----------------------------------------------------------------------===//
 // Pattern geometry (SPEC.md section 1)
+//
+// Precondition of every helper below: the config passed checkConfig and, in
+// grouped mode, numHeads >= numPatterns.
 //===----------------------------------------------------------------------===//
 
 /// The half-open head range [begin, end) of group `group` in grouped mode:

@@ -1336,6 +1336,58 @@ TEST_F(ReferenceMasksHand, BoolMaskAndPadding) {
   expectRows(masks, true, {0, 3, 0, 5});
 }
 
+// The (B, N, N) and (B, H, N, N) shapes by hand, with the setting above (K =
+// 1, scale 1, so weights are exp(bias)) for B = 2, H = 2 and
+//   V head 0 = [2, 3, 5, 7]: F gives {29/6, 0, 17/4, 3.5}, zeros give 17/4;
+//   V head 1 = [1, 2, 4, 8]: F gives row 0 (1 + 4 + 24)/6 = 29/6, row 1 0,
+//     row 2 15/4, row 3 (3*2 + 4)/4 = 2.5; zeros give 15/4.
+// (B, H, N, N) = [[F, 0], [0, F]]; (B, N, N) = [F, 0] (both heads alike).
+TEST(ReferenceMasks, HandCheckedBatchAndHeadShapes) {
+  double ln2 = std::log(2.0), ln3 = std::log(3.0);
+  std::vector<double> f = {0, ln2, -kInf, ln3, -kInf, -kInf, -kInf, -kInf,
+                           0, 0,   0,     0,   -kInf, ln3,   0,     -kInf};
+  std::vector<double> zero(16, 0.0);
+  Tensor q = randomTensor({2, 4, 2, 1}, 1751);
+  Tensor k = Tensor::filled({2, 4, 2, 1}, 1.0);
+  Tensor v = Tensor::zeros({2, 4, 2, 1});
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t y = 0; y < 4; ++y) {
+      v.at({b, y, 0, 0}) = std::vector<double>{2, 3, 5, 7}[y];
+      v.at({b, y, 1, 0}) = std::vector<double>{1, 2, 4, 8}[y];
+    }
+  std::vector<double> head0F = {29.0 / 6, 0, 17.0 / 4, 3.5};
+  std::vector<double> head1F = {29.0 / 6, 0, 15.0 / 4, 2.5};
+  std::vector<double> head0Zero(4, 17.0 / 4), head1Zero(4, 15.0 / 4);
+  auto concat = [](std::vector<std::vector<double>> parts) {
+    std::vector<double> all;
+    for (const std::vector<double> &part : parts)
+      all.insert(all.end(), part.begin(), part.end());
+    return all;
+  };
+  struct Case {
+    Tensor mask;
+    // expected[b][j] is the column of rows x = 0..3.
+    std::vector<std::vector<std::vector<double>>> expected;
+  };
+  for (const Case &c :
+       {Case{makeTensor({2, 2, 4, 4}, concat({f, zero, zero, f})),
+             {{head0F, head1Zero}, {head0Zero, head1F}}},
+        Case{makeTensor({2, 4, 4}, concat({f, zero})),
+             {{head0F, head1F}, {head0Zero, head1Zero}}}}) {
+    Masks masks;
+    masks.attnMask = c.mask;
+    Tensor out = runDA(makeConfig({4}, {1}, AttentionMode::Grouped, false,
+                                  OffsetRule::Cyclic, 1.0),
+                       q, k, v, masks);
+    for (int64_t b = 0; b < 2; ++b)
+      for (int64_t j = 0; j < 2; ++j)
+        for (int64_t x = 0; x < 4; ++x)
+          EXPECT_NEAR(out.at({b, x, j, 0}), c.expected[b][j][x], 1e-14)
+              << "rank " << c.mask.shape.size() << " b=" << b << " j=" << j
+              << " x=" << x;
+  }
+}
+
 // A boolean mask gives exactly the output of the float mask with 0 / -inf.
 TEST(ReferenceMasks, BoolEqualsFloatZeroMinusInf) {
   int64_t batch = 2, seqLen = 12, numHeads = 3, headDim = 4;

@@ -38,7 +38,7 @@ static ::dilattn::ElementKind elementKindOf(Type type) {
 }
 
 static ::dilattn::TensorSignature signatureOf(Value value) {
-  auto type = cast<RankedTensorType>(value.getType());
+  auto type = cast<ShapedType>(value.getType());
   ::dilattn::TensorSignature signature;
   for (int64_t size : type.getShape())
     signature.shape.push_back(ShapedType::isDynamic(size)
@@ -338,6 +338,102 @@ OpFoldResult MaskToBiasOp::fold(FoldAdaptor adaptor) {
                                        /*Negative=*/true)
                      : APFloat::getZero(floatType.getFloatSemantics());
   return DenseElementsAttr::get(biasType, bias);
+}
+
+//===----------------------------------------------------------------------===//
+// WriteDilatedAttentionOp
+//===----------------------------------------------------------------------===//
+
+::dilattn::DilatedAttentionConfig WriteDilatedAttentionOp::getConfig() {
+  return makeConfig(getSegmentLengths(), getDilationRates(), getMode(),
+                    getOffsetRule(), getCausal(), getScale());
+}
+
+LogicalResult WriteDilatedAttentionOp::verify() {
+  ::dilattn::DilatedAttentionSignature signature;
+  signature.query = signatureOf(getQuery());
+  signature.key = signatureOf(getKey());
+  signature.value = signatureOf(getValue());
+  signature.keyPaddingMask = optionalSignatureOf(getKeyPaddingMask());
+  signature.attnMask = optionalSignatureOf(getAttnMask());
+  signature.allowFloatKeyPaddingMask = true;
+  if (llvm::Error error =
+          ::dilattn::checkDilatedAttention(getConfig(), signature))
+    return emitRuleError(*this, std::move(error));
+  // Buffer-form rules: masks are already normalised to biases, and the
+  // attention bias has its broadcast (B, H, N, N) form.
+  for (Value mask : {getKeyPaddingMask(), getAttnMask()})
+    if (mask && !isa<FloatType>(getElementTypeOrSelf(mask.getType())))
+      return emitOpError() << "masks must be float biases in buffer form "
+                              "(run dilattn-normalize-masks first), got "
+                           << mask.getType();
+  if (getAttnMask() &&
+      cast<MemRefType>(getAttnMask().getType()).getRank() != 4)
+    return emitOpError() << "attn_mask must have the (B, H, N, N) form";
+  auto queryType = cast<MemRefType>(getQuery().getType());
+  auto outputType = cast<MemRefType>(getOutput().getType());
+  if (queryType.getElementType() != outputType.getElementType() ||
+      failed(verifyCompatibleShape(queryType.getShape(),
+                                   outputType.getShape())))
+    return emitOpError() << "output must have the query's shape and element "
+                            "type "
+                         << queryType << ", got " << outputType;
+  if (static_cast<bool>(getItemBegin()) != static_cast<bool>(getItemEnd()))
+    return emitOpError() << "item_begin and item_end must be given together";
+  if (getBlockSize() <= 0)
+    return emitOpError() << "block_size must be positive, got "
+                         << getBlockSize();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// SegmentAttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SegmentAttentionOp::verify() {
+  auto queryType = cast<MemRefType>(getQuery().getType());
+  int64_t headDim = queryType.getDimSize(1);
+  for (Value rows : {getKey(), getValue(), getStateAcc()}) {
+    auto type = cast<MemRefType>(rows.getType());
+    if (failed(verifyCompatibleShape(ArrayRef<int64_t>{type.getDimSize(1)},
+                                     ArrayRef<int64_t>{headDim})))
+      return emitOpError() << "query, key, value and state_acc must have the "
+                              "same head dim, got "
+                           << queryType << " and " << type;
+  }
+  auto keyType = cast<MemRefType>(getKey().getType());
+  auto valueType = cast<MemRefType>(getValue().getType());
+  if (failed(verifyCompatibleShape(ArrayRef<int64_t>{keyType.getDimSize(0)},
+                                   ArrayRef<int64_t>{valueType.getDimSize(0)})))
+    return emitOpError() << "key and value must have the same number of rows";
+  int64_t numQueries = queryType.getDimSize(0);
+  for (Value state : {getStateMax(), getStateSum(), getStateAcc()}) {
+    auto type = cast<MemRefType>(state.getType());
+    if (!type.getElementType().isF32())
+      return emitOpError() << "states must be f32, got " << type;
+    if (failed(verifyCompatibleShape(ArrayRef<int64_t>{type.getDimSize(0)},
+                                     ArrayRef<int64_t>{numQueries})))
+      return emitOpError() << "states must have one row per query";
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// WriteStatesOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult WriteStatesOp::verify() {
+  size_t numStates = getStateMaxes().size();
+  if (numStates == 0 || getStateSums().size() != numStates ||
+      getStateAccs().size() != numStates)
+    return emitOpError() << "expects one or more states, each with a max, a "
+                            "sum and an acc";
+  auto outputType = cast<MemRefType>(getOutput().getType());
+  for (Value acc : getStateAccs())
+    if (failed(verifyCompatibleShape(cast<MemRefType>(acc.getType()).getShape(),
+                                     outputType.getShape())))
+      return emitOpError() << "state accs must have the output's shape";
+  return success();
 }
 
 #define GET_OP_CLASSES
