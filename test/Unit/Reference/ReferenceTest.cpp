@@ -1715,7 +1715,7 @@ TEST_F(ReferenceErrors, Shapes) {
             "value of shape (2, 8, 3, 4) must hold 192 elements, got 191");
   Tensor negative{{2, -1, 3, 4}, {}};
   EXPECT_EQ(errorOf(dilatedAttention(good, negative, negative, negative)),
-            "query must have non-negative sizes, got (2, -1, 3, 4)");
+            "query sizes must not be negative, got (2, -1, 3, 4)");
   EXPECT_EQ(errorOf(patternAttention(good, 2, q, k, v)),
             "pattern index must be in [0, 2), got 2");
 }
