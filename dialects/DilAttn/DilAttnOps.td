@@ -336,8 +336,8 @@ def DilAttn_WriteDilatedAttentionOp : DilAttn_Op<"write_dilated_attention",
 
   let assemblyFormat = [{
     `ins` `(` $query `,` $key `,` $value `)`
-    (`key_padding_mask` `(` $key_padding_mask^ `)`)?
-    (`attn_mask` `(` $attn_mask^ `)`)?
+    (`key_padding_mask` `(` $key_padding_mask^ `:` type($key_padding_mask) `)`)?
+    (`attn_mask` `(` $attn_mask^ `:` type($attn_mask) `)`)?
     `outs` `(` $output `)`
     (`items` `(` $item_begin^ `,` $item_end `)`)?
     `segment_lengths` `=` $segment_lengths
@@ -347,9 +347,8 @@ def DilAttn_WriteDilatedAttentionOp : DilAttn_Op<"write_dilated_attention",
     (`causal` $causal^)?
     (`scale` `=` $scale^)?
     `block_size` `=` $block_size
-    attr-dict `:` type($query) `,` type($key) `,` type($value)
-    (`,` type($key_padding_mask)^)? (`,` type($attn_mask)^)?
-    `,` type($output)
+    attr-dict `:` type($query) `,` type($key) `,` type($value) `,`
+    type($output)
   }];
 
   let extraClassDeclaration = [{
@@ -407,13 +406,12 @@ def DilAttn_SegmentAttentionOp : DilAttn_Op<"segment_attention",
 
   let assemblyFormat = [{
     `query` `(` $query `)` `key` `(` $key `)` `value` `(` $value `)`
-    (`key_bias` `(` $key_bias^ `)`)?
-    (`attn_bias` `(` $attn_bias^ `)`)?
+    (`key_bias` `(` $key_bias^ `:` type($key_bias) `)`)?
+    (`attn_bias` `(` $attn_bias^ `:` type($attn_bias) `)`)?
     `state` `(` $state_max `,` $state_sum `,` $state_acc `)`
     (`causal` `(` $query_start^ `)`)?
     `scale` `=` $scale
     attr-dict `:` type($query) `,` type($key) `,` type($value)
-    (`,` type($key_bias)^)? (`,` type($attn_bias)^)?
     `,` type($state_max) `,` type($state_sum) `,` type($state_acc)
   }];
 

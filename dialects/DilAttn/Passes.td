@@ -27,4 +27,67 @@ def DilAttnNormalizeMasks : Pass<"dilattn-normalize-masks"> {
   let dependentDialects = ["::mlir::dilattn::DilAttnDialect"];
 }
 
+def DilAttnTileSegments : Pass<"dilattn-tile-segments", "func::FuncOp"> {
+  let summary = "Tile dilated attention by work item, pattern and segment";
+  let description = [{
+    Rewrites every `dilattn.write_dilated_attention` into a loop over its work
+    items `(b, h, block)`. For each item and each pattern the head uses, a
+    loop over the segments that meet the block issues one
+    `dilattn.segment_attention` on strided views of the inputs: the query
+    rows the pattern selects in the block, and the key and value rows it
+    selects in the segment (`memref.subview` with stride `r`: no copies).
+    Short last segments, offsets past a segment's end (empty selections) and
+    causal truncation of the keys are handled here. Every pattern accumulates
+    into an online-softmax state of its own (scratch buffers allocated once
+    per call), and `dilattn.write_states` merges them into the output block,
+    writing each output element once (zeros where nothing is selected).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def DilAttnFusePatterns : Pass<"dilattn-fuse-patterns", "func::FuncOp"> {
+  let summary = "Fuse the patterns of a call into one online-softmax state";
+  let description = [{
+    After segment tiling, the patterns of a longnet call each accumulate into
+    a state of their own that `dilattn.write_states` mixes by softmax
+    denominators. Folding every pattern's keys into a single state computes
+    exactly that mixture (one softmax over the multiset union of keys), so
+    this pass redirects all `dilattn.segment_attention` ops of a work item to
+    the first state and leaves `dilattn.write_states` with one state: k - 1
+    fewer scratch buffers, no merge arithmetic, and each query's running
+    maximum shared across patterns.
+  }];
+}
+
+def DilAttnLowerToVector : Pass<"dilattn-lower-to-vector", "func::FuncOp"> {
+  let summary = "Lower segment attention and state writes to scf and vector";
+  let description = [{
+    Lowers `dilattn.segment_attention` to register-tiled f32 code: keys in
+    blocks of `tile-keys` (packed transposed into a stack buffer once per
+    block), queries in tiles of `tile-queries` rows; the scores of a tile
+    accumulate in `vector<vector-width x f32>` registers with `vector.fma`,
+    softmax runs online in log2 units with an exp2 built from a polynomial
+    and exponent bits (no libm, no libdevice), and the value rows accumulate
+    into the state with FMAs. Masks (bias adds), causal limits and ragged
+    key blocks are applied inside the loop with selects. Lowers
+    `dilattn.write_states` to a vectorised normalise-and-mix loop.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
+           "f32 lanes of a vector register (8 for AVX2, 16 for AVX-512)">,
+    Option<"tileQueries", "tile-queries", "int64_t", /*default=*/"4",
+           "query rows per register tile">,
+    Option<"tileKeys", "tile-keys", "int64_t", /*default=*/"16",
+           "keys per block (a multiple of vector-width)">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 #endif // DILATTN_PASSES_TD

@@ -49,7 +49,8 @@ int main(int argc, char **argv) {
     }
     // Rows (b, n, h) the call leaves exactly zero: in grouped mode, the
     // positions a head's pattern does not select.
-    int64_t headDim = dims[3], rows = out->numElements() / headDim, zeroRows = 0;
+    int64_t headDim = dims[3], rows = out->numElements() / headDim,
+            zeroRows = 0;
     double sumSquares = 0;
     for (int64_t row = 0; row < rows; ++row) {
       bool zero = true;

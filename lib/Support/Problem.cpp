@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 using namespace dilattn;
 using llvm::formatv;
@@ -91,6 +92,16 @@ std::string dilattn::formatShape(llvm::ArrayRef<int64_t> shape) {
   return text;
 }
 
+std::string dilattn::formatNumber(double value) {
+  if (std::isnan(value))
+    return "nan";
+  if (std::isinf(value))
+    return value < 0 ? "-inf" : "inf";
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", value);
+  return text;
+}
+
 static llvm::Error fail(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
@@ -115,8 +126,8 @@ static bool compatibleShapes(llvm::ArrayRef<int64_t> lhs,
 static std::string formatKinds(llvm::ArrayRef<ElementKind> kinds) {
   std::string text;
   llvm::raw_string_ostream os(text);
-  llvm::interleaveComma(kinds, os,
-                        [&](ElementKind kind) { os << stringifyElementKind(kind); });
+  llvm::interleaveComma(
+      kinds, os, [&](ElementKind kind) { os << stringifyElementKind(kind); });
   return text;
 }
 
@@ -134,7 +145,8 @@ static bool isFloat(ElementKind kind) {
 
 /// Product of the known sizes, or nullopt when it does not fit in int64 (the
 /// kernels index with 64-bit integers; element offsets must stay below 2^63).
-static std::optional<int64_t> checkedElementCount(llvm::ArrayRef<int64_t> shape) {
+static std::optional<int64_t>
+checkedElementCount(llvm::ArrayRef<int64_t> shape) {
   int64_t count = 1;
   for (int64_t size : shape) {
     if (!isKnown(size))
@@ -171,12 +183,12 @@ llvm::Error dilattn::checkConfig(const DilatedAttentionConfig &config) {
           formatv("dilation_rates[{0}] must be positive, got {1}", i, r));
   // C5: a given scale is a finite number.
   if (config.scale && !std::isfinite(*config.scale))
-    return fail(formatv("scale must be finite, got {0}", *config.scale));
+    return fail("scale must be finite, got " + formatNumber(*config.scale));
   return llvm::Error::success();
 }
 
-/// C12-C16: mask kinds, shapes and sizes, shared by both ops. `batch`, `seqLen` and
-/// `numHeads` may be unknown.
+/// C12-C16: mask kinds, shapes and sizes, shared by both ops. `batch`, `seqLen`
+/// and `numHeads` may be unknown.
 static llvm::Error checkMasks(const std::optional<TensorSignature> &keyPadding,
                               const std::optional<TensorSignature> &attnMask,
                               bool allowFloatKeyPadding, int64_t batch,
@@ -185,13 +197,15 @@ static llvm::Error checkMasks(const std::optional<TensorSignature> &keyPadding,
     bool kindOk = keyPadding->element == ElementKind::I1 ||
                   (allowFloatKeyPadding && isFloat(keyPadding->element));
     if (!kindOk)
-      return fail(formatv("key_padding_mask must be boolean (i1), got {0}",
+      return fail(formatv("key_padding_mask must be boolean (i1){0}, got {1}",
+                          allowFloatKeyPadding ? " or a float bias" : "",
                           elementText(*keyPadding)));
     llvm::SmallVector<int64_t> expected = {batch, seqLen};
     if (!compatibleShapes(keyPadding->shape, expected))
       return fail(formatv("key_padding_mask must have shape (B, N) = {0}, "
                           "got {1}",
-                          formatShape(expected), formatShape(keyPadding->shape)));
+                          formatShape(expected),
+                          formatShape(keyPadding->shape)));
   }
   if (attnMask) {
     if (attnMask->element != ElementKind::I1 && !isFloat(attnMask->element))
@@ -259,22 +273,27 @@ dilattn::checkDilatedAttention(const DilatedAttentionConfig &config,
   for (const Named &operand : llvm::drop_begin(qkv))
     if (operand.tensor->element != signature.query.element)
       return fail(formatv("{0} element type must equal query's ({1}), got {2}",
-                          operand.name,
-                          elementText(signature.query),
+                          operand.name, elementText(signature.query),
                           elementText(*operand.tensor)));
 
-  int64_t batch = signature.query.shape[0];
-  int64_t seqLen = signature.query.shape[1];
-  int64_t numHeads = signature.query.shape[2];
-  int64_t headDim = signature.query.shape[3];
+  // Sizes known from any of query, key and value (they are compatible).
+  llvm::SmallVector<int64_t, 4> known = signature.query.shape;
+  for (const Named &operand : llvm::drop_begin(qkv))
+    for (auto [size, other] : llvm::zip_equal(known, operand.tensor->shape))
+      if (!isKnown(size))
+        size = other;
+  int64_t batch = known[0];
+  int64_t seqLen = known[1];
+  int64_t numHeads = known[2];
+  int64_t headDim = known[3];
   // C9: non-empty heads and head dim (a batch or sequence of 0 is allowed and
   // gives an empty output); no negative sizes.
   if ((isKnown(batch) && batch < 0) || (isKnown(seqLen) && seqLen < 0))
     return fail(formatv("query sizes must not be negative, got {0}",
                         formatShape(signature.query.shape)));
   if (isKnown(numHeads) && numHeads <= 0)
-    return fail(formatv("the number of heads H must be positive, got {0}",
-                        numHeads));
+    return fail(
+        formatv("the number of heads H must be positive, got {0}", numHeads));
   if (isKnown(headDim) && headDim <= 0)
     return fail(formatv("the head dim D must be positive, got {0}", headDim));
   // C10: grouped mode needs a head per pattern.
@@ -285,10 +304,10 @@ dilattn::checkDilatedAttention(const DilatedAttentionConfig &config,
                         "({1}) in grouped mode",
                         numHeads, numPatterns));
   // C11: index arithmetic fits 64-bit integers.
-  if (!checkedElementCount(signature.query.shape))
+  if (!checkedElementCount(known))
     return fail(formatv("query of shape {0} has more elements than 64-bit "
                         "indexing can address",
-                        formatShape(signature.query.shape)));
+                        formatShape(known)));
 
   // C12-C16: masks.
   return checkMasks(signature.keyPaddingMask, signature.attnMask,
@@ -332,9 +351,14 @@ dilattn::checkMultiheadDilatedAttention(const DilatedAttentionConfig &config,
                           operand.name, elementText(signature.query),
                           elementText(*operand.tensor)));
 
-  int64_t batch = signature.query.shape[0];
-  int64_t seqLen = signature.query.shape[1];
-  int64_t embedDim = signature.query.shape[2];
+  llvm::SmallVector<int64_t, 4> known = signature.query.shape;
+  for (const Named &operand : llvm::drop_begin(qkv))
+    for (auto [size, other] : llvm::zip_equal(known, operand.tensor->shape))
+      if (!isKnown(size))
+        size = other;
+  int64_t batch = known[0];
+  int64_t seqLen = known[1];
+  int64_t embedDim = known[2];
   if ((isKnown(batch) && batch < 0) || (isKnown(seqLen) && seqLen < 0))
     return fail(formatv("query sizes must not be negative, got {0}",
                         formatShape(signature.query.shape)));
@@ -381,8 +405,7 @@ dilattn::checkMultiheadDilatedAttention(const DilatedAttentionConfig &config,
                           formatShape(param.tensor->shape)));
     if (param.tensor->element != signature.query.element)
       return fail(formatv("{0} element type must equal query's ({1}), got {2}",
-                          param.name,
-                          elementText(signature.query),
+                          param.name, elementText(signature.query),
                           elementText(*param.tensor)));
   }
   // M6: layer norm weight and bias come together.
@@ -390,11 +413,14 @@ dilattn::checkMultiheadDilatedAttention(const DilatedAttentionConfig &config,
       signature.layerNormBias.has_value())
     return fail("layer_norm_weight and layer_norm_bias must be given together");
   // M7: index arithmetic fits 64-bit integers.
-  if (!checkedElementCount(signature.query.shape) ||
-      !checkedElementCount(signature.queryWeight.shape))
+  if (!checkedElementCount(known))
     return fail(formatv("query of shape {0} has more elements than 64-bit "
                         "indexing can address",
-                        formatShape(signature.query.shape)));
+                        formatShape(known)));
+  if (!checkedElementCount(signature.queryWeight.shape))
+    return fail(formatv("q_weight of shape {0} has more elements than 64-bit "
+                        "indexing can address",
+                        formatShape(signature.queryWeight.shape)));
   // M8: masks, with H = num_heads.
   return checkMasks(signature.keyPaddingMask, signature.attnMask,
                     /*allowFloatKeyPadding=*/false, batch, seqLen, numHeads);

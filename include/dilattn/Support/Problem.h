@@ -148,6 +148,9 @@ bool headUsesPattern(const DilatedAttentionConfig &config, int64_t numHeads,
 double effectiveFlops(const DilatedAttentionConfig &config, int64_t batch,
                       int64_t seqLen, int64_t numHeads, int64_t headDim);
 
+/// Formats a number for messages: "inf", "-inf" and "nan" spelled out.
+std::string formatNumber(double value);
+
 /// Formats a shape as "(2, 4096)" for messages; dynamic sizes print as "?".
 std::string formatShape(llvm::ArrayRef<int64_t> shape);
 

@@ -74,7 +74,7 @@ func.func @c4_dilation_negative(%q: tensor<2x64x4x16xf32>) -> tensor<2x64x4x16xf
 
 // C5: a given scale is finite (+inf, written as its f64 bit pattern).
 func.func @c5_scale_inf(%q: tensor<2x64x4x16xf32>) -> tensor<2x64x4x16xf32> {
-  // expected-error @+1 {{'dilattn.dilated_attention' op scale must be finite, got INF}}
+  // expected-error @+1 {{'dilattn.dilated_attention' op scale must be finite, got inf}}
   %0 = dilattn.dilated_attention %q, %q, %q segment_lengths = [16, 32] dilation_rates = [1, 2] scale = 0x7FF0000000000000 : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>) -> tensor<2x64x4x16xf32>
   return %0 : tensor<2x64x4x16xf32>
 }
@@ -83,7 +83,7 @@ func.func @c5_scale_inf(%q: tensor<2x64x4x16xf32>) -> tensor<2x64x4x16xf32> {
 
 // C5: a given scale is finite (-inf).
 func.func @c5_scale_neg_inf(%q: tensor<2x64x4x16xf32>) -> tensor<2x64x4x16xf32> {
-  // expected-error @+1 {{'dilattn.dilated_attention' op scale must be finite, got -INF}}
+  // expected-error @+1 {{'dilattn.dilated_attention' op scale must be finite, got -inf}}
   %0 = dilattn.dilated_attention %q, %q, %q segment_lengths = [16, 32] dilation_rates = [1, 2] scale = 0xFFF0000000000000 : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>) -> tensor<2x64x4x16xf32>
   return %0 : tensor<2x64x4x16xf32>
 }
@@ -236,7 +236,7 @@ func.func @c11_index_overflow(%q: tensor<4294967296x4294967296x1x1xf32>) -> tens
 
 // C12: key_padding_mask is boolean (or, in the IR, a float bias).
 func.func @c12_key_padding_integer(%q: tensor<2x64x4x16xf32>, %kpm: tensor<2x64xi8>) -> tensor<2x64x4x16xf32> {
-  // expected-error @+1 {{'dilattn.dilated_attention' op key_padding_mask must be boolean (i1), got i8}}
+  // expected-error @+1 {{'dilattn.dilated_attention' op key_padding_mask must be boolean (i1) or a float bias, got i8}}
   %0 = dilattn.dilated_attention %q, %q, %q key_padding_mask(%kpm) segment_lengths = [16, 32] dilation_rates = [1, 2] : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64xi8>) -> tensor<2x64x4x16xf32>
   return %0 : tensor<2x64x4x16xf32>
 }
@@ -375,7 +375,7 @@ func.func @c17_result_rank(%q: tensor<2x64x4x16xf32>) -> tensor<2x64x64xf32> {
 
 // C5: a given scale is finite.
 func.func @attn_c5_scale_inf(%q: tensor<2x64x4x16xf32>) -> tensor<2x64x4x16xf32> {
-  // expected-error @+1 {{'dilattn.attention' op scale must be finite, got INF}}
+  // expected-error @+1 {{'dilattn.attention' op scale must be finite, got inf}}
   %0 = dilattn.attention %q, %q, %q scale = 0x7FF0000000000000 : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>) -> tensor<2x64x4x16xf32>
   return %0 : tensor<2x64x4x16xf32>
 }
@@ -501,7 +501,7 @@ func.func @attn_c11_index_overflow(%q: tensor<4294967296x4294967296x1x1xf32>) ->
 
 // C12: key_padding_mask is boolean (or a float bias).
 func.func @attn_c12_key_padding_integer(%q: tensor<2x64x4x16xf32>, %kpm: tensor<2x64xi32>) -> tensor<2x64x4x16xf32> {
-  // expected-error @+1 {{'dilattn.attention' op key_padding_mask must be boolean (i1), got i32}}
+  // expected-error @+1 {{'dilattn.attention' op key_padding_mask must be boolean (i1) or a float bias, got i32}}
   %0 = dilattn.attention %q, %q, %q key_padding_mask(%kpm) : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64xi32>) -> tensor<2x64x4x16xf32>
   return %0 : tensor<2x64x4x16xf32>
 }
@@ -622,7 +622,7 @@ func.func @mh_c4_dilation_positive(%q: tensor<2x64x32xf32>, %w0: tensor<32x32xf3
 
 // C5: a given scale is finite.
 func.func @mh_c5_scale_finite(%q: tensor<2x64x32xf32>, %w0: tensor<32x32xf32>) -> tensor<2x64x32xf32> {
-  // expected-error @+1 {{'dilattn.multihead_dilated_attention' op scale must be finite, got INF}}
+  // expected-error @+1 {{'dilattn.multihead_dilated_attention' op scale must be finite, got inf}}
   %0 = dilattn.multihead_dilated_attention %q, %q, %q weights(%w0, %w0, %w0, %w0) num_heads = 4 segment_lengths = [16, 32] dilation_rates = [1, 2] scale = 0x7FF0000000000000 : (tensor<2x64x32xf32>, tensor<2x64x32xf32>, tensor<2x64x32xf32>, tensor<32x32xf32>, tensor<32x32xf32>, tensor<32x32xf32>, tensor<32x32xf32>) -> tensor<2x64x32xf32>
   return %0 : tensor<2x64x32xf32>
 }
@@ -688,6 +688,24 @@ func.func @mh_m2_query_integer(%q: tensor<2x64x32xi8>, %w0: tensor<32x32xi8>) ->
   // expected-error @+1 {{'dilattn.multihead_dilated_attention' op query element type must be one of f32, f16, bf16, got i8}}
   %0 = dilattn.multihead_dilated_attention %q, %q, %q weights(%w0, %w0, %w0, %w0) num_heads = 4 segment_lengths = [16, 32] dilation_rates = [1, 2] : (tensor<2x64x32xi8>, tensor<2x64x32xi8>, tensor<2x64x32xi8>, tensor<32x32xi8>, tensor<32x32xi8>, tensor<32x32xi8>, tensor<32x32xi8>) -> tensor<2x64x32xi8>
   return %0 : tensor<2x64x32xi8>
+}
+
+// -----
+
+// M2: key has the query's element type.
+func.func @mh_m2_key_element(%q: tensor<2x64x32xf32>, %k: tensor<2x64x32xf16>, %w0: tensor<32x32xf32>) -> tensor<2x64x32xf32> {
+  // expected-error @+1 {{'dilattn.multihead_dilated_attention' op key element type must equal query's (f32), got f16}}
+  %0 = dilattn.multihead_dilated_attention %q, %k, %q weights(%w0, %w0, %w0, %w0) num_heads = 4 segment_lengths = [16, 32] dilation_rates = [1, 2] : (tensor<2x64x32xf32>, tensor<2x64x32xf16>, tensor<2x64x32xf32>, tensor<32x32xf32>, tensor<32x32xf32>, tensor<32x32xf32>, tensor<32x32xf32>) -> tensor<2x64x32xf32>
+  return %0 : tensor<2x64x32xf32>
+}
+
+// -----
+
+// M2: value has the query's element type.
+func.func @mh_m2_value_element(%q: tensor<2x64x32xbf16>, %v: tensor<2x64x32xf32>, %w0: tensor<32x32xbf16>) -> tensor<2x64x32xbf16> {
+  // expected-error @+1 {{'dilattn.multihead_dilated_attention' op value element type must equal query's (bf16), got f32}}
+  %0 = dilattn.multihead_dilated_attention %q, %q, %v weights(%w0, %w0, %w0, %w0) num_heads = 4 segment_lengths = [16, 32] dilation_rates = [1, 2] : (tensor<2x64x32xbf16>, tensor<2x64x32xbf16>, tensor<2x64x32xf32>, tensor<32x32xbf16>, tensor<32x32xbf16>, tensor<32x32xbf16>, tensor<32x32xbf16>) -> tensor<2x64x32xbf16>
+  return %0 : tensor<2x64x32xbf16>
 }
 
 // -----
@@ -935,6 +953,15 @@ func.func @mh_m7_index_overflow(%q: tensor<4294967296x4294967296x4xf32>, %w0: te
 
 // -----
 
+// M7: the (E, E) weights' element count fits 64-bit indexing (the message names q_weight).
+func.func @mh_m7_weight_overflow(%q: tensor<1x1x4294967296xf32>, %w0: tensor<4294967296x4294967296xf32>) -> tensor<1x1x4294967296xf32> {
+  // expected-error @+1 {{'dilattn.multihead_dilated_attention' op q_weight of shape (4294967296, 4294967296) has more elements than 64-bit indexing can address}}
+  %0 = dilattn.multihead_dilated_attention %q, %q, %q weights(%w0, %w0, %w0, %w0) num_heads = 1 segment_lengths = [16] dilation_rates = [1] : (tensor<1x1x4294967296xf32>, tensor<1x1x4294967296xf32>, tensor<1x1x4294967296xf32>, tensor<4294967296x4294967296xf32>, tensor<4294967296x4294967296xf32>, tensor<4294967296x4294967296xf32>, tensor<4294967296x4294967296xf32>) -> tensor<1x1x4294967296xf32>
+  return %0 : tensor<1x1x4294967296xf32>
+}
+
+// -----
+
 // M8 (C12): the multihead key_padding_mask is boolean (no float bias form).
 func.func @mh_m8_key_padding_float(%q: tensor<2x64x32xf32>, %w0: tensor<32x32xf32>, %kpm: tensor<2x64xf32>) -> tensor<2x64x32xf32> {
   // expected-error @+1 {{'dilattn.multihead_dilated_attention' op key_padding_mask must be boolean (i1), got f32}}
@@ -1009,7 +1036,7 @@ func.func @mh_m8_attn_mask_overflow(%q: tensor<1x4294967296x4xf32>, %w0: tensor<
 
 // M9: layer_norm_eps is positive (zero).
 func.func @mh_m9_layer_norm_eps_zero(%q: tensor<2x64x32xf32>, %w0: tensor<32x32xf32>) -> tensor<2x64x32xf32> {
-  // expected-error @+1 {{'dilattn.multihead_dilated_attention' op layer_norm_eps must be positive, got 0.000000e+00}}
+  // expected-error @+1 {{'dilattn.multihead_dilated_attention' op layer_norm_eps must be positive and finite, got 0}}
   %0 = dilattn.multihead_dilated_attention %q, %q, %q weights(%w0, %w0, %w0, %w0) num_heads = 4 segment_lengths = [16, 32] dilation_rates = [1, 2] layer_norm_eps = 0.0 : (tensor<2x64x32xf32>, tensor<2x64x32xf32>, tensor<2x64x32xf32>, tensor<32x32xf32>, tensor<32x32xf32>, tensor<32x32xf32>, tensor<32x32xf32>) -> tensor<2x64x32xf32>
   return %0 : tensor<2x64x32xf32>
 }
@@ -1018,7 +1045,7 @@ func.func @mh_m9_layer_norm_eps_zero(%q: tensor<2x64x32xf32>, %w0: tensor<32x32x
 
 // M9: layer_norm_eps is positive (negative).
 func.func @mh_m9_layer_norm_eps_negative(%q: tensor<2x64x32xf32>, %w0: tensor<32x32xf32>, %ln0: tensor<32xf32>) -> tensor<2x64x32xf32> {
-  // expected-error @+1 {{'dilattn.multihead_dilated_attention' op layer_norm_eps must be positive, got -1.000000e-05}}
+  // expected-error @+1 {{'dilattn.multihead_dilated_attention' op layer_norm_eps must be positive and finite, got -1e-05}}
   %0 = dilattn.multihead_dilated_attention %q, %q, %q weights(%w0, %w0, %w0, %w0) layer_norm(%ln0, %ln0) num_heads = 4 segment_lengths = [16, 32] dilation_rates = [1, 2] layer_norm_eps = -1.0e-05 : (tensor<2x64x32xf32>, tensor<2x64x32xf32>, tensor<2x64x32xf32>, tensor<32x32xf32>, tensor<32x32xf32>, tensor<32x32xf32>, tensor<32x32xf32>, tensor<32xf32>, tensor<32xf32>) -> tensor<2x64x32xf32>
   return %0 : tensor<2x64x32xf32>
 }

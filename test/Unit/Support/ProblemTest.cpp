@@ -51,9 +51,10 @@ TEST(ProblemRules, SpecMessages) {
             "dilation_rates[1] must be positive, got 0");
   EXPECT_EQ(check(makeConfig({8, -1}, {1, 1}), ok),
             "segment_lengths[1] must be positive, got -1");
-  EXPECT_EQ(check(makeConfig({8, 8, 8}, {1, 1, 1}), makeSignature({2, 64, 2, 8})),
-            "num_heads (2) must be >= the number of patterns (3) in grouped "
-            "mode");
+  EXPECT_EQ(
+      check(makeConfig({8, 8, 8}, {1, 1, 1}), makeSignature({2, 64, 2, 8})),
+      "num_heads (2) must be >= the number of patterns (3) in grouped "
+      "mode");
   // longnet has no head-count rule.
   EXPECT_EQ(check(makeConfig({8, 8, 8}, {1, 1, 1}, AttentionMode::LongNet),
                   makeSignature({2, 64, 2, 8})),

@@ -14,6 +14,7 @@
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/STLExtras.h"
 
+#include <cmath>
 #include <limits>
 
 using namespace mlir;
@@ -41,9 +42,8 @@ static ::dilattn::TensorSignature signatureOf(Value value) {
   auto type = cast<ShapedType>(value.getType());
   ::dilattn::TensorSignature signature;
   for (int64_t size : type.getShape())
-    signature.shape.push_back(ShapedType::isDynamic(size)
-                                  ? ::dilattn::kDynamicSize
-                                  : size);
+    signature.shape.push_back(
+        ShapedType::isDynamic(size) ? ::dilattn::kDynamicSize : size);
   signature.element = elementKindOf(type.getElementType());
   llvm::raw_string_ostream(signature.elementName) << type.getElementType();
   return signature;
@@ -88,9 +88,8 @@ static LogicalResult verifyResultMatchesQuery(Operation *op, Value query,
   auto resultType = cast<RankedTensorType>(result.getType());
   if (queryType.getElementType() != resultType.getElementType() ||
       failed(verifyCompatibleShape(queryType, resultType)))
-    return op->emitOpError()
-           << "result type must match the query type " << queryType
-           << ", got " << resultType;
+    return op->emitOpError() << "result type must match the query type "
+                             << queryType << ", got " << resultType;
   return success();
 }
 
@@ -141,7 +140,8 @@ LogicalResult DilatedAttentionOp::verify() {
   signature.keyPaddingMask = optionalSignatureOf(getKeyPaddingMask());
   signature.attnMask = optionalSignatureOf(getAttnMask());
   signature.allowFloatKeyPaddingMask = true;
-  if (llvm::Error error = ::dilattn::checkDilatedAttention(getConfig(), signature))
+  if (llvm::Error error =
+          ::dilattn::checkDilatedAttention(getConfig(), signature))
     return emitRuleError(*this, std::move(error));
   return verifyResultMatchesQuery(*this, getQuery(), getResult());
 }
@@ -177,7 +177,8 @@ struct FoldToPlainAttention : OpRewritePattern<DilatedAttentionOp> {
                                 PatternRewriter &rewriter) const override {
     if (op.getNumPatterns() != 1 || op.getDilationRates()[0] != 1)
       return failure();
-    int64_t seqLen = cast<RankedTensorType>(op.getQuery().getType()).getDimSize(1);
+    int64_t seqLen =
+        cast<RankedTensorType>(op.getQuery().getType()).getDimSize(1);
     if (ShapedType::isDynamic(seqLen) || op.getSegmentLengths()[0] < seqLen)
       return failure();
     rewriter.replaceOpWithNewOp<AttentionOp>(
@@ -196,7 +197,8 @@ struct ClampSegmentLengths : OpRewritePattern<DilatedAttentionOp> {
 
   LogicalResult matchAndRewrite(DilatedAttentionOp op,
                                 PatternRewriter &rewriter) const override {
-    int64_t seqLen = cast<RankedTensorType>(op.getQuery().getType()).getDimSize(1);
+    int64_t seqLen =
+        cast<RankedTensorType>(op.getQuery().getType()).getDimSize(1);
     if (ShapedType::isDynamic(seqLen) || seqLen <= 0)
       return failure();
     ArrayRef<int64_t> lengths = op.getSegmentLengths();
@@ -217,9 +219,9 @@ struct CanonicalizeOffsetRule : OpRewritePattern<DilatedAttentionOp> {
                                 PatternRewriter &rewriter) const override {
     if (op.getOffsetRule() == OffsetRule::cyclic)
       return failure();
-    bool matters = op.getMode() == AttentionMode::longnet &&
-                   llvm::any_of(op.getDilationRates(),
-                                [](int64_t r) { return r > 1; });
+    bool matters =
+        op.getMode() == AttentionMode::longnet &&
+        llvm::any_of(op.getDilationRates(), [](int64_t r) { return r > 1; });
     if (matters)
       return failure();
     rewriter.modifyOpInPlace(op, [&] { op.setOffsetRule(OffsetRule::cyclic); });
@@ -300,9 +302,10 @@ LogicalResult MultiheadDilatedAttentionOp::verify() {
     return emitOpError() << "q_bias, k_bias, v_bias and out_bias must be given "
                             "all together or not at all, got "
                          << numBiases << " of 4";
-  if (getLayerNormEps().convertToDouble() <= 0)
-    return emitOpError() << "layer_norm_eps must be positive, got "
-                         << getLayerNormEps().convertToDouble();
+  double eps = getLayerNormEps().convertToDouble();
+  if (!(eps > 0) || !std::isfinite(eps))
+    return emitOpError() << "layer_norm_eps must be positive and finite, got "
+                         << ::dilattn::formatNumber(eps);
   return verifyResultMatchesQuery(*this, getQuery(), getResult());
 }
 
@@ -367,14 +370,13 @@ LogicalResult WriteDilatedAttentionOp::verify() {
       return emitOpError() << "masks must be float biases in buffer form "
                               "(run dilattn-normalize-masks first), got "
                            << mask.getType();
-  if (getAttnMask() &&
-      cast<MemRefType>(getAttnMask().getType()).getRank() != 4)
+  if (getAttnMask() && cast<MemRefType>(getAttnMask().getType()).getRank() != 4)
     return emitOpError() << "attn_mask must have the (B, H, N, N) form";
   auto queryType = cast<MemRefType>(getQuery().getType());
   auto outputType = cast<MemRefType>(getOutput().getType());
   if (queryType.getElementType() != outputType.getElementType() ||
-      failed(verifyCompatibleShape(queryType.getShape(),
-                                   outputType.getShape())))
+      failed(
+          verifyCompatibleShape(queryType.getShape(), outputType.getShape())))
     return emitOpError() << "output must have the query's shape and element "
                             "type "
                          << queryType << ", got " << outputType;

@@ -4,6 +4,11 @@
 #define DILATTN_DIALECT_DILATTN_TRANSFORMS_PASSES_H
 
 #include "dilattn/Dialect/DilAttn/IR/DilAttn.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir {

@@ -1,0 +1,538 @@
+//===- DilAttnToVector.cpp - segment attention to vector code -------------===//
+//
+// Lowers the kernel ops left by segment tiling and fusion to scf + vector:
+//
+//   dilattn.segment_attention: for each block of `tile-keys` keys, the keys
+//   are packed transposed (Kt[d][j]) into a stack buffer so that a score tile
+//   of R query rows x tile-keys keys accumulates in R * tile-keys / width
+//   vector registers with one broadcast per query element and one FMA per
+//   register. Scores are kept in log2 units (scaled by log2(e)) so softmax
+//   needs only exp2, built here from a polynomial and exponent bits. Value
+//   rows then accumulate into the state rows with FMAs, chunk by chunk.
+//
+//   dilattn.write_states: per row, mixes the states by their softmax
+//   denominators and writes the normalised row (or zeros).
+//
+// Scratch buffers are stack allocations at function entry: no heap traffic in
+// the kernel, and nothing grows the stack inside loops.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dilattn/Dialect/DilAttn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mlir::dilattn {
+#define GEN_PASS_DEF_DILATTNLOWERTOVECTOR
+#include "dilattn/Dialect/DilAttn/Transforms/Passes.h.inc"
+} // namespace mlir::dilattn
+
+using namespace mlir;
+using namespace mlir::dilattn;
+
+namespace {
+
+constexpr double kLog2E = 1.4426950408889634;
+
+/// Code-building helpers at one insertion point.
+struct KernelBuilder {
+  OpBuilder &b;
+  Location loc;
+
+  Value idx(int64_t value) {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  }
+  Value f32(double value) {
+    return arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(static_cast<float>(value)));
+  }
+  Value splat(VectorType type, double value) {
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(type, b.getF32FloatAttr(value)));
+  }
+  Value broadcast(VectorType type, Value scalar) {
+    return vector::BroadcastOp::create(b, loc, type, scalar);
+  }
+  Value addi(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value subi(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mini(Value x, Value y) { return arith::MinUIOp::create(b, loc, x, y); }
+  Value addf(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value subf(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
+  Value mulf(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value divf(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
+  Value maxf(Value x, Value y) {
+    return arith::MaxNumFOp::create(b, loc, x, y);
+  }
+  Value fma(Value x, Value y, Value acc) {
+    return vector::FMAOp::create(b, loc, x, y, acc);
+  }
+  Value cmpf(arith::CmpFPredicate predicate, Value x, Value y) {
+    return arith::CmpFOp::create(b, loc, predicate, x, y);
+  }
+  Value select(Value condition, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, condition, x, y);
+  }
+  Value load(Value memref, ValueRange indices) {
+    return memref::LoadOp::create(b, loc, memref, indices);
+  }
+  void store(Value value, Value memref, ValueRange indices) {
+    memref::StoreOp::create(b, loc, value, memref, indices);
+  }
+  Value vload(VectorType type, Value memref, ValueRange indices) {
+    return vector::LoadOp::create(b, loc, type, memref, indices);
+  }
+  void vstore(Value value, Value memref, ValueRange indices) {
+    vector::StoreOp::create(b, loc, value, memref, indices);
+  }
+  Value reduce(vector::CombiningKind kind, Value vector) {
+    return vector::ReductionOp::create(b, loc, kind, vector);
+  }
+
+  /// 2^x for x <= 0 (larger inputs are not needed: scores are shifted by
+  /// their running maximum). n = round(x), f = x - n in [-0.5, 0.5],
+  /// 2^f from Cephes' exp2f polynomial (relative error ~1.2e-7), 2^n from
+  /// exponent bits. Inputs below -126 (and -inf) give exactly 0, which the
+  /// softmax relies on for masked keys.
+  Value exp2(Value x) {
+    auto type = cast<VectorType>(x.getType());
+    Value lower = splat(type, -126.0);
+    Value tiny = cmpf(arith::CmpFPredicate::ULT, x, lower);
+    Value clamped = maxf(x, lower);
+    Value n = math::RoundEvenOp::create(b, loc, clamped);
+    Value f = subf(clamped, n);
+    static const double coefficients[] = {
+        1.535336188319500e-4, 1.339887440266574e-3, 9.618437357674640e-3,
+        5.550332471162809e-2, 2.402264791363012e-1, 6.931472028550421e-1};
+    Value p = splat(type, coefficients[0]);
+    for (double coefficient : llvm::drop_begin(coefficients))
+      p = fma(p, f, splat(type, coefficient));
+    p = fma(p, f, splat(type, 1.0));
+    auto intType = VectorType::get(type.getShape(), b.getI32Type());
+    Value ni = arith::FPToSIOp::create(b, loc, intType, n);
+    Value biased = arith::AddIOp::create(
+        b, loc, ni,
+        arith::ConstantOp::create(
+            b, loc, DenseElementsAttr::get(intType, b.getI32IntegerAttr(127))));
+    Value bits = arith::ShLIOp::create(
+        b, loc, biased,
+        arith::ConstantOp::create(
+            b, loc, DenseElementsAttr::get(intType, b.getI32IntegerAttr(23))));
+    Value scaleBits = arith::BitcastOp::create(b, loc, type, bits);
+    return select(tiny, splat(type, 0.0), mulf(p, scaleBits));
+  }
+
+  /// Scalar 2^x through a one-lane vector (same polynomial, no libm).
+  Value exp2Scalar(Value x) {
+    auto type = VectorType::get({1}, b.getF32Type());
+    Value vector = exp2(broadcast(type, x));
+    return vector::ExtractOp::create(b, loc, vector, ArrayRef<int64_t>{0});
+  }
+};
+
+/// Column chunks [start, start + width) covering a row of `headDim`
+/// elements with vectors of at most `vectorWidth` lanes.
+SmallVector<std::pair<int64_t, int64_t>> chunksOf(int64_t headDim,
+                                                  int64_t vectorWidth) {
+  SmallVector<std::pair<int64_t, int64_t>> chunks;
+  for (int64_t start = 0; start < headDim; start += vectorWidth)
+    chunks.push_back({start, std::min(vectorWidth, headDim - start)});
+  return chunks;
+}
+
+/// Allocates a scratch buffer at the entry of the function enclosing `op`.
+Value entryAlloca(Operation *op, MemRefType type) {
+  auto function = op->getParentOfType<FunctionOpInterface>();
+  OpBuilder builder(op->getContext());
+  builder.setInsertionPointToStart(&function.getFunctionBody().front());
+  return memref::AllocaOp::create(builder, op->getLoc(), type);
+}
+
+struct LoweringOptions {
+  int64_t vectorWidth;
+  int64_t tileQueries;
+  int64_t tileKeys;
+};
+
+class SegmentAttentionLowering {
+public:
+  SegmentAttentionLowering(SegmentAttentionOp op,
+                           const LoweringOptions &options)
+      : op(op), options(options), builder(op), kb{builder, op.getLoc()},
+        headDim(cast<MemRefType>(op.getQuery().getType()).getDimSize(1)),
+        numKeyVectors(options.tileKeys / options.vectorWidth),
+        keyVectorType(
+            VectorType::get({options.vectorWidth}, builder.getF32Type())) {}
+
+  LogicalResult lower();
+
+private:
+  /// One register tile of `rows` query rows starting at `queryRow` against
+  /// the packed key block starting at key `keyStart` with `keyCount` keys.
+  void emitTile(int64_t rows, Value queryRow, Value keyStart, Value keyCount,
+                ArrayRef<Value> keyBias, ArrayRef<Value> keyValid);
+  void emitPackKeys(Value keyStart, Value numKeys);
+
+  SegmentAttentionOp op;
+  LoweringOptions options;
+  OpBuilder builder;
+  KernelBuilder kb;
+  int64_t headDim;
+  int64_t numKeyVectors;
+  VectorType keyVectorType;
+  Value packedKeys; // memref<D x tileKeys x f32>: keys of a block, transposed
+  Value probabilities;   // memref<tileQueries x tileKeys x f32>
+  double scoreScale = 0; // scale * log2(e)
+};
+
+void SegmentAttentionLowering::emitPackKeys(Value keyStart, Value numKeys) {
+  // Kt[d][j] = K[min(keyStart + j, numKeys - 1)][d]: clamping keeps loads in
+  // bounds; keys past the end are masked out of the scores afterwards.
+  Value lastKey = kb.subi(numKeys, kb.idx(1));
+  for (int64_t j = 0; j < options.tileKeys; ++j) {
+    Value row = kb.mini(kb.addi(keyStart, kb.idx(j)), lastKey);
+    for (auto [start, width] : chunksOf(headDim, options.vectorWidth)) {
+      auto type = VectorType::get({width}, builder.getF32Type());
+      Value chunk = kb.vload(type, op.getKey(), {row, kb.idx(start)});
+      for (int64_t e = 0; e < width; ++e) {
+        Value element = vector::ExtractOp::create(builder, kb.loc, chunk,
+                                                  ArrayRef<int64_t>{e});
+        kb.store(element, packedKeys, {kb.idx(start + e), kb.idx(j)});
+      }
+    }
+  }
+}
+
+void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
+                                        Value keyStart, Value keyCount,
+                                        ArrayRef<Value> keyBias,
+                                        ArrayRef<Value> keyValid) {
+  Location loc = kb.loc;
+  Value query = op.getQuery();
+  int64_t numAccumulators = rows * numKeyVectors;
+
+  // Scores: S[r][v] = sum_d Q[row r][d] * Kt[d][v-th vector].
+  SmallVector<Value> zeroScores(numAccumulators, kb.splat(keyVectorType, 0.0));
+  auto dLoop = scf::ForOp::create(builder, loc, kb.idx(0), kb.idx(headDim),
+                                  kb.idx(1), zeroScores);
+  {
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(dLoop.getBody());
+    Value d = dLoop.getInductionVar();
+    SmallVector<Value> keyVectors;
+    for (int64_t v = 0; v < numKeyVectors; ++v)
+      keyVectors.push_back(kb.vload(keyVectorType, packedKeys,
+                                    {d, kb.idx(v * options.vectorWidth)}));
+    SmallVector<Value> next;
+    for (int64_t r = 0; r < rows; ++r) {
+      Value row = kb.addi(queryRow, kb.idx(r));
+      Value q = kb.broadcast(keyVectorType, kb.load(query, {row, d}));
+      for (int64_t v = 0; v < numKeyVectors; ++v)
+        next.push_back(
+            kb.fma(q, keyVectors[v],
+                   dLoop.getRegionIterArgs()[r * numKeyVectors + v]));
+    }
+    scf::YieldOp::create(builder, loc, next);
+  }
+  SmallVector<Value> scores(dLoop.getResults());
+
+  Value negInfVector =
+      kb.splat(keyVectorType, -std::numeric_limits<double>::infinity());
+  Value scaleVector = kb.splat(keyVectorType, scoreScale);
+  Value log2e = kb.splat(keyVectorType, kLog2E);
+  Value lastKey = kb.subi(kb.addi(keyStart, keyCount), kb.idx(1));
+  auto i32Vector = VectorType::get({options.vectorWidth}, builder.getI32Type());
+  for (int64_t r = 0; r < rows; ++r) {
+    Value row = kb.addi(queryRow, kb.idx(r));
+    // Causal: key j of the segment is visible to query row r when
+    // j <= query_start + row.
+    Value causalLimit;
+    if (Value queryStart = op.getQueryStart()) {
+      Value position = kb.addi(queryStart, row);
+      Value relative = kb.subi(position, keyStart); // may wrap below zero
+      Value limit = arith::IndexCastOp::create(builder, loc,
+                                               builder.getI32Type(), relative);
+      causalLimit = vector::BroadcastOp::create(builder, loc, i32Vector, limit);
+    }
+    for (int64_t v = 0; v < numKeyVectors; ++v) {
+      Value &score = scores[r * numKeyVectors + v];
+      score = kb.fma(score, scaleVector, keyBias[v]);
+      if (Value attnBias = op.getAttnBias()) {
+        SmallVector<Value> elements;
+        for (int64_t e = 0; e < options.vectorWidth; ++e) {
+          Value key = kb.mini(
+              kb.addi(keyStart, kb.idx(v * options.vectorWidth + e)), lastKey);
+          elements.push_back(kb.load(attnBias, {row, key}));
+        }
+        Value bias = vector::FromElementsOp::create(builder, loc, keyVectorType,
+                                                    elements);
+        score = kb.fma(bias, log2e, score);
+      }
+      Value valid = keyValid[v];
+      if (causalLimit) {
+        SmallVector<int32_t> lanes;
+        for (int64_t e = 0; e < options.vectorWidth; ++e)
+          lanes.push_back(static_cast<int32_t>(v * options.vectorWidth + e));
+        Value laneIndex = arith::ConstantOp::create(
+            builder, loc, DenseElementsAttr::get(i32Vector, ArrayRef(lanes)));
+        Value visible = arith::CmpIOp::create(
+            builder, loc, arith::CmpIPredicate::sle, laneIndex, causalLimit);
+        valid = arith::AndIOp::create(builder, loc, valid, visible);
+      }
+      score = kb.select(valid, score, negInfVector);
+    }
+  }
+
+  // Online softmax update per row; P goes to the probabilities buffer.
+  Value negInf = kb.f32(-std::numeric_limits<double>::infinity());
+  Value zero = kb.f32(0.0);
+  SmallVector<Value> corrections;
+  for (int64_t r = 0; r < rows; ++r) {
+    Value row = kb.addi(queryRow, kb.idx(r));
+    Value rowMaxVector = scores[r * numKeyVectors];
+    for (int64_t v = 1; v < numKeyVectors; ++v)
+      rowMaxVector = kb.maxf(rowMaxVector, scores[r * numKeyVectors + v]);
+    Value rowMax = kb.reduce(vector::CombiningKind::MAXNUMF, rowMaxVector);
+    Value oldMax = kb.load(op.getStateMax(), {row});
+    Value newMax = kb.maxf(oldMax, rowMax);
+    // A row that has seen only masked keys keeps max -inf; shift by 0 then so
+    // that exp2 gives exact zeros instead of NaN.
+    Value isEmpty = kb.cmpf(arith::CmpFPredicate::OEQ, newMax, negInf);
+    Value shift = kb.select(isEmpty, zero, newMax);
+    Value shiftVector = kb.broadcast(keyVectorType, shift);
+    Value rowSumVector = kb.splat(keyVectorType, 0.0);
+    for (int64_t v = 0; v < numKeyVectors; ++v) {
+      Value p = kb.exp2(kb.subf(scores[r * numKeyVectors + v], shiftVector));
+      rowSumVector = kb.addf(rowSumVector, p);
+      kb.vstore(p, probabilities, {kb.idx(r), kb.idx(v * options.vectorWidth)});
+    }
+    Value rowSum = kb.reduce(vector::CombiningKind::ADD, rowSumVector);
+    Value correction = kb.exp2Scalar(kb.subf(oldMax, shift));
+    Value oldSum = kb.load(op.getStateSum(), {row});
+    kb.store(newMax, op.getStateMax(), {row});
+    kb.store(kb.addf(kb.mulf(oldSum, correction), rowSum), op.getStateSum(),
+             {row});
+    corrections.push_back(correction);
+  }
+
+  // acc[r] = acc[r] * correction[r] + sum_j P[r][j] * V[keyStart + j].
+  for (auto [start, width] : chunksOf(headDim, options.vectorWidth)) {
+    auto type = VectorType::get({width}, builder.getF32Type());
+    SmallVector<Value> accumulators;
+    for (int64_t r = 0; r < rows; ++r) {
+      Value row = kb.addi(queryRow, kb.idx(r));
+      Value acc = kb.vload(type, op.getStateAcc(), {row, kb.idx(start)});
+      accumulators.push_back(kb.mulf(acc, kb.broadcast(type, corrections[r])));
+    }
+    auto jLoop = scf::ForOp::create(builder, loc, kb.idx(0), keyCount,
+                                    kb.idx(1), accumulators);
+    {
+      OpBuilder::InsertionGuard guard(builder);
+      builder.setInsertionPointToStart(jLoop.getBody());
+      Value j = jLoop.getInductionVar();
+      Value value =
+          kb.vload(type, op.getValue(), {kb.addi(keyStart, j), kb.idx(start)});
+      SmallVector<Value> next;
+      for (int64_t r = 0; r < rows; ++r) {
+        Value p = kb.broadcast(type, kb.load(probabilities, {kb.idx(r), j}));
+        next.push_back(kb.fma(p, value, jLoop.getRegionIterArgs()[r]));
+      }
+      scf::YieldOp::create(builder, loc, next);
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      Value row = kb.addi(queryRow, kb.idx(r));
+      kb.vstore(jLoop.getResult(r), op.getStateAcc(), {row, kb.idx(start)});
+    }
+  }
+}
+
+LogicalResult SegmentAttentionLowering::lower() {
+  if (ShapedType::isDynamic(headDim))
+    return op.emitOpError() << "vector lowering needs a static head dim";
+  for (Value operand : op->getOperands()) {
+    auto type = dyn_cast<MemRefType>(operand.getType());
+    if (type && !type.getElementType().isF32())
+      return op.emitOpError()
+             << "vector lowering supports f32 buffers only, got " << type;
+  }
+  if (options.tileKeys % options.vectorWidth != 0 || options.tileQueries < 1)
+    return op.emitOpError() << "tile-keys must be a multiple of vector-width";
+  Location loc = kb.loc;
+  Type f32 = builder.getF32Type();
+  packedKeys =
+      entryAlloca(op, MemRefType::get({headDim, options.tileKeys}, f32));
+  probabilities = entryAlloca(
+      op, MemRefType::get({options.tileQueries, options.tileKeys}, f32));
+  scoreScale = op.getScale().convertToDouble() * kLog2E;
+
+  Value numQueries = memref::DimOp::create(builder, loc, op.getQuery(), 0);
+  Value numKeys = memref::DimOp::create(builder, loc, op.getKey(), 0);
+  Value tileKeys = kb.idx(options.tileKeys);
+  auto keyBlocks =
+      scf::ForOp::create(builder, loc, kb.idx(0), numKeys, tileKeys);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(keyBlocks.getBody());
+  Value keyStart = keyBlocks.getInductionVar();
+  Value keyCount = kb.mini(tileKeys, kb.subi(numKeys, keyStart));
+  emitPackKeys(keyStart, numKeys);
+
+  // Per key vector: validity (inside the segment's selection) and the key
+  // bias in log2 units, shared by every query tile of the block.
+  auto i32Vector = VectorType::get({options.vectorWidth}, builder.getI32Type());
+  Value count32 =
+      arith::IndexCastOp::create(builder, loc, builder.getI32Type(), keyCount);
+  Value countVector =
+      vector::BroadcastOp::create(builder, loc, i32Vector, count32);
+  SmallVector<Value> keyValid, keyBias;
+  Value lastKey = kb.subi(numKeys, kb.idx(1));
+  for (int64_t v = 0; v < numKeyVectors; ++v) {
+    SmallVector<int32_t> lanes;
+    for (int64_t e = 0; e < options.vectorWidth; ++e)
+      lanes.push_back(static_cast<int32_t>(v * options.vectorWidth + e));
+    Value laneIndex = arith::ConstantOp::create(
+        builder, loc, DenseElementsAttr::get(i32Vector, ArrayRef(lanes)));
+    keyValid.push_back(arith::CmpIOp::create(
+        builder, loc, arith::CmpIPredicate::slt, laneIndex, countVector));
+    if (Value bias = op.getKeyBias()) {
+      SmallVector<Value> elements;
+      for (int64_t e = 0; e < options.vectorWidth; ++e) {
+        Value key = kb.mini(
+            kb.addi(keyStart, kb.idx(v * options.vectorWidth + e)), lastKey);
+        elements.push_back(kb.load(bias, {key}));
+      }
+      Value vector =
+          vector::FromElementsOp::create(builder, loc, keyVectorType, elements);
+      keyBias.push_back(kb.mulf(vector, kb.splat(keyVectorType, kLog2E)));
+    } else {
+      keyBias.push_back(kb.splat(keyVectorType, 0.0));
+    }
+  }
+
+  // Causal: queries before keyStart see nothing of this block.
+  Value firstQuery = kb.idx(0);
+  if (Value queryStart = op.getQueryStart()) {
+    Value past = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ugt,
+                                       keyStart, queryStart);
+    firstQuery = kb.select(
+        past, kb.mini(kb.subi(keyStart, queryStart), numQueries), kb.idx(0));
+  }
+  Value tileRows = kb.idx(options.tileQueries);
+  Value remaining = kb.subi(numQueries, firstQuery);
+  Value mainEnd = kb.addi(
+      firstQuery,
+      arith::MulIOp::create(
+          builder, loc,
+          arith::DivUIOp::create(builder, loc, remaining, tileRows), tileRows));
+  auto mainTiles =
+      scf::ForOp::create(builder, loc, firstQuery, mainEnd, tileRows);
+  {
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(mainTiles.getBody());
+    emitTile(options.tileQueries, mainTiles.getInductionVar(), keyStart,
+             keyCount, keyBias, keyValid);
+  }
+  auto tailRows =
+      scf::ForOp::create(builder, loc, mainEnd, numQueries, kb.idx(1));
+  {
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(tailRows.getBody());
+    emitTile(1, tailRows.getInductionVar(), keyStart, keyCount, keyBias,
+             keyValid);
+  }
+  return success();
+}
+
+LogicalResult lowerWriteStates(WriteStatesOp op,
+                               const LoweringOptions &options) {
+  OpBuilder builder(op);
+  KernelBuilder kb{builder, op.getLoc()};
+  Location loc = op.getLoc();
+  auto outputType = cast<MemRefType>(op.getOutput().getType());
+  int64_t headDim = outputType.getDimSize(1);
+  if (ShapedType::isDynamic(headDim) || !outputType.getElementType().isF32())
+    return op.emitOpError() << "vector lowering needs a static head dim and "
+                               "an f32 output, got "
+                            << outputType;
+  Value numRows = memref::DimOp::create(builder, loc, op.getOutput(), 0);
+  auto rows = scf::ForOp::create(builder, loc, kb.idx(0), numRows, kb.idx(1));
+  builder.setInsertionPointToStart(rows.getBody());
+  Value row = rows.getInductionVar();
+  Value zero = kb.f32(0.0);
+  Value negInf = kb.f32(-std::numeric_limits<double>::infinity());
+
+  // M = the largest max among states that saw a key.
+  size_t numStates = op.getStateMaxes().size();
+  SmallVector<Value> maxes, sums;
+  Value mixMax = negInf;
+  for (size_t s = 0; s < numStates; ++s) {
+    Value max = kb.load(op.getStateMaxes()[s], {row});
+    Value sum = kb.load(op.getStateSums()[s], {row});
+    Value seen = kb.cmpf(arith::CmpFPredicate::OGT, sum, zero);
+    max = kb.select(seen, max, negInf);
+    maxes.push_back(max);
+    sums.push_back(sum);
+    mixMax = kb.maxf(mixMax, max);
+  }
+  Value none = kb.cmpf(arith::CmpFPredicate::OEQ, mixMax, negInf);
+  Value shift = kb.select(none, zero, mixMax);
+  SmallVector<Value> weights;
+  Value denominator = zero;
+  for (size_t s = 0; s < numStates; ++s) {
+    Value weight =
+        numStates == 1 ? kb.f32(1.0) : kb.exp2Scalar(kb.subf(maxes[s], shift));
+    weights.push_back(weight);
+    denominator = kb.addf(denominator, kb.mulf(weight, sums[s]));
+  }
+  // Rows no state saw get exactly 0: the factor is 0 there, never 0/0.
+  Value safeDenominator = kb.select(none, kb.f32(1.0), denominator);
+  Value factor = kb.select(
+      none, zero,
+      kb.divf(kb.f32(op.getOutputScale().convertToDouble()), safeDenominator));
+  for (auto [start, width] : chunksOf(headDim, options.vectorWidth)) {
+    auto type = VectorType::get({width}, builder.getF32Type());
+    Value mixed = kb.splat(type, 0.0);
+    for (size_t s = 0; s < numStates; ++s) {
+      Value acc = kb.vload(type, op.getStateAccs()[s], {row, kb.idx(start)});
+      mixed = kb.fma(acc, kb.broadcast(type, weights[s]), mixed);
+    }
+    kb.vstore(kb.mulf(mixed, kb.broadcast(type, factor)), op.getOutput(),
+              {row, kb.idx(start)});
+  }
+  op.erase();
+  return success();
+}
+
+struct LowerToVectorPass
+    : mlir::dilattn::impl::DilAttnLowerToVectorBase<LowerToVectorPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    LoweringOptions options{vectorWidth, tileQueries, tileKeys};
+    SmallVector<SegmentAttentionOp> segments;
+    SmallVector<WriteStatesOp> writes;
+    getOperation().walk([&](Operation *op) {
+      if (auto segment = dyn_cast<SegmentAttentionOp>(op))
+        segments.push_back(segment);
+      else if (auto write = dyn_cast<WriteStatesOp>(op))
+        writes.push_back(write);
+    });
+    for (SegmentAttentionOp segment : segments) {
+      if (failed(SegmentAttentionLowering(segment, options).lower()))
+        return signalPassFailure();
+      segment.erase();
+    }
+    for (WriteStatesOp write : writes)
+      if (failed(lowerWriteStates(write, options)))
+        return signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,58 @@
+//===- CpuPipeline.cpp - dilattn-cpu-pipeline -----------------------------===//
+
+#include "dilattn/Pipelines/Pipelines.h"
+
+#include "dilattn/Dialect/DilAttn/Transforms/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void ::dilattn::buildCpuPipeline(OpPassManager &pm,
+                                 const CpuPipelineOptions &options) {
+  // Normal form: masks as biases, canonical attributes.
+  pm.addPass(mlir::dilattn::createDilAttnNormalizeMasks());
+  pm.addPass(createCanonicalizerPass());
+
+  // Kernel structure: work items, patterns, segments; one state per item.
+  OpPassManager &kernel = pm.nest<func::FuncOp>();
+  kernel.addPass(mlir::dilattn::createDilAttnTileSegments());
+  if (options.fusePatterns)
+    kernel.addPass(mlir::dilattn::createDilAttnFusePatterns());
+  mlir::dilattn::DilAttnLowerToVectorOptions vectorOptions;
+  vectorOptions.vectorWidth = options.vectorWidth;
+  vectorOptions.tileQueries = options.tileQueries;
+  vectorOptions.tileKeys = options.tileKeys;
+  kernel.addPass(mlir::dilattn::createDilAttnLowerToVector(vectorOptions));
+  kernel.addPass(createCanonicalizerPass());
+  kernel.addPass(createCSEPass());
+  kernel.addPass(createConvertLinalgToLoopsPass());
+
+  // The standard path to LLVM.
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+}
+
+void ::dilattn::registerCpuPipeline() {
+  PassPipelineRegistration<CpuPipelineOptions>(
+      "dilattn-cpu-pipeline",
+      "Lower dilattn kernels (buffer form) to the LLVM dialect for CPUs: "
+      "segment tiling, pattern fusion, vector lowering, conversion to LLVM",
+      buildCpuPipeline);
+}
