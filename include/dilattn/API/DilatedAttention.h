@@ -1,0 +1,69 @@
+//===- DilatedAttention.h - run dilated attention on host buffers -*- C++ -*-=//
+//
+// The C++ entry point for one dilated attention call on host memory: checks
+// the call against every rule of SPEC.md section 4 (the same messages as the
+// IR verifier), gets the specialised kernel from the JIT (memory cache, disk
+// cache or compile) and runs it over all cores. Errors are values; nothing
+// aborts.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DILATTN_API_DILATEDATTENTION_H
+#define DILATTN_API_DILATEDATTENTION_H
+
+#include "dilattn/JIT/Jit.h"
+#include "dilattn/Support/Problem.h"
+
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/Error.h"
+
+#include <optional>
+
+namespace dilattn {
+
+/// A contiguous row-major f32 tensor in host memory.
+struct HostTensor {
+  const float *data = nullptr;
+  llvm::SmallVector<int64_t, 4> shape;
+};
+
+/// A contiguous row-major mask in host memory: boolean (one byte per
+/// element, non-zero = masked) or an additive f32 bias.
+struct HostMask {
+  enum class Kind { Bool, Float };
+  Kind kind = Kind::Bool;
+  const uint8_t *bools = nullptr;
+  const float *floats = nullptr;
+  llvm::SmallVector<int64_t, 4> shape;
+};
+
+struct RunOptions {
+  /// The JIT to use; the process-wide one when null.
+  jit::Jit *jit = nullptr;
+  /// The thread pool to use; the process-wide one when null.
+  runtime::ThreadPool *threads = nullptr;
+  jit::CpuTuning tuning;
+};
+
+struct RunInfo {
+  /// Time spent getting the kernel (0 on an in-memory hit).
+  double compileMs = 0;
+  jit::CacheOutcome cache = jit::CacheOutcome::MemoryHit;
+  int64_t workItems = 0;
+};
+
+/// Computes dilated attention (SPEC.md sections 1 and 3) of (B, N, H, D)
+/// query, key and value into `output` (same shape, caller-owned). Boolean
+/// masks are converted to biases in a temporary buffer (the only allocation
+/// besides the kernel's first compile).
+llvm::Expected<RunInfo>
+dilatedAttention(const DilatedAttentionConfig &config, const HostTensor &query,
+                 const HostTensor &key, const HostTensor &value,
+                 const std::optional<HostMask> &keyPaddingMask,
+                 const std::optional<HostMask> &attnMask, float *output,
+                 llvm::ArrayRef<int64_t> outputShape,
+                 const RunOptions &options = {});
+
+} // namespace dilattn
+
+#endif // DILATTN_API_DILATEDATTENTION_H

@@ -1,0 +1,129 @@
+//===- Jit.h - specialised kernels, compiled once and cached ----*- C++ -*-===//
+//
+// The JIT turns a dilated attention call into a kernel specialised for
+// everything that changes the code (patterns, mode, offset rule, causal, mask
+// kinds, head dim, element type, target and tuning), compiles it through the
+// dilattn pipeline and LLVM to a native object, loads the object with ORC,
+// and caches it in memory (LRU, single flight) and on disk (versioned,
+// checksummed entries). Batch, sequence length and head count stay dynamic:
+// one kernel serves every shape.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DILATTN_JIT_JIT_H
+#define DILATTN_JIT_JIT_H
+
+#include "dilattn/Runtime/CpuRuntime.h"
+#include "dilattn/Support/Problem.h"
+
+#include "llvm/Support/Error.h"
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace dilattn::jit {
+
+enum class Target { Cpu };
+
+/// Code-generation parameters of the CPU pipeline.
+struct CpuTuning {
+  int64_t vectorWidth = 8;
+  int64_t tileQueries = 4;
+  int64_t tileKeys = 16;
+  /// Positions per work item; 0 picks one from the patterns and head dim.
+  int64_t blockSize = 0;
+  bool fusePatterns = true;
+};
+
+/// Everything that changes the generated code.
+struct KernelSpec {
+  DilatedAttentionConfig config;
+  int64_t headDim = 0;
+  ElementKind element = ElementKind::F32;
+  bool hasKeyPaddingMask = false;
+  bool hasAttnMask = false;
+  Target target = Target::Cpu;
+  CpuTuning tuning;
+
+  /// The block size the kernel uses (tuning.blockSize or the default rule).
+  int64_t blockSize() const;
+  /// The cache key: a readable, canonical spelling of every field.
+  std::string key() const;
+};
+
+/// A loaded kernel. Kept alive by the caches and by callers holding it.
+struct CompiledKernel {
+  KernelSpec spec;
+  int64_t blockSize = 0;
+  runtime::CpuKernelFn entry = nullptr;
+  /// Time to produce it: compile (or disk load) and link.
+  double compileMs = 0;
+  bool loadedFromDisk = false;
+
+  /// Work items (b, h, block) of a call with these sizes.
+  int64_t numWorkItems(int64_t batch, int64_t seqLen, int64_t numHeads) const;
+};
+
+/// How a kernel request was served.
+enum class CacheOutcome { MemoryHit, DiskHit, Compiled };
+
+struct JitOptions {
+  /// On-disk cache directory; empty disables the disk cache. Defaults to
+  /// $DILATTN_CACHE_DIR, else $XDG_CACHE_HOME/dilattn, else ~/.cache/dilattn.
+  std::string cacheDirectory;
+  bool useDefaultCacheDirectory = true;
+  /// Budget of the in-memory cache, in bytes of object code.
+  size_t memoryBudgetBytes = 256u << 20;
+};
+
+struct JitStats {
+  uint64_t memoryHits = 0, memoryMisses = 0;
+  uint64_t diskHits = 0, diskMisses = 0, diskInvalidEntries = 0,
+           diskStoreFailures = 0;
+  uint64_t compiles = 0;
+};
+
+class Jit {
+public:
+  explicit Jit(JitOptions options = {});
+  ~Jit();
+  Jit(const Jit &) = delete;
+  Jit &operator=(const Jit &) = delete;
+
+  /// The kernel for `spec`: from memory, else from disk, else compiled (and
+  /// stored). Thread-safe; concurrent requests for one key compile once.
+  llvm::Expected<std::shared_ptr<const CompiledKernel>>
+  getKernel(const KernelSpec &spec, CacheOutcome *outcome = nullptr);
+
+  JitStats stats() const;
+  const std::string &getCacheDirectory() const;
+
+  /// The process-wide JIT with default options.
+  static Jit &global();
+
+  /// The identity of this compiler and host (part of every disk entry).
+  static std::string compilerVersion();
+  static std::string hostTarget();
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl;
+};
+
+/// Compiles `spec` to a relocatable object defining `_mlir_ciface_<symbol>`
+/// (the ABI of runtime::CpuKernelFn). Exposed for tools and tests.
+llvm::Expected<std::vector<uint8_t>>
+compileCpuKernelObject(const KernelSpec &spec, llvm::StringRef symbol);
+
+/// Initialises LLVM's native target once per process.
+void initializeNativeTarget();
+
+/// The MLIR module of the kernel before the pipeline runs (for inspection).
+llvm::Expected<std::string> kernelSourceIR(const KernelSpec &spec,
+                                           llvm::StringRef symbol);
+
+} // namespace dilattn::jit
+
+#endif // DILATTN_JIT_JIT_H

@@ -1,0 +1,68 @@
+//===- CpuRuntime.h - running compiled CPU kernels --------------*- C++ -*-===//
+//
+// The CPU side of the runtime: the kernel ABI (MLIR's strided memref
+// descriptors, passed by pointer through the `_mlir_ciface_` wrapper) and the
+// thread pool that hands ranges of work items to the cores. It links no MLIR.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DILATTN_RUNTIME_CPURUNTIME_H
+#define DILATTN_RUNTIME_CPURUNTIME_H
+
+#include "llvm/ADT/STLFunctionalExtras.h"
+
+#include <cstdint>
+#include <memory>
+
+namespace llvm {
+class StdThreadPool;
+} // namespace llvm
+
+namespace dilattn::runtime {
+
+/// The layout of an MLIR `memref<...xf32, strided<...>>` descriptor.
+template <int Rank>
+struct StridedMemRef {
+  float *allocated = nullptr;
+  float *aligned = nullptr;
+  int64_t offset = 0;
+  int64_t sizes[Rank] = {};
+  int64_t strides[Rank] = {};
+};
+
+/// Entry point of a compiled CPU dilated attention kernel: computes work
+/// items [itemBegin, itemEnd). Mask descriptors are ignored by kernels
+/// compiled without that mask.
+using CpuKernelFn = void (*)(StridedMemRef<4> *query, StridedMemRef<4> *key,
+                             StridedMemRef<4> *value,
+                             StridedMemRef<2> *keyPaddingBias,
+                             StridedMemRef<4> *attnBias,
+                             StridedMemRef<4> *output, int64_t itemBegin,
+                             int64_t itemEnd);
+
+/// A fixed set of worker threads plus the calling thread.
+class ThreadPool {
+public:
+  /// `numThreads` <= 0 means: $DILATTN_NUM_THREADS if set, else the number
+  /// of hardware threads.
+  explicit ThreadPool(int numThreads = 0);
+  ~ThreadPool();
+
+  int getNumThreads() const { return numThreads; }
+
+  /// Runs body(begin, end) over chunks covering [0, numItems), in parallel,
+  /// and returns when all are done.
+  void parallelFor(int64_t numItems,
+                   llvm::function_ref<void(int64_t, int64_t)> body);
+
+  /// The process-wide pool.
+  static ThreadPool &global();
+
+private:
+  int numThreads;
+  std::unique_ptr<llvm::StdThreadPool> workers;
+};
+
+} // namespace dilattn::runtime
+
+#endif // DILATTN_RUNTIME_CPURUNTIME_H

@@ -1,0 +1,154 @@
+//===- DilatedAttention.cpp - run dilated attention on host buffers -------===//
+
+#include "dilattn/API/DilatedAttention.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <limits>
+#include <vector>
+
+using namespace dilattn;
+
+static llvm::Error fail(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+static TensorSignature signatureOf(llvm::ArrayRef<int64_t> shape,
+                                   ElementKind element) {
+  TensorSignature signature;
+  signature.shape.assign(shape.begin(), shape.end());
+  signature.element = element;
+  return signature;
+}
+
+static ElementKind kindOf(const HostMask &mask) {
+  return mask.kind == HostMask::Kind::Bool ? ElementKind::I1
+                                           : ElementKind::F32;
+}
+
+static int64_t product(llvm::ArrayRef<int64_t> shape) {
+  int64_t count = 1;
+  for (int64_t size : shape)
+    count *= size;
+  return count;
+}
+
+/// Boolean masks become 0 / -inf biases; float masks are used in place.
+static const float *biasOf(const HostMask &mask, std::vector<float> &storage) {
+  if (mask.kind == HostMask::Kind::Float)
+    return mask.floats;
+  int64_t count = product(mask.shape);
+  storage.resize(count);
+  float negInf = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < count; ++i)
+    storage[i] = mask.bools[i] ? negInf : 0.0f;
+  return storage.data();
+}
+
+llvm::Expected<RunInfo> dilattn::dilatedAttention(
+    const DilatedAttentionConfig &config, const HostTensor &query,
+    const HostTensor &key, const HostTensor &value,
+    const std::optional<HostMask> &keyPaddingMask,
+    const std::optional<HostMask> &attnMask, float *output,
+    llvm::ArrayRef<int64_t> outputShape, const RunOptions &options) {
+  DilatedAttentionSignature signature;
+  signature.query = signatureOf(query.shape, ElementKind::F32);
+  signature.key = signatureOf(key.shape, ElementKind::F32);
+  signature.value = signatureOf(value.shape, ElementKind::F32);
+  signature.supportedElements = {ElementKind::F32};
+  if (keyPaddingMask)
+    signature.keyPaddingMask =
+        signatureOf(keyPaddingMask->shape, kindOf(*keyPaddingMask));
+  if (attnMask)
+    signature.attnMask = signatureOf(attnMask->shape, kindOf(*attnMask));
+  if (llvm::Error error = checkDilatedAttention(config, signature))
+    return std::move(error);
+  if (llvm::ArrayRef<int64_t>(query.shape) != outputShape)
+    return fail(llvm::formatv("output must have the shape of query {0}, got "
+                              "{1}",
+                              formatShape(query.shape),
+                              formatShape(outputShape)));
+  for (const HostTensor *tensor : {&query, &key, &value})
+    if (!tensor->data && product(tensor->shape) != 0)
+      return fail("query, key and value must not be null");
+  if (!output && product(outputShape) != 0)
+    return fail("output must not be null");
+
+  int64_t batch = query.shape[0], seqLen = query.shape[1],
+          numHeads = query.shape[2], headDim = query.shape[3];
+  RunInfo info;
+  if (batch == 0 || seqLen == 0)
+    return info;
+
+  jit::KernelSpec spec;
+  spec.config = config;
+  spec.headDim = headDim;
+  spec.hasKeyPaddingMask = keyPaddingMask.has_value();
+  spec.hasAttnMask = attnMask.has_value();
+  spec.tuning = options.tuning;
+  jit::Jit &jit = options.jit ? *options.jit : jit::Jit::global();
+  auto kernel = jit.getKernel(spec, &info.cache);
+  if (!kernel)
+    return kernel.takeError();
+  if (info.cache != jit::CacheOutcome::MemoryHit)
+    info.compileMs = (*kernel)->compileMs;
+
+  using runtime::StridedMemRef;
+  auto rows = [&](const float *data) {
+    StridedMemRef<4> memref;
+    memref.allocated = memref.aligned = const_cast<float *>(data);
+    int64_t sizes[4] = {batch, seqLen, numHeads, headDim};
+    int64_t strides[4] = {seqLen * numHeads * headDim, numHeads * headDim,
+                          headDim, 1};
+    for (int i = 0; i < 4; ++i) {
+      memref.sizes[i] = sizes[i];
+      memref.strides[i] = strides[i];
+    }
+    return memref;
+  };
+  StridedMemRef<4> queryRef = rows(query.data), keyRef = rows(key.data),
+                   valueRef = rows(value.data), outputRef = rows(output);
+
+  std::vector<float> keyBiasStorage, attnBiasStorage;
+  StridedMemRef<2> keyBias;
+  if (keyPaddingMask) {
+    float *bias = const_cast<float *>(biasOf(*keyPaddingMask, keyBiasStorage));
+    keyBias.allocated = keyBias.aligned = bias;
+    keyBias.sizes[0] = batch;
+    keyBias.sizes[1] = seqLen;
+    keyBias.strides[0] = seqLen;
+    keyBias.strides[1] = 1;
+  }
+  // The attention bias in its (B, H, N, N) form: broadcast dimensions get
+  // stride 0, so no copy is made.
+  StridedMemRef<4> attnBias;
+  if (attnMask) {
+    float *bias = const_cast<float *>(biasOf(*attnMask, attnBiasStorage));
+    attnBias.allocated = attnBias.aligned = bias;
+    int64_t square = seqLen * seqLen;
+    int64_t sizes[4] = {batch, numHeads, seqLen, seqLen};
+    int64_t strides[4] = {0, 0, seqLen, 1};
+    if (attnMask->shape.size() == 3)
+      strides[0] = square;
+    if (attnMask->shape.size() == 4) {
+      strides[0] = numHeads * square;
+      strides[1] = square;
+    }
+    for (int i = 0; i < 4; ++i) {
+      attnBias.sizes[i] = sizes[i];
+      attnBias.strides[i] = strides[i];
+    }
+  }
+
+  const jit::CompiledKernel &compiled = **kernel;
+  info.workItems = compiled.numWorkItems(batch, seqLen, numHeads);
+  runtime::ThreadPool &threads =
+      options.threads ? *options.threads : runtime::ThreadPool::global();
+  threads.parallelFor(info.workItems, [&](int64_t begin, int64_t end) {
+    StridedMemRef<4> q = queryRef, k = keyRef, v = valueRef, o = outputRef,
+                     a = attnBias;
+    StridedMemRef<2> kb = keyBias;
+    compiled.entry(&q, &k, &v, &kb, &a, &o, begin, end);
+  });
+  return info;
+}

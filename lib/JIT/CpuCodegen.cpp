@@ -1,0 +1,202 @@
+//===- CpuCodegen.cpp - a kernel spec to a native object ------------------===//
+//
+// Builds the kernel function in the buffer form of the dialect, runs
+// dilattn-cpu-pipeline (the very pipeline dilattn-opt registers), translates
+// to LLVM IR, optimises for the host CPU and emits a relocatable object.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dilattn/JIT/Jit.h"
+
+#include "dilattn/Dialect/DilAttn/IR/DilAttn.h"
+#include "dilattn/InitAll.h"
+#include "dilattn/Pipelines/Pipelines.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <algorithm>
+#include <mutex>
+
+using namespace dilattn;
+using namespace dilattn::jit;
+
+static llvm::Error fail(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+void dilattn::jit::initializeNativeTarget() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+/// Builds `func @symbol(q, k, v, key_bias, attn_bias, out, begin, end)` whose
+/// body is one write_dilated_attention over items [begin, end).
+static mlir::OwningOpRef<mlir::ModuleOp>
+buildKernelModule(mlir::MLIRContext &context, const KernelSpec &spec,
+                  llvm::StringRef symbol) {
+  using namespace mlir;
+  OpBuilder b(&context);
+  Location loc = UnknownLoc::get(&context);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+
+  Type f32 = b.getF32Type();
+  int64_t dyn = ShapedType::kDynamic;
+  auto rows = MemRefType::get(
+      {dyn, dyn, dyn, spec.headDim}, f32,
+      StridedLayoutAttr::get(&context, dyn, {dyn, dyn, dyn, 1}));
+  auto keyBias = MemRefType::get(
+      {dyn, dyn}, f32, StridedLayoutAttr::get(&context, dyn, {dyn, dyn}));
+  auto attnBias = MemRefType::get(
+      {dyn, dyn, dyn, dyn}, f32,
+      StridedLayoutAttr::get(&context, dyn, {dyn, dyn, dyn, dyn}));
+  Type index = b.getIndexType();
+  auto type = b.getFunctionType(
+      {rows, rows, rows, keyBias, attnBias, rows, index, index}, {});
+  auto func = func::FuncOp::create(b, loc, symbol, type);
+  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+
+  const DilatedAttentionConfig &config = spec.config;
+  auto mode = config.mode == AttentionMode::LongNet
+                  ? mlir::dilattn::AttentionMode::longnet
+                  : mlir::dilattn::AttentionMode::grouped;
+  auto offsetRule = config.offsetRule == OffsetRule::Blocked
+                        ? mlir::dilattn::OffsetRule::blocked
+                        : mlir::dilattn::OffsetRule::cyclic;
+  mlir::dilattn::WriteDilatedAttentionOp::create(
+      b, loc, entry->getArgument(0), entry->getArgument(1),
+      entry->getArgument(2),
+      spec.hasKeyPaddingMask ? entry->getArgument(3) : Value(),
+      spec.hasAttnMask ? entry->getArgument(4) : Value(), entry->getArgument(5),
+      entry->getArgument(6), entry->getArgument(7),
+      b.getDenseI64ArrayAttr(config.segmentLengths),
+      b.getDenseI64ArrayAttr(config.dilationRates),
+      mlir::dilattn::AttentionModeAttr::get(&context, mode),
+      mlir::dilattn::OffsetRuleAttr::get(&context, offsetRule),
+      config.causal ? b.getUnitAttr() : nullptr,
+      config.scale ? b.getF64FloatAttr(*config.scale) : nullptr,
+      b.getI64IntegerAttr(spec.blockSize()));
+  func::ReturnOp::create(b, loc);
+  return module;
+}
+
+static void registerKernelDialects(mlir::DialectRegistry &registry) {
+  dilattn::registerAllDialects(registry);
+  mlir::registerBuiltinDialectTranslation(registry);
+  mlir::registerLLVMDialectTranslation(registry);
+}
+
+/// Collects MLIR diagnostics into one message instead of printing them.
+class DiagnosticCollector {
+public:
+  explicit DiagnosticCollector(mlir::MLIRContext &context)
+      : handler(&context, [this](mlir::Diagnostic &diagnostic) {
+          if (!messages.empty())
+            messages += "; ";
+          messages += diagnostic.str();
+          return mlir::success();
+        }) {}
+  std::string messages;
+
+private:
+  mlir::ScopedDiagnosticHandler handler;
+};
+
+llvm::Expected<std::string>
+dilattn::jit::kernelSourceIR(const KernelSpec &spec, llvm::StringRef symbol) {
+  mlir::DialectRegistry registry;
+  registerKernelDialects(registry);
+  mlir::MLIRContext context(registry, mlir::MLIRContext::Threading::DISABLED);
+  context.loadAllAvailableDialects();
+  auto module = buildKernelModule(context, spec, symbol);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os);
+  return text;
+}
+
+llvm::Expected<std::vector<uint8_t>>
+dilattn::jit::compileCpuKernelObject(const KernelSpec &spec,
+                                     llvm::StringRef symbol) {
+  if (spec.element != ElementKind::F32)
+    return fail("the cpu target computes in f32 only, got " +
+                stringifyElementKind(spec.element));
+  if (spec.headDim <= 0)
+    return fail("the head dim must be positive");
+  initializeNativeTarget();
+
+  mlir::DialectRegistry registry;
+  registerKernelDialects(registry);
+  mlir::MLIRContext context(registry, mlir::MLIRContext::Threading::DISABLED);
+  context.loadAllAvailableDialects();
+  DiagnosticCollector diagnostics(context);
+
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      buildKernelModule(context, spec, symbol);
+  if (mlir::failed(mlir::verify(*module)))
+    return fail("kernel IR does not verify: " + diagnostics.messages);
+
+  CpuPipelineOptions options;
+  options.vectorWidth = spec.tuning.vectorWidth;
+  options.tileQueries = spec.tuning.tileQueries;
+  options.tileKeys = spec.tuning.tileKeys;
+  options.fusePatterns = spec.tuning.fusePatterns;
+  mlir::PassManager pm(&context);
+  buildCpuPipeline(pm, options);
+  if (mlir::failed(pm.run(*module)))
+    return fail("dilattn-cpu-pipeline failed: " + diagnostics.messages);
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      mlir::translateModuleToLLVMIR(*module, llvmContext, symbol);
+  if (!llvmModule)
+    return fail("translation to LLVM IR failed: " + diagnostics.messages);
+
+  auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!machineBuilder)
+    return machineBuilder.takeError();
+  machineBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  // Position-independent code: ORC may place the object anywhere.
+  machineBuilder->setRelocationModel(llvm::Reloc::PIC_);
+  auto machine = machineBuilder->createTargetMachine();
+  if (!machine)
+    return machine.takeError();
+  llvmModule->setDataLayout((*machine)->createDataLayout());
+  llvmModule->setTargetTriple((*machine)->getTargetTriple());
+
+  auto optimize =
+      mlir::makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
+                                      machine->get());
+  if (llvm::Error error = optimize(llvmModule.get()))
+    return std::move(error);
+
+  llvm::SmallVector<char, 0> object;
+  llvm::raw_svector_ostream os(object);
+  llvm::legacy::PassManager codegen;
+  if ((*machine)->addPassesToEmitFile(codegen, os, nullptr,
+                                      llvm::CodeGenFileType::ObjectFile))
+    return fail("the host target cannot emit object files");
+  codegen.run(*llvmModule);
+  return std::vector<uint8_t>(object.begin(), object.end());
+}

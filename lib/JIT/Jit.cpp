@@ -1,0 +1,273 @@
+//===- Jit.cpp - specialised kernels, compiled once and cached ------------===//
+//
+// Request path: in-memory cache (single flight per key) -> disk cache ->
+// compile (then store). Objects are linked into one ORC LLJIT per Jit; each
+// kernel has a symbol derived from its key, so kernels never collide.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dilattn/JIT/Jit.h"
+
+#include "dilattn/JIT/KernelCache.h"
+
+#include "mlir/Config/mlir-config.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SHA256.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <chrono>
+#include <cmath>
+
+using namespace dilattn;
+using namespace dilattn::jit;
+
+/// Bumped whenever generated code changes for the same key.
+static constexpr llvm::StringLiteral kCodegenVersion = "cpu-codegen-1";
+
+int64_t KernelSpec::blockSize() const {
+  if (tuning.blockSize > 0)
+    return tuning.blockSize;
+  // Enough positions that the sparsest pattern still gives every item a
+  // full set of query tiles (64 selected queries), capped so that the
+  // online-softmax state of a block stays in L2 (256 KiB).
+  int64_t maxRate = 1;
+  for (int64_t rate : config.dilationRates)
+    maxRate = std::max(maxRate, rate);
+  int64_t block = 64;
+  while (block < 64 * maxRate && block < (int64_t(1) << 16))
+    block *= 2;
+  int64_t rowBytes = (headDim + 2) * 4;
+  int64_t numStates = (config.mode == AttentionMode::LongNet &&
+                       !tuning.fusePatterns)
+                          ? static_cast<int64_t>(config.numPatterns())
+                          : 1;
+  while (block > 16 && block * rowBytes * numStates > (256 << 10))
+    block /= 2;
+  return block;
+}
+
+std::string KernelSpec::key() const {
+  std::string key;
+  llvm::raw_string_ostream os(key);
+  os << "target=cpu;d=" << headDim
+     << ";dtype=" << stringifyElementKind(element)
+     << ";mode=" << stringifyAttentionMode(config.mode)
+     << ";offset_rule=" << stringifyOffsetRule(config.offsetRule)
+     << ";causal=" << (config.causal ? 1 : 0) << ";segments=";
+  llvm::interleave(config.segmentLengths, os, ",");
+  os << ";rates=";
+  llvm::interleave(config.dilationRates, os, ",");
+  // The exact bits of the scale: it is a constant in the code.
+  os << ";scale="
+     << (config.scale ? llvm::formatv("{0:x}", llvm::bit_cast<uint64_t>(
+                                                    *config.scale))
+                            .str()
+                      : std::string("default"))
+     << ";key_padding=" << (hasKeyPaddingMask ? "bias" : "none")
+     << ";attn_mask=" << (hasAttnMask ? "bias" : "none")
+     << ";vw=" << tuning.vectorWidth << ";tq=" << tuning.tileQueries
+     << ";tk=" << tuning.tileKeys << ";block=" << blockSize()
+     << ";fuse=" << (tuning.fusePatterns ? 1 : 0);
+  return key;
+}
+
+int64_t CompiledKernel::numWorkItems(int64_t batch, int64_t seqLen,
+                                     int64_t numHeads) const {
+  int64_t blocks = (seqLen + blockSize - 1) / blockSize;
+  return batch * numHeads * blocks;
+}
+
+std::string Jit::compilerVersion() {
+  return llvm::formatv("dilattn {0}; LLVM {1}; {2}", "0.1.0",
+                       LLVM_VERSION_STRING, kCodegenVersion)
+      .str();
+}
+
+std::string Jit::hostTarget() {
+  std::string features;
+  llvm::StringMap<bool> hostFeatures = llvm::sys::getHostCPUFeatures();
+  llvm::SmallVector<std::string> enabled;
+  for (const auto &feature : hostFeatures)
+    if (feature.getValue())
+      enabled.push_back(feature.getKey().str());
+  llvm::sort(enabled);
+  return llvm::formatv("{0}; {1}; {2}", llvm::sys::getProcessTriple(),
+                       llvm::sys::getHostCPUName(),
+                       llvm::join(enabled, ","))
+      .str();
+}
+
+struct Jit::Impl {
+  JitOptions options;
+  std::string cacheDirectory;
+  std::unique_ptr<DiskCache> disk;
+  MemoryCache<CompiledKernel> memory;
+  std::mutex linkMutex;
+  std::unique_ptr<llvm::orc::LLJIT> lljit;
+  std::atomic<uint64_t> compiles{0};
+
+  explicit Impl(JitOptions opts)
+      : options(std::move(opts)), memory(options.memoryBudgetBytes) {
+    cacheDirectory = options.cacheDirectory;
+    if (cacheDirectory.empty() && options.useDefaultCacheDirectory)
+      cacheDirectory = DiskCache::defaultDirectory();
+    if (!cacheDirectory.empty()) {
+      disk = std::make_unique<DiskCache>(
+          cacheDirectory, CacheIdentity{compilerVersion(), hostTarget()});
+      // Temporary files of writers that died long ago.
+      disk->removeStaleTemporaries(std::chrono::hours(1));
+    }
+  }
+
+  llvm::Error ensureLinker() {
+    if (lljit)
+      return llvm::Error::success();
+    initializeNativeTarget();
+    auto created = llvm::orc::LLJITBuilder().create();
+    if (!created)
+      return created.takeError();
+    lljit = std::move(*created);
+    // Generated code may call memset/memcpy (from loop idiom recognition).
+    auto generator =
+        llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+            lljit->getDataLayout().getGlobalPrefix());
+    if (!generator)
+      return generator.takeError();
+    lljit->getMainJITDylib().addGenerator(std::move(*generator));
+    return llvm::Error::success();
+  }
+
+  /// Links `object` and returns the address of its entry point.
+  llvm::Expected<runtime::CpuKernelFn> link(llvm::ArrayRef<uint8_t> object,
+                                            llvm::StringRef symbol) {
+    std::lock_guard<std::mutex> lock(linkMutex);
+    if (llvm::Error error = ensureLinker())
+      return std::move(error);
+    auto buffer = llvm::MemoryBuffer::getMemBufferCopy(
+        llvm::StringRef(reinterpret_cast<const char *>(object.data()),
+                        object.size()),
+        symbol);
+    if (llvm::Error error = lljit->addObjectFile(std::move(buffer)))
+      return std::move(error);
+    auto address = lljit->lookup(("_mlir_ciface_" + symbol).str());
+    if (!address)
+      return address.takeError();
+    return address->toPtr<runtime::CpuKernelFn>();
+  }
+};
+
+Jit::Jit(JitOptions options) : impl(std::make_unique<Impl>(std::move(options))) {}
+Jit::~Jit() = default;
+
+const std::string &Jit::getCacheDirectory() const {
+  return impl->cacheDirectory;
+}
+
+/// A symbol unique to the key (and to this process's use of it).
+static std::string symbolFor(llvm::StringRef key) {
+  std::array<uint8_t, 32> digest = llvm::SHA256::hash(
+      llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(key.data()),
+                              key.size()));
+  return "dilattn_kernel_" +
+         llvm::toHex(llvm::ArrayRef<uint8_t>(digest.data(), 12),
+                     /*LowerCase=*/true);
+}
+
+llvm::Expected<std::shared_ptr<const CompiledKernel>>
+Jit::getKernel(const KernelSpec &spec, CacheOutcome *outcome) {
+  std::string key = spec.key();
+  CacheOutcome served = CacheOutcome::MemoryHit;
+  auto kernel = impl->memory.getOrCreate(
+      key, [&]() -> llvm::Expected<MemoryCache<CompiledKernel>::Created> {
+        auto start = std::chrono::steady_clock::now();
+        std::string symbol = symbolFor(key);
+        std::vector<uint8_t> object;
+        bool fromDisk = false;
+        if (impl->disk) {
+          if (std::optional<std::vector<uint8_t>> cached =
+                  impl->disk->load(key)) {
+            object = std::move(*cached);
+            fromDisk = true;
+          }
+        }
+        if (!fromDisk) {
+          auto compiled = compileCpuKernelObject(spec, symbol);
+          if (!compiled)
+            return compiled.takeError();
+          object = std::move(*compiled);
+          ++impl->compiles;
+          if (impl->disk) {
+            // A cache that cannot be written costs later compiles, never
+            // this result: warn once and go on.
+            if (llvm::Error error = impl->disk->store(key, object)) {
+              static std::once_flag warned;
+              std::string message = llvm::toString(std::move(error));
+              std::call_once(warned, [&] {
+                llvm::errs() << "warning: dilattn kernel cache not written ("
+                             << message << "); continuing uncached\n";
+              });
+            }
+          }
+        }
+        auto entry = impl->link(object, symbol);
+        if (!entry && fromDisk) {
+          // A valid entry that does not link (e.g. produced by a differently
+          // configured LLVM): recompile rather than fail.
+          llvm::consumeError(entry.takeError());
+          auto compiled = compileCpuKernelObject(spec, symbol + "_r");
+          if (!compiled)
+            return compiled.takeError();
+          object = std::move(*compiled);
+          ++impl->compiles;
+          fromDisk = false;
+          entry = impl->link(object, symbol + "_r");
+          if (entry && impl->disk)
+            llvm::consumeError(impl->disk->store(key, object));
+        }
+        if (!entry)
+          return entry.takeError();
+        auto result = std::make_shared<CompiledKernel>();
+        result->spec = spec;
+        result->blockSize = spec.blockSize();
+        result->entry = *entry;
+        result->loadedFromDisk = fromDisk;
+        result->compileMs = std::chrono::duration<double, std::milli>(
+                                std::chrono::steady_clock::now() - start)
+                                .count();
+        served = fromDisk ? CacheOutcome::DiskHit : CacheOutcome::Compiled;
+        return MemoryCache<CompiledKernel>::Created{std::move(result),
+                                                    object.size()};
+      });
+  if (!kernel)
+    return kernel.takeError();
+  if (outcome)
+    *outcome = served;
+  return std::shared_ptr<const CompiledKernel>(*kernel);
+}
+
+JitStats Jit::stats() const {
+  JitStats stats;
+  auto memory = impl->memory.stats();
+  stats.memoryHits = memory.hits;
+  stats.memoryMisses = memory.misses;
+  if (impl->disk) {
+    auto disk = impl->disk->stats();
+    stats.diskHits = disk.hits;
+    stats.diskMisses = disk.misses;
+    stats.diskInvalidEntries = disk.invalidEntries;
+    stats.diskStoreFailures = disk.storeFailures;
+  }
+  stats.compiles = impl->compiles;
+  return stats;
+}
+
+Jit &Jit::global() {
+  static Jit jit;
+  return jit;
+}

@@ -1,0 +1,415 @@
+//===- dilattn-run.cpp - run and check dilated attention on .npy data -----===//
+//
+// The command-line runner of SPEC.md section 5. Every refusal is one line on
+// stderr starting with "error:" and exit status 1; outputs are written
+// atomically, so a refused or failed run never leaves a partial file.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dilattn/API/DilatedAttention.h"
+#include "dilattn/Reference/Reference.h"
+#include "dilattn/Support/Npy.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+using namespace dilattn;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("dilattn-run options");
+
+static cl::opt<std::string> moduleFile(cl::Positional, cl::init(""),
+                                       cl::desc("[FILE.mlir]"),
+                                       cl::cat(category));
+static cl::list<int64_t>
+    segmentLengths("segment-lengths", cl::CommaSeparated,
+                   cl::desc("segment length of each pattern"),
+                   cl::cat(category));
+static cl::list<int64_t>
+    dilationRates("dilation-rates", cl::CommaSeparated,
+                  cl::desc("dilation rate of each pattern"), cl::cat(category));
+static cl::opt<std::string> mode("mode", cl::init("grouped"),
+                                 cl::desc("grouped | longnet"),
+                                 cl::cat(category));
+static cl::opt<std::string> offsetRule("offset-rule", cl::init("cyclic"),
+                                       cl::desc("cyclic | blocked"),
+                                       cl::cat(category));
+static cl::opt<bool> causal("causal", cl::desc("causal attention"),
+                            cl::cat(category));
+static cl::opt<std::string> scale("scale", cl::init(""),
+                                  cl::desc("softmax scale (default 1/sqrt(D))"),
+                                  cl::cat(category));
+static cl::opt<std::string> target("target", cl::init("cpu"),
+                                   cl::desc("cpu | cuda"), cl::cat(category));
+static cl::opt<std::string> dtype("dtype", cl::init("f32"),
+                                  cl::desc("f32 | f16 | bf16"),
+                                  cl::cat(category));
+static cl::opt<std::string> queryFile("q", cl::init(""),
+                                      cl::desc("query .npy (B, N, H, D)"),
+                                      cl::cat(category));
+static cl::opt<std::string> keyFile("k", cl::init(""), cl::desc("key .npy"),
+                                    cl::cat(category));
+static cl::opt<std::string> valueFile("v", cl::init(""),
+                                      cl::desc("value .npy"), cl::cat(category));
+static cl::list<int64_t> shape("shape", cl::CommaSeparated,
+                               cl::desc("B,N,H,D of random inputs"),
+                               cl::cat(category));
+static cl::opt<uint64_t> seed("seed", cl::init(0),
+                              cl::desc("seed of the random inputs"),
+                              cl::cat(category));
+static cl::opt<std::string> keyPaddingFile("key-padding-mask", cl::init(""),
+                                           cl::desc("boolean (B, N) .npy"),
+                                           cl::cat(category));
+static cl::opt<std::string>
+    attnMaskFile("attn-mask", cl::init(""),
+                 cl::desc("(N, N), (B, N, N) or (B, H, N, N) .npy, boolean or "
+                          "float bias"),
+                 cl::cat(category));
+static cl::opt<std::string> outFile("out", cl::init(""),
+                                    cl::desc("output .npy (<f4)"),
+                                    cl::cat(category));
+static cl::opt<bool> check("check",
+                           cl::desc("compare with the float64 reference"),
+                           cl::cat(category));
+static cl::opt<int> bench("bench", cl::init(0),
+                          cl::desc("timed repetitions after warm-up"),
+                          cl::cat(category));
+static cl::opt<std::string> entry("entry", cl::init(""),
+                                  cl::desc("module mode: function to run"),
+                                  cl::cat(category));
+static cl::list<std::string> inputs("inputs", cl::CommaSeparated,
+                                    cl::desc("module mode: input .npy files"),
+                                    cl::cat(category));
+static cl::list<std::string> outputs("outputs", cl::CommaSeparated,
+                                     cl::desc("module mode: output .npy files"),
+                                     cl::cat(category));
+static cl::opt<int> numThreads("num-threads", cl::init(0),
+                            cl::desc("worker threads (default: all cores, or "
+                                     "$DILATTN_NUM_THREADS)"),
+                            cl::cat(category));
+
+static llvm::Error fail(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+namespace {
+/// An f32 tensor owned by the tool.
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
+
+/// A mask as read from .npy.
+struct Mask {
+  std::vector<int64_t> shape;
+  bool isBool = true;
+  std::vector<uint8_t> bools;
+  std::vector<float> floats;
+
+  HostMask view() const {
+    HostMask mask;
+    mask.kind = isBool ? HostMask::Kind::Bool : HostMask::Kind::Float;
+    mask.bools = bools.data();
+    mask.floats = floats.data();
+    mask.shape.assign(shape.begin(), shape.end());
+    return mask;
+  }
+};
+} // namespace
+
+static llvm::Expected<Tensor> readTensor(llvm::StringRef path) {
+  auto array = npy::readNpy(path);
+  if (!array)
+    return array.takeError();
+  if (array->dtype != npy::DType::F32)
+    return fail(llvm::formatv("{0}: dtype {1} is not supported with "
+                              "--dtype=f32 on target cpu; save '<f4' data",
+                              path, npy::dtypeDescr(array->dtype)));
+  return Tensor{array->shape, array->toFloat32()};
+}
+
+static llvm::Expected<Mask> readMask(llvm::StringRef path, bool allowFloat) {
+  auto array = npy::readNpy(path);
+  if (!array)
+    return array.takeError();
+  Mask mask;
+  mask.shape = array->shape;
+  if (array->dtype == npy::DType::Bool) {
+    mask.bools = array->bytes;
+    return mask;
+  }
+  if (!allowFloat)
+    return fail(llvm::formatv("{0}: key_padding_mask must be boolean ('|b1'), "
+                              "got '{1}'",
+                              path, npy::dtypeDescr(array->dtype)));
+  mask.isBool = false;
+  mask.floats = array->toFloat32();
+  return mask;
+}
+
+static reference::Tensor toReference(const Tensor &tensor) {
+  reference::Tensor result;
+  result.shape = tensor.shape;
+  result.data.assign(tensor.data.begin(), tensor.data.end());
+  return result;
+}
+
+static reference::Masks toReference(const std::optional<Mask> &keyPadding,
+                                    const std::optional<Mask> &attn) {
+  reference::Masks masks;
+  if (keyPadding) {
+    reference::BoolTensor bools;
+    bools.shape = keyPadding->shape;
+    bools.data = keyPadding->bools;
+    masks.keyPaddingMask = std::move(bools);
+  }
+  if (attn) {
+    if (attn->isBool) {
+      reference::BoolTensor bools;
+      bools.shape = attn->shape;
+      bools.data = attn->bools;
+      masks.attnMask = std::move(bools);
+    } else {
+      reference::Tensor bias;
+      bias.shape = attn->shape;
+      bias.data.assign(attn->floats.begin(), attn->floats.end());
+      masks.attnMask = std::move(bias);
+    }
+  }
+  return masks;
+}
+
+static llvm::Expected<DilatedAttentionConfig> parseConfig() {
+  DilatedAttentionConfig config;
+  config.segmentLengths.assign(segmentLengths.begin(), segmentLengths.end());
+  config.dilationRates.assign(dilationRates.begin(), dilationRates.end());
+  std::optional<AttentionMode> parsedMode = parseAttentionMode(mode);
+  if (!parsedMode)
+    return fail("--mode must be grouped or longnet, got '" + mode + "'");
+  config.mode = *parsedMode;
+  std::optional<OffsetRule> parsedRule = parseOffsetRule(offsetRule);
+  if (!parsedRule)
+    return fail("--offset-rule must be cyclic or blocked, got '" + offsetRule +
+                "'");
+  config.offsetRule = *parsedRule;
+  config.causal = causal;
+  if (!scale.empty()) {
+    double value;
+    if (llvm::StringRef(scale).getAsDouble(value))
+      return fail("--scale must be a number, got '" + scale + "'");
+    config.scale = value;
+  }
+  if (llvm::Error error = checkConfig(config))
+    return std::move(error);
+  return config;
+}
+
+static double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  size_t n = values.size();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+static llvm::Error runOpMode() {
+  if (target != "cpu" && target != "cuda")
+    return fail("--target must be cpu or cuda, got '" + target + "'");
+  if (dtype != "f32" && dtype != "f16" && dtype != "bf16")
+    return fail("--dtype must be f32, f16 or bf16, got '" + dtype + "'");
+  if (target == "cuda")
+    return fail("target cuda is not available: this build of dilattn has no "
+                "CUDA code generation yet (available targets: cpu)");
+  if (dtype != "f32")
+    return fail("--dtype=" + dtype +
+                " is not supported by target cpu (supported: f32)");
+  auto config = parseConfig();
+  if (!config)
+    return config.takeError();
+
+  // Inputs: files, or seeded random data (never zeros).
+  Tensor query, key, value;
+  bool fromFiles = !queryFile.empty() || !keyFile.empty() || !valueFile.empty();
+  if (fromFiles == !shape.empty())
+    return fail("give either --q, --k and --v, or --shape=B,N,H,D");
+  if (fromFiles) {
+    if (queryFile.empty() || keyFile.empty() || valueFile.empty())
+      return fail("--q, --k and --v must be given together");
+    for (auto [path, tensor] : {std::pair{&queryFile, &query},
+                                std::pair{&keyFile, &key},
+                                std::pair{&valueFile, &value}}) {
+      auto read = readTensor(*path);
+      if (!read)
+        return read.takeError();
+      *tensor = std::move(*read);
+    }
+  } else {
+    if (shape.size() != 4)
+      return fail(llvm::formatv("--shape must be B,N,H,D (4 sizes), got {0}",
+                                shape.size()));
+    for (int64_t size : shape)
+      if (size < 0)
+        return fail(llvm::formatv("--shape sizes must not be negative, got {0}",
+                                  size));
+    std::vector<int64_t> dims(shape.begin(), shape.end());
+    int64_t count = 1;
+    for (int64_t size : dims)
+      if (size > 0 && count > (int64_t(1) << 34) / size)
+        return fail("--shape is too large for random inputs");
+      else
+        count *= size;
+    uint64_t seeds[3] = {seed * 3 + 1, seed * 3 + 2, seed * 3 + 3};
+    for (auto [tensor, s] : llvm::zip_equal(
+             std::array<Tensor *, 3>{&query, &key, &value}, seeds)) {
+      reference::Tensor random = reference::randomTensor(dims, s);
+      tensor->shape = dims;
+      tensor->data.assign(random.data.begin(), random.data.end());
+    }
+  }
+
+  std::optional<Mask> keyPadding, attn;
+  if (!keyPaddingFile.empty()) {
+    auto read = readMask(keyPaddingFile, /*allowFloat=*/false);
+    if (!read)
+      return read.takeError();
+    keyPadding = std::move(*read);
+  }
+  if (!attnMaskFile.empty()) {
+    auto read = readMask(attnMaskFile, /*allowFloat=*/true);
+    if (!read)
+      return read.takeError();
+    attn = std::move(*read);
+  }
+
+  auto view = [](const Tensor &tensor) {
+    HostTensor host;
+    host.data = tensor.data.data();
+    host.shape.assign(tensor.shape.begin(), tensor.shape.end());
+    return host;
+  };
+  std::optional<HostMask> keyPaddingView, attnView;
+  if (keyPadding)
+    keyPaddingView = keyPadding->view();
+  if (attn)
+    attnView = attn->view();
+
+  runtime::ThreadPool pool(numThreads);
+  RunOptions options;
+  options.threads = &pool;
+  Tensor output;
+  output.shape = query.shape;
+  int64_t count = 1;
+  for (int64_t size : output.shape)
+    count *= size;
+  // Allocate only after the call is known to be valid (checked inside); the
+  // size is bounded by the inputs already in memory.
+  output.data.assign(output.shape.size() == 4 ? count : 0, 0.0f);
+  auto run = [&]() {
+    return dilatedAttention(*config, view(query), view(key), view(value),
+                            keyPaddingView, attnView, output.data.data(),
+                            output.shape, options);
+  };
+  auto first = run();
+  if (!first)
+    return first.takeError();
+  int64_t batch = output.shape[0], seqLen = output.shape[1],
+          numHeads = output.shape[2], headDim = output.shape[3];
+  llvm::outs() << llvm::formatv(
+      "dilattn-run: {0} {1}, shape {2}, target cpu, {3} threads, kernel {4}",
+      stringifyAttentionMode(config->mode), config->causal ? "causal" : "",
+      formatShape(output.shape), pool.getNumThreads(),
+      first->cache == jit::CacheOutcome::Compiled
+          ? llvm::formatv("compiled in {0:f1} ms", first->compileMs).str()
+      : first->cache == jit::CacheOutcome::DiskHit
+          ? llvm::formatv("loaded from the disk cache in {0:f1} ms",
+                          first->compileMs)
+                .str()
+          : std::string("from the in-memory cache"));
+  llvm::outs() << "\n";
+
+  if (!outFile.empty())
+    if (llvm::Error error =
+            npy::writeNpyF32(outFile, output.shape, output.data))
+      return error;
+
+  if (check) {
+    auto expected = reference::dilatedAttention(
+        *config, toReference(query), toReference(key), toReference(value),
+        toReference(keyPadding, attn));
+    if (!expected)
+      return expected.takeError();
+    reference::ErrorStats stats =
+        reference::compare(llvm::ArrayRef<float>(output.data), expected->data);
+    llvm::outs() << llvm::formatv("max_abs_err={0:e} rel_err={1:e}\n",
+                                  stats.maxAbs, stats.relative);
+    constexpr double kTolerance = 1e-5;
+    if (!(stats.relative <= kTolerance))
+      return fail(llvm::formatv("check failed: rel_err {0:e} exceeds the "
+                                "float32 tolerance {1:e}",
+                                stats.relative, kTolerance));
+  }
+
+  if (bench > 0) {
+    for (int i = 0; i < 2; ++i)
+      if (auto warm = run(); !warm)
+        return warm.takeError();
+    std::vector<double> times;
+    for (int i = 0; i < bench; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      auto timed = run();
+      if (!timed)
+        return timed.takeError();
+      times.push_back(std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - start)
+                          .count());
+    }
+    double ms = median(times);
+    double flops =
+        effectiveFlops(*config, batch, seqLen, numHeads, headDim);
+    bool hit = first->cache != jit::CacheOutcome::Compiled;
+    llvm::outs() << llvm::formatv(
+        "{{\"median_ms\": {0:f4}, \"gflops\": {1:f2}, \"compile_ms\": {2:f1}, "
+        "\"cache\": \"{3}\", \"load_ms\": {4:f2}, \"reps\": {5}, "
+        "\"threads\": {6}, \"target\": \"cpu\", \"shape\": [{7}, {8}, {9}, "
+        "{10}]}\n",
+        ms, ms > 0 ? flops / (ms * 1e6) : 0.0,
+        hit ? 0.0 : first->compileMs, hit ? "hit" : "miss",
+        first->cache == jit::CacheOutcome::DiskHit ? first->compileMs : 0.0,
+        bench.getValue(), pool.getNumThreads(), batch, seqLen, numHeads,
+        headDim);
+  }
+  return llvm::Error::success();
+}
+
+static llvm::Error runModuleMode() {
+  return fail("module mode (" + moduleFile +
+              ") is not supported yet: dilattn-run runs single calls "
+              "(--segment-lengths ... --shape or --q/--k/--v)");
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  std::string parseErrors;
+  llvm::raw_string_ostream errors(parseErrors);
+  if (!cl::ParseCommandLineOptions(
+          argc, argv, "dilattn-run: run and check dilated attention\n",
+          &errors)) {
+    llvm::StringRef message = llvm::StringRef(parseErrors).trim();
+    message.consume_front("dilattn-run: ");
+    llvm::errs() << "error: " << message.split('\n').first << "\n";
+    return 1;
+  }
+  llvm::Error error =
+      moduleFile.empty() ? runOpMode() : runModuleMode();
+  if (error) {
+    llvm::errs() << "error: " << llvm::toString(std::move(error)) << "\n";
+    return 1;
+  }
+  return 0;
+}
