@@ -29,10 +29,11 @@ void ::dilattn::buildCpuPipeline(OpPassManager &pm,
   vectorOptions.vectorWidth = options.vectorWidth;
   vectorOptions.tileQueries = options.tileQueries;
   vectorOptions.tileKeys = options.tileKeys;
-  kernel.addPass(mlir::dilattn::createDilAttnLowerToVector(vectorOptions));
-  kernel.addPass(createCanonicalizerPass());
-  kernel.addPass(createCSEPass());
-  kernel.addPass(createConvertLinalgToLoopsPass());
+  pm.addPass(mlir::dilattn::createDilAttnLowerToVector(vectorOptions));
+  OpPassManager &lowered = pm.nest<func::FuncOp>();
+  lowered.addPass(createCanonicalizerPass());
+  lowered.addPass(createCSEPass());
+  lowered.addPass(createConvertLinalgToLoopsPass());
 
   // The standard path to LLVM.
   pm.addPass(memref::createExpandStridedMetadataPass());

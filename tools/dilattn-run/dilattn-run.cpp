@@ -95,6 +95,18 @@ static cl::opt<int> numThreads("num-threads", cl::init(0),
                                      "$DILATTN_NUM_THREADS)"),
                             cl::cat(category));
 
+// Code-generation tuning (defaults are the JIT's); for benchmarking.
+static cl::opt<int64_t> tileQueries("tile-queries", cl::init(4),
+                                    cl::desc("cpu: query rows per tile"),
+                                    cl::cat(category));
+static cl::opt<int64_t> tileKeys("tile-keys", cl::init(16),
+                                 cl::desc("cpu: keys per block"),
+                                 cl::cat(category));
+static cl::opt<int64_t>
+    blockSize("block-size", cl::init(0),
+              cl::desc("cpu: positions per work item (0: automatic)"),
+              cl::cat(category));
+
 static llvm::Error fail(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
@@ -301,6 +313,9 @@ static llvm::Error runOpMode() {
   runtime::ThreadPool pool(numThreads);
   RunOptions options;
   options.threads = &pool;
+  options.tuning.tileQueries = tileQueries;
+  options.tuning.tileKeys = tileKeys;
+  options.tuning.blockSize = blockSize;
   Tensor output;
   output.shape = query.shape;
   int64_t count = 1;

@@ -25,7 +25,11 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 
 #include <cmath>
@@ -195,20 +199,21 @@ private:
 
 void SegmentAttentionLowering::emitPackKeys(Value keyStart, Value numKeys) {
   // Kt[d][j] = K[min(keyStart + j, numKeys - 1)][d]: clamping keeps loads in
-  // bounds; keys past the end are masked out of the scores afterwards.
+  // bounds; keys past the end are masked out of the scores afterwards. Loops,
+  // not unrolled code: this runs once per key block and keeps compiles fast.
+  Location loc = kb.loc;
   Value lastKey = kb.subi(numKeys, kb.idx(1));
-  for (int64_t j = 0; j < options.tileKeys; ++j) {
-    Value row = kb.mini(kb.addi(keyStart, kb.idx(j)), lastKey);
-    for (auto [start, width] : chunksOf(headDim, options.vectorWidth)) {
-      auto type = VectorType::get({width}, builder.getF32Type());
-      Value chunk = kb.vload(type, op.getKey(), {row, kb.idx(start)});
-      for (int64_t e = 0; e < width; ++e) {
-        Value element = vector::ExtractOp::create(builder, kb.loc, chunk,
-                                                  ArrayRef<int64_t>{e});
-        kb.store(element, packedKeys, {kb.idx(start + e), kb.idx(j)});
-      }
-    }
-  }
+  auto keys = scf::ForOp::create(builder, loc, kb.idx(0),
+                                 kb.idx(options.tileKeys), kb.idx(1));
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(keys.getBody());
+  Value j = keys.getInductionVar();
+  Value row = kb.mini(kb.addi(keyStart, j), lastKey);
+  auto dims = scf::ForOp::create(builder, loc, kb.idx(0), kb.idx(headDim),
+                                 kb.idx(1));
+  builder.setInsertionPointToStart(dims.getBody());
+  Value d = dims.getInductionVar();
+  kb.store(kb.load(op.getKey(), {row, d}), packedKeys, {d, j});
 }
 
 void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
@@ -510,12 +515,85 @@ LogicalResult lowerWriteStates(WriteStatesOp op,
   return success();
 }
 
+/// The fully dynamic strided form of `type` (same shape and element type).
+MemRefType dynamicStridedType(MemRefType type) {
+  int64_t dyn = ShapedType::kDynamic;
+  SmallVector<int64_t> strides(type.getRank(), dyn);
+  // A unit innermost stride stays static: vector loads need it.
+  if (type.getRank() == 2)
+    strides.back() = 1;
+  SmallVector<int64_t> shape(type.getRank(), dyn);
+  if (type.getRank() == 2)
+    shape.back() = type.getDimSize(1);
+  auto layout = StridedLayoutAttr::get(type.getContext(), dyn, strides);
+  return MemRefType::get(shape, type.getElementType(), layout);
+}
+
+/// Moves every segment_attention into a private function shared by all ops
+/// with the same attributes and operand kinds, and calls it. The tiler emits
+/// one segment_attention per pattern (and per head group in grouped mode);
+/// they differ only in their views, so one copy of the tiled code serves all
+/// of them: compile time and code size no longer grow with the number of
+/// patterns.
+void outlineSegmentAttentions(ModuleOp module) {
+  SmallVector<SegmentAttentionOp> segments;
+  module.walk([&](SegmentAttentionOp op) { segments.push_back(op); });
+  llvm::StringMap<func::FuncOp> outlined;
+  OpBuilder builder(module.getContext());
+  for (SegmentAttentionOp op : segments) {
+    SmallVector<Type> types;
+    SmallVector<Value> operands;
+    for (Value operand : op->getOperands()) {
+      Type type = operand.getType();
+      if (auto memref = dyn_cast<MemRefType>(type))
+        type = dynamicStridedType(memref);
+      types.push_back(type);
+      operands.push_back(operand);
+    }
+    std::string signature;
+    llvm::raw_string_ostream os(signature);
+    os << op.getScale().convertToDouble() << ";" << (op.getKeyBias() ? 1 : 0)
+       << (op.getAttnBias() ? 1 : 0) << (op.getQueryStart() ? 1 : 0);
+    llvm::interleave(types, os, ",");
+    func::FuncOp &function = outlined[signature];
+    Location loc = op.getLoc();
+    if (!function) {
+      builder.setInsertionPointToEnd(module.getBody());
+      std::string name =
+          llvm::formatv("__dilattn_segment_attention_{0}", outlined.size() - 1);
+      function = func::FuncOp::create(builder, loc, name,
+                                      builder.getFunctionType(types, {}));
+      function.setPrivate();
+      Block *entry = function.addEntryBlock();
+      builder.setInsertionPointToStart(entry);
+      IRMapping mapping;
+      mapping.map(op->getOperands(), entry->getArguments());
+      Operation *clone = builder.clone(*op, mapping);
+      // The clone's operands now carry the dynamic types.
+      (void)clone;
+      func::ReturnOp::create(builder, loc);
+    }
+    builder.setInsertionPoint(op);
+    SmallVector<Value> arguments;
+    for (auto [operand, type] : llvm::zip_equal(operands, types))
+      arguments.push_back(operand.getType() == type
+                              ? operand
+                              : memref::CastOp::create(builder, loc, type,
+                                                       operand)
+                                    .getResult());
+    func::CallOp::create(builder, loc, function, arguments);
+    op.erase();
+  }
+}
+
 struct LowerToVectorPass
     : mlir::dilattn::impl::DilAttnLowerToVectorBase<LowerToVectorPass> {
   using Base::Base;
 
   void runOnOperation() override {
     LoweringOptions options{vectorWidth, tileQueries, tileKeys};
+    if (outline)
+      outlineSegmentAttentions(getOperation());
     SmallVector<SegmentAttentionOp> segments;
     SmallVector<WriteStatesOp> writes;
     getOperation().walk([&](Operation *op) {
