@@ -62,7 +62,7 @@ def DilAttnFusePatterns : Pass<"dilattn-fuse-patterns", "func::FuncOp"> {
   }];
 }
 
-def DilAttnLowerToVector : Pass<"dilattn-lower-to-vector", "func::FuncOp"> {
+def DilAttnLowerToVector : Pass<"dilattn-lower-to-vector", "ModuleOp"> {
   let summary = "Lower segment attention and state writes to scf and vector";
   let description = [{
     Lowers `dilattn.segment_attention` to register-tiled f32 code: keys in
@@ -74,6 +74,13 @@ def DilAttnLowerToVector : Pass<"dilattn-lower-to-vector", "func::FuncOp"> {
     into the state with FMAs. Masks (bias adds), causal limits and ragged
     key blocks are applied inside the loop with selects. Lowers
     `dilattn.write_states` to a vectorised normalise-and-mix loop.
+
+    With `outline` (default), segment attentions that share their attributes
+    and operand kinds are first moved into one private function
+    (`<kernel>__segment_attention_N`, named after the function it serves so
+    that kernels linked into one process never share a symbol) and called with their views cast to
+    fully dynamic strides, so the tiled code exists once per kernel instead of
+    once per pattern: smaller code and faster compiles.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
@@ -81,13 +88,57 @@ def DilAttnLowerToVector : Pass<"dilattn-lower-to-vector", "func::FuncOp"> {
     Option<"tileQueries", "tile-queries", "int64_t", /*default=*/"4",
            "query rows per register tile">,
     Option<"tileKeys", "tile-keys", "int64_t", /*default=*/"16",
-           "keys per block (a multiple of vector-width)">
+           "keys per block (a multiple of vector-width)">,
+    Option<"outline", "outline", "bool", /*default=*/"true",
+           "share one function among segment attentions of equal signature">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect"];
+}
+
+def DilAttnDecomposeMultihead
+    : Pass<"dilattn-decompose-multihead", "func::FuncOp"> {
+  let summary = "Decompose multi-head dilated attention into linalg and "
+                "dilattn.dilated_attention";
+  let description = [{
+    Rewrites every `dilattn.multihead_dilated_attention` into the computation
+    of SPEC.md section 2, so that the rest of the compiler sees only
+    `dilattn.dilated_attention` plus upstream tensor-level ops that the
+    standard linalg pipelines tile, vectorise and bufferise:
+
+    `out = Wo-linear(LN(merge(DA(split(Wq-linear(query)),
+    split(Wk-linear(key)), split(Wv-linear(value))))))`
+
+    - Linear layers `y = x W^T + b` work on rows: `(B, N, E)` is collapsed to
+      `(B*N, E)` (`tensor.collapse_shape`), multiplied by the `(E, E)` weight
+      with a transposed-B `linalg.matmul` (`y[i, o] = sum_e x[i, e] *
+      W[o, e]`) into an f32 accumulator, and the bias is added (and the
+      result truncated to the input element type) by one elementwise
+      `linalg.generic`. f16/bf16 operands are extended inside the matmul;
+      accumulation is always f32.
+    - `split` is one `tensor.expand_shape` of the rows to `(B, N, H, D)`,
+      head-major (`E` index `h*D + d`); `merge` is the inverse
+      `tensor.collapse_shape` back to rows.
+    - `DA` is `dilattn.dilated_attention` with the op's patterns, mode,
+      offset rule, causal flag, scale and masks (passed on unchanged).
+    - The optional layer norm over `E` (biased variance, `layer_norm_eps`)
+      is computed in f32 by two `linalg.generic` row reductions (sum, sum of
+      squared deviations), two per-row generics (mean, `1/sqrt(var + eps)`)
+      and one elementwise generic; its f32 output feeds the out projection
+      directly.
+
+    Static and dynamic `B`, `N` and `E` are supported (`tensor.dim` and
+    `tensor.empty` with dynamic sizes). Static sizes known from any operand
+    (or the result) are propagated to all of them with `tensor.cast`.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 #endif // DILATTN_PASSES_TD

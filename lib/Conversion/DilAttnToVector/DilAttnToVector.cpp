@@ -519,8 +519,12 @@ LogicalResult lowerWriteStates(WriteStatesOp op,
 MemRefType dynamicStridedType(MemRefType type) {
   int64_t dyn = ShapedType::kDynamic;
   SmallVector<int64_t> strides(type.getRank(), dyn);
-  // A unit innermost stride stays static: vector loads need it.
-  if (type.getRank() == 2)
+  // A static unit innermost stride stays static: vector loads of rows need
+  // it. Other strides (e.g. the attention bias's dilated columns) become
+  // dynamic, never a wrong static value.
+  auto [sourceStrides, sourceOffset] = type.getStridesAndOffset();
+  (void)sourceOffset;
+  if (!sourceStrides.empty() && sourceStrides.back() == 1)
     strides.back() = 1;
   SmallVector<int64_t> shape(type.getRank(), dyn);
   if (type.getRank() == 2)
@@ -552,6 +556,10 @@ void outlineSegmentAttentions(ModuleOp module) {
     }
     std::string signature;
     llvm::raw_string_ostream os(signature);
+    // Functions are per kernel (named after it): kernels linked into one
+    // process must not share symbols.
+    auto parent = op->getParentOfType<func::FuncOp>();
+    os << parent.getSymName() << ";";
     os << op.getScale().convertToDouble() << ";" << (op.getKeyBias() ? 1 : 0)
        << (op.getAttnBias() ? 1 : 0) << (op.getQueryStart() ? 1 : 0);
     llvm::interleave(types, os, ",");
@@ -559,8 +567,9 @@ void outlineSegmentAttentions(ModuleOp module) {
     Location loc = op.getLoc();
     if (!function) {
       builder.setInsertionPointToEnd(module.getBody());
-      std::string name =
-          llvm::formatv("__dilattn_segment_attention_{0}", outlined.size() - 1);
+      std::string name = llvm::formatv("{0}__segment_attention_{1}",
+                                       parent.getSymName(),
+                                       outlined.size() - 1);
       function = func::FuncOp::create(builder, loc, name,
                                       builder.getFunctionType(types, {}));
       function.setPrivate();

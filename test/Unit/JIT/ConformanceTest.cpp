@@ -104,10 +104,10 @@ TEST_P(Conformance, MatchesReference) {
   }
   if (c.attnRank) {
     std::vector<int64_t> shape = {seqLen, seqLen};
-    if (c.attnRank >= 3)
-      shape.insert(shape.begin(), c.attnRank == 4
-                                      ? std::vector<int64_t>{batch, numHeads}
-                                      : std::vector<int64_t>{batch});
+    if (c.attnRank == 4)
+      shape = {batch, numHeads, seqLen, seqLen};
+    else if (c.attnRank == 3)
+      shape = {batch, seqLen, seqLen};
     llvm::SmallVector<int64_t, 4> maskShape(shape.begin(), shape.end());
     if (c.attnKind == MaskKind::Bool) {
       reference::BoolTensor mask =
@@ -120,7 +120,7 @@ TEST_P(Conformance, MatchesReference) {
       reference::Tensor bias = reference::randomTensor(shape, seed + 4, -2, 2);
       // Some pairs forbidden outright.
       for (size_t i = 0; i < bias.data.size(); i += 7)
-        bias.data[i] = -INFINITY;
+        bias.data[i] = -HUGE_VAL;
       roundTrip(bias);
       attnBias = toFloat(bias);
       masks.attnMask = bias;
@@ -148,9 +148,11 @@ TEST_P(Conformance, MatchesReference) {
   EXPECT_LE(stats.relative, 1e-5) << "max_abs_err=" << stats.maxAbs;
   // Exact zeros stay exact (grouped rows a pattern does not select, fully
   // masked rows).
-  for (size_t i = 0; i < out.size(); ++i)
-    if (expected->data[i] == 0.0)
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (expected->data[i] == 0.0) {
       ASSERT_EQ(out[i], 0.0f) << "element " << i;
+    }
+  }
 }
 
 using M = AttentionMode;

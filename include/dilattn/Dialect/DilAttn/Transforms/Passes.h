@@ -23,6 +23,11 @@ namespace dilattn {
 /// additive biases through dilattn.mask_to_bias.
 void populateNormalizeMasksPatterns(RewritePatternSet &patterns);
 
+/// Patterns that decompose dilattn.multihead_dilated_attention into linalg
+/// and tensor ops (projections, head split/merge, layer norm) around a
+/// dilattn.dilated_attention (SPEC.md section 2).
+void populateDecomposeMultiheadPatterns(RewritePatternSet &patterns);
+
 #define GEN_PASS_REGISTRATION
 #include "dilattn/Dialect/DilAttn/Transforms/Passes.h.inc"
 
