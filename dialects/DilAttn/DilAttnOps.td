@@ -294,7 +294,7 @@ def DilAttn_WriteDilatedAttentionOp : DilAttn_Op<"write_dilated_attention",
   let description = [{
     The buffer form of `dilattn.dilated_attention` (same attributes and
     semantics): reads `query`, `key`, `value` (`(B, N, H, D)` memrefs, any
-    strides) and the optional mask biases, and writes every element of
+    strides but a unit stride along `D`) and the optional mask biases, and writes every element of
     `output` exactly once. Masks are float biases here (boolean masks are
     normalised first); `attn_mask` is `(B, H, N, N)`, with zero strides where
     the user's mask broadcasts over batch or heads.
@@ -433,11 +433,12 @@ def DilAttn_WriteStatesOp : DilAttn_Op<"write_states",
     Example:
 
     ```mlir
-    dilattn.write_states states(%max0, %max1) sums(%sum0, %sum1)
-        accs(%acc0, %acc1) outs(%out) output_scale = 1.0
-        : memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128xf32>,
-          memref<128x64xf32>, memref<128x64xf32>,
-          memref<?x64xf32, strided<[?, 1], offset: ?>>
+    dilattn.write_states
+        states(%max0, %max1 : memref<128xf32>, memref<128xf32>)
+        sums(%sum0, %sum1 : memref<128xf32>, memref<128xf32>)
+        accs(%acc0, %acc1 : memref<128x64xf32>, memref<128x64xf32>)
+        outs(%out : memref<?x64xf32, strided<[?, 1], offset: ?>>)
+        output_scale = 1.0
     ```
   }];
 
@@ -450,11 +451,11 @@ def DilAttn_WriteStatesOp : DilAttn_Op<"write_states",
   );
 
   let assemblyFormat = [{
-    `states` `(` $state_maxes `)` `sums` `(` $state_sums `)`
-    `accs` `(` $state_accs `)` `outs` `(` $output `)`
-    `output_scale` `=` $output_scale
-    attr-dict `:` type($state_maxes) `,` type($state_sums) `,`
-    type($state_accs) `,` type($output)
+    `states` `(` $state_maxes `:` type($state_maxes) `)`
+    `sums` `(` $state_sums `:` type($state_sums) `)`
+    `accs` `(` $state_accs `:` type($state_accs) `)`
+    `outs` `(` $output `:` type($output) `)`
+    `output_scale` `=` $output_scale attr-dict
   }];
 
   let hasVerifier = 1;

@@ -108,32 +108,35 @@ def DilAttnDecomposeMultihead
     Rewrites every `dilattn.multihead_dilated_attention` into the computation
     of SPEC.md section 2, so that the rest of the compiler sees only
     `dilattn.dilated_attention` plus upstream tensor-level ops that the
-    standard linalg pipelines tile, vectorise and bufferise:
+    standard linalg transforms tile, vectorise and bufferise:
 
     `out = Wo-linear(LN(merge(DA(split(Wq-linear(query)),
     split(Wk-linear(key)), split(Wv-linear(value))))))`
 
-    - Linear layers `y = x W^T + b` work on rows: `(B, N, E)` is collapsed to
-      `(B*N, E)` (`tensor.collapse_shape`), multiplied by the `(E, E)` weight
-      with a transposed-B `linalg.matmul` (`y[i, o] = sum_e x[i, e] *
-      W[o, e]`) into an f32 accumulator, and the bias is added (and the
-      result truncated to the input element type) by one elementwise
-      `linalg.generic`. f16/bf16 operands are extended inside the matmul;
-      accumulation is always f32.
-    - `split` is one `tensor.expand_shape` of the rows to `(B, N, H, D)`,
+    - A linear layer `y = x W^T + b` on `(B, N, E)` is a `linalg.contract`
+      over `e` into a zero-filled f32 accumulator,
+      `acc[b, n, o] += x[b, n, e] * W[o, e]` (f16/bf16 operands are extended
+      inside the contraction), then, when there is a bias or the element
+      type is not f32, one elementwise `linalg.generic` that adds the bias
+      and rounds to the element type. B and N stay separate dimensions: no
+      `(B*N, E)` rows, so dynamic B and N never need a reshape with two
+      dynamic sizes in one group (which LLVM 22's
+      `expand-strided-metadata` cannot lower).
+    - `split` is `tensor.expand_shape` `(B, N, E) -> (B, N, H, D)`,
       head-major (`E` index `h*D + d`); `merge` is the inverse
-      `tensor.collapse_shape` back to rows.
+      `tensor.collapse_shape`.
     - `DA` is `dilattn.dilated_attention` with the op's patterns, mode,
       offset rule, causal flag, scale and masks (passed on unchanged).
     - The optional layer norm over `E` (biased variance, `layer_norm_eps`)
-      is computed in f32 by two `linalg.generic` row reductions (sum, sum of
+      is computed in f32 by two `linalg.generic` reductions (sum, sum of
       squared deviations), two per-row generics (mean, `1/sqrt(var + eps)`)
       and one elementwise generic; its f32 output feeds the out projection
-      directly.
+      without rounding.
 
-    Static and dynamic `B`, `N` and `E` are supported (`tensor.dim` and
-    `tensor.empty` with dynamic sizes). Static sizes known from any operand
-    (or the result) are propagated to all of them with `tensor.cast`.
+    Static and dynamic `B`, `N` and `E` are supported (`tensor.dim`,
+    `tensor.empty` with dynamic sizes, `D = E / H` at run time). Static sizes
+    known from any operand or the result are given to all of them with
+    `tensor.cast`.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",

@@ -26,6 +26,7 @@
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
@@ -144,6 +145,18 @@ dilattn::jit::compileCpuKernelObject(const KernelSpec &spec,
                 stringifyElementKind(spec.element));
   if (spec.headDim <= 0)
     return fail("the head dim must be positive");
+  const CpuTuning &tuning = spec.tuning;
+  if (tuning.vectorWidth < 1 || tuning.vectorWidth > 64 ||
+      tuning.tileQueries < 1 || tuning.tileQueries > 32 ||
+      tuning.tileKeys < tuning.vectorWidth ||
+      tuning.tileKeys % tuning.vectorWidth != 0 || tuning.tileKeys > 256 ||
+      tuning.blockSize < 0)
+    return fail(llvm::formatv(
+        "invalid cpu tuning: vector width {0} (1-64), tile queries {1} "
+        "(1-32), tile keys {2} (a multiple of the vector width, at most 256), "
+        "block size {3} (0 = automatic)",
+        tuning.vectorWidth, tuning.tileQueries, tuning.tileKeys,
+        tuning.blockSize));
   initializeNativeTarget();
 
   mlir::DialectRegistry registry;
@@ -185,9 +198,8 @@ dilattn::jit::compileCpuKernelObject(const KernelSpec &spec,
   llvmModule->setDataLayout((*machine)->createDataLayout());
   llvmModule->setTargetTriple((*machine)->getTargetTriple());
 
-  auto optimize =
-      mlir::makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
-                                      machine->get());
+  auto optimize = mlir::makeOptimizingTransformer(
+      /*optLevel=*/3, /*sizeLevel=*/0, machine->get());
   if (llvm::Error error = optimize(llvmModule.get()))
     return std::move(error);
 

@@ -21,16 +21,16 @@
 #include "dilattn/Dialect/DilAttn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
-#include "llvm/Support/FormatVariadic.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
+#include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
 #include <limits>
@@ -209,8 +209,8 @@ void SegmentAttentionLowering::emitPackKeys(Value keyStart, Value numKeys) {
   builder.setInsertionPointToStart(keys.getBody());
   Value j = keys.getInductionVar();
   Value row = kb.mini(kb.addi(keyStart, j), lastKey);
-  auto dims = scf::ForOp::create(builder, loc, kb.idx(0), kb.idx(headDim),
-                                 kb.idx(1));
+  auto dims =
+      scf::ForOp::create(builder, loc, kb.idx(0), kb.idx(headDim), kb.idx(1));
   builder.setInsertionPointToStart(dims.getBody());
   Value d = dims.getInductionVar();
   kb.store(kb.load(op.getKey(), {row, d}), packedKeys, {d, j});
@@ -368,8 +368,6 @@ LogicalResult SegmentAttentionLowering::lower() {
       return op.emitOpError()
              << "vector lowering supports f32 buffers only, got " << type;
   }
-  if (options.tileKeys % options.vectorWidth != 0 || options.tileQueries < 1)
-    return op.emitOpError() << "tile-keys must be a multiple of vector-width";
   Location loc = kb.loc;
   Type f32 = builder.getF32Type();
   packedKeys =
@@ -524,7 +522,7 @@ MemRefType dynamicStridedType(MemRefType type) {
   // dynamic, never a wrong static value.
   auto [sourceStrides, sourceOffset] = type.getStridesAndOffset();
   (void)sourceOffset;
-  if (!sourceStrides.empty() && sourceStrides.back() == 1)
+  if (type.getRank() == 2 && sourceStrides.back() == 1)
     strides.back() = 1;
   SmallVector<int64_t> shape(type.getRank(), dyn);
   if (type.getRank() == 2)
@@ -567,9 +565,9 @@ void outlineSegmentAttentions(ModuleOp module) {
     Location loc = op.getLoc();
     if (!function) {
       builder.setInsertionPointToEnd(module.getBody());
-      std::string name = llvm::formatv("{0}__segment_attention_{1}",
-                                       parent.getSymName(),
-                                       outlined.size() - 1);
+      std::string name =
+          llvm::formatv("{0}__segment_attention_{1}", parent.getSymName(),
+                        outlined.size() - 1);
       function = func::FuncOp::create(builder, loc, name,
                                       builder.getFunctionType(types, {}));
       function.setPrivate();
@@ -585,11 +583,11 @@ void outlineSegmentAttentions(ModuleOp module) {
     builder.setInsertionPoint(op);
     SmallVector<Value> arguments;
     for (auto [operand, type] : llvm::zip_equal(operands, types))
-      arguments.push_back(operand.getType() == type
-                              ? operand
-                              : memref::CastOp::create(builder, loc, type,
-                                                       operand)
-                                    .getResult());
+      arguments.push_back(
+          operand.getType() == type
+              ? operand
+              : memref::CastOp::create(builder, loc, type, operand)
+                    .getResult());
     func::CallOp::create(builder, loc, function, arguments);
     op.erase();
   }
@@ -601,6 +599,14 @@ struct LowerToVectorPass
 
   void runOnOperation() override {
     LoweringOptions options{vectorWidth, tileQueries, tileKeys};
+    if (vectorWidth < 1 || tileQueries < 1 || tileKeys < vectorWidth ||
+        tileKeys % vectorWidth != 0) {
+      getOperation().emitError()
+          << "dilattn-lower-to-vector: vector-width and tile-queries must be "
+             "positive and tile-keys a positive multiple of vector-width, got "
+          << vectorWidth << ", " << tileQueries << ", " << tileKeys;
+      return signalPassFailure();
+    }
     if (outline)
       outlineSegmentAttentions(getOperation());
     SmallVector<SegmentAttentionOp> segments;

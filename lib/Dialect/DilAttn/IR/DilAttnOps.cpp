@@ -363,15 +363,23 @@ LogicalResult WriteDilatedAttentionOp::verify() {
   if (llvm::Error error =
           ::dilattn::checkDilatedAttention(getConfig(), signature))
     return emitRuleError(*this, std::move(error));
-  // Buffer-form rules: masks are already normalised to biases, and the
-  // attention bias has its broadcast (B, H, N, N) form.
+  // Buffer-form rules: masks are already normalised to biases (the attention
+  // bias has its broadcast (B, H, N, N) form, enforced by the operand type).
   for (Value mask : {getKeyPaddingMask(), getAttnMask()})
     if (mask && !isa<FloatType>(getElementTypeOrSelf(mask.getType())))
       return emitOpError() << "masks must be float biases in buffer form "
                               "(run dilattn-normalize-masks first), got "
                            << mask.getType();
-  if (getAttnMask() && cast<MemRefType>(getAttnMask().getType()).getRank() != 4)
-    return emitOpError() << "attn_mask must have the (B, H, N, N) form";
+  // Rows are loaded as vectors: the head dim must be contiguous.
+  for (Value rows : {getQuery(), getKey(), getValue(), getOutput()}) {
+    auto type = cast<MemRefType>(rows.getType());
+    auto [strides, offset] = type.getStridesAndOffset();
+    (void)offset;
+    if (strides.back() != 1)
+      return emitOpError() << "query, key, value and output must have a unit "
+                              "stride along the head dim, got "
+                           << type;
+  }
   auto queryType = cast<MemRefType>(getQuery().getType());
   auto outputType = cast<MemRefType>(getOutput().getType());
   if (queryType.getElementType() != outputType.getElementType() ||
@@ -382,9 +390,10 @@ LogicalResult WriteDilatedAttentionOp::verify() {
                          << queryType << ", got " << outputType;
   if (static_cast<bool>(getItemBegin()) != static_cast<bool>(getItemEnd()))
     return emitOpError() << "item_begin and item_end must be given together";
-  if (getBlockSize() <= 0)
+  // The attribute is signless; read it as the signed value it was written as.
+  if (static_cast<int64_t>(getBlockSize()) <= 0)
     return emitOpError() << "block_size must be positive, got "
-                         << getBlockSize();
+                         << static_cast<int64_t>(getBlockSize());
   return success();
 }
 
@@ -431,6 +440,9 @@ LogicalResult WriteStatesOp::verify() {
     return emitOpError() << "expects one or more states, each with a max, a "
                             "sum and an acc";
   auto outputType = cast<MemRefType>(getOutput().getType());
+  for (Value state : getOperands().drop_back())
+    if (!getElementTypeOrSelf(state.getType()).isF32())
+      return emitOpError() << "states must be f32, got " << state.getType();
   for (Value acc : getStateAccs())
     if (failed(verifyCompatibleShape(cast<MemRefType>(acc.getType()).getShape(),
                                      outputType.getShape())))

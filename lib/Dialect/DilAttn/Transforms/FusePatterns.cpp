@@ -13,6 +13,7 @@
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 namespace mlir::dilattn {
 #define GEN_PASS_DEF_DILATTNFUSEPATTERNS
@@ -52,6 +53,16 @@ static LogicalResult fuseStates(WriteStatesOp write) {
       buffers[i].push_back(buffer);
     }
   }
+  // Only distinct buffers of one shape can fold into each other.
+  llvm::SmallPtrSet<Operation *, 8> distinct;
+  for (auto &state : buffers)
+    for (memref::AllocaOp buffer : state)
+      if (!distinct.insert(buffer).second)
+        return failure();
+  for (size_t i = 1; i < numStates; ++i)
+    for (auto [buffer, target] : llvm::zip_equal(buffers[i], buffers[0]))
+      if (buffer.getType() != target.getType())
+        return failure();
   // Keep the first state's views; the others' buffers fold into it.
   Value firstMax = write.getStateMaxes()[0];
   Value firstSum = write.getStateSums()[0];

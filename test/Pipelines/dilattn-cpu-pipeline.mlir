@@ -1,0 +1,116 @@
+// RUN: dilattn-opt %s -split-input-file --dilattn-cpu-pipeline | FileCheck %s --enable-var-scope --check-prefixes=CHECK,FUSE \
+// RUN:   --implicit-check-not=" dilattn." --implicit-check-not=" scf." --implicit-check-not=" memref." --implicit-check-not=" vector." \
+// RUN:   --implicit-check-not=" arith." --implicit-check-not=" math." --implicit-check-not=" linalg." --implicit-check-not=" cf." \
+// RUN:   --implicit-check-not=" func." --implicit-check-not="unrealized_conversion_cast"
+// RUN: dilattn-opt %s -split-input-file --dilattn-cpu-pipeline="tile-queries=2 fuse-patterns=false" | FileCheck %s --enable-var-scope --check-prefixes=CHECK,NOFUSE \
+// RUN:   --implicit-check-not=" dilattn." --implicit-check-not=" scf." --implicit-check-not=" memref." --implicit-check-not=" vector." \
+// RUN:   --implicit-check-not=" arith." --implicit-check-not=" math." --implicit-check-not=" linalg." --implicit-check-not=" cf." \
+// RUN:   --implicit-check-not=" func." --implicit-check-not="unrealized_conversion_cast"
+
+// dilattn-cpu-pipeline takes kernels in buffer form all the way to the LLVM
+// dialect: nothing of dilattn, scf, memref, vector, arith, math, linalg, cf or
+// func is left (the implicit CHECK-NOTs above, over the whole output), scores
+// and values accumulate with vector FMAs, and scratch state lives on the stack
+// (llvm.alloca). With the default options the patterns of a longnet call
+// share one online-softmax state (3 stack buffers per call); with
+// fuse-patterns=false each pattern keeps its own (3 per pattern).
+
+// Grouped mode with both masks (the attention bias broadcast over batch and
+// heads: zero strides; viewed with stride 2 by the second pattern), causal.
+// The kernel: one state (3 stack buffers), one segment attention per group,
+// called from the item loop (the vector code is outlined into private
+// functions of the kernel).
+// CHECK-LABEL: llvm.func @grouped_masks_causal(
+// CHECK-COUNT-3: llvm.alloca
+// CHECK-NOT: llvm.alloca
+// CHECK: llvm.call @[[FN:[a-zA-Z0-9_]+]](
+// CHECK: llvm.call @{{[a-zA-Z0-9_]+}}(
+// CHECK-NOT: llvm.call
+// CHECK: llvm.return
+// The segment attention code: its scratch buffers (probabilities, packed
+// keys) on the stack, FMAs on 8 lanes, online softmax.
+// CHECK: llvm.func @[[FN]](
+// CHECK-COUNT-2: llvm.alloca
+// CHECK: {{llvm.intr.(fmuladd|fma)}}({{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// CHECK: llvm.intr.vector.reduce.fmax
+// CHECK: llvm.intr.roundeven
+// CHECK: llvm.return
+func.func @grouped_masks_causal(%q: memref<2x64x4x16xf32>, %kpm: memref<2x64xf32>, %am: memref<2x4x64x64xf32, strided<[0, 0, 64, 1]>>,
+                                %o: memref<2x64x4x16xf32>) {
+  dilattn.write_dilated_attention ins(%q, %q, %q) key_padding_mask(%kpm : memref<2x64xf32>)
+      attn_mask(%am : memref<2x4x64x64xf32, strided<[0, 0, 64, 1]>>) outs(%o)
+      segment_lengths = [16, 32] dilation_rates = [1, 2] causal block_size = 16
+      : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
+  return
+}
+
+// -----
+
+// Longnet, 3 patterns, blocked offsets, causal, a key padding mask, an item
+// range and dynamic B and N; head dim 20 (8 + 8 + 4 lanes).
+// CHECK-LABEL: llvm.func @longnet_three(
+// FUSE-COUNT-3: llvm.alloca
+// NOFUSE-COUNT-9: llvm.alloca
+// CHECK-NOT: llvm.alloca
+// CHECK: llvm.call @[[FN:[a-zA-Z0-9_]+]](
+// CHECK: llvm.call @{{[a-zA-Z0-9_]+}}(
+// CHECK: llvm.call @{{[a-zA-Z0-9_]+}}(
+// CHECK-NOT: llvm.call
+// The states are mixed (fuse-patterns=false: with exp2 weights) and written
+// 8 + 8 + 4 lanes at a time.
+// NOFUSE: llvm.intr.roundeven
+// CHECK: llvm.intr.fmuladd({{.*}}) : (vector<4xf32>, vector<4xf32>, vector<4xf32>) -> vector<4xf32>
+// CHECK: llvm.return
+// CHECK: llvm.func @[[FN]](
+// The scratch buffers: probabilities (tile-queries x 16) and packed keys (20 x 16).
+// CHECK-DAG: %[[PK:.+]] = llvm.mlir.constant(320 : index) : i64
+// FUSE-DAG: %[[P:.+]] = llvm.mlir.constant(64 : index) : i64
+// NOFUSE-DAG: %[[P:.+]] = llvm.mlir.constant(32 : index) : i64
+// CHECK: llvm.alloca %[[P]] x f32
+// CHECK-NEXT: llvm.alloca %[[PK]] x f32
+// CHECK: {{llvm.intr.(fmuladd|fma)}}({{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// CHECK: llvm.intr.vector.reduce.fmax
+// CHECK: llvm.intr.vector.reduce.fadd
+// CHECK: llvm.return
+func.func @longnet_three(%q: memref<?x?x4x20xf32>, %kpm: memref<?x?xf32>, %o: memref<?x?x4x20xf32>, %b: index, %e: index) {
+  dilattn.write_dilated_attention ins(%q, %q, %q) key_padding_mask(%kpm : memref<?x?xf32>) outs(%o) items(%b, %e)
+      segment_lengths = [16, 32, 64] dilation_rates = [1, 2, 4] mode = longnet offset_rule = blocked causal block_size = 32
+      : memref<?x?x4x20xf32>, memref<?x?x4x20xf32>, memref<?x?x4x20xf32>, memref<?x?x4x20xf32>
+  return
+}
+
+// -----
+
+// An attention bias, longnet with dilation 1.
+// CHECK-LABEL: llvm.func @attn_mask(
+// FUSE-COUNT-3: llvm.alloca
+// NOFUSE-COUNT-6: llvm.alloca
+// CHECK-NOT: llvm.alloca
+// CHECK: llvm.call @[[FN:[a-zA-Z0-9_]+]](
+// CHECK: llvm.call @{{[a-zA-Z0-9_]+}}(
+// CHECK-NOT: llvm.call
+// CHECK: llvm.func @[[FN]](
+// CHECK-COUNT-2: llvm.alloca
+// CHECK: {{llvm.intr.(fmuladd|fma)}}({{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// CHECK: llvm.return
+func.func @attn_mask(%q: memref<1x64x2x16xf32>, %am: memref<1x2x64x64xf32>, %o: memref<1x64x2x16xf32>) {
+  dilattn.write_dilated_attention ins(%q, %q, %q) attn_mask(%am : memref<1x2x64x64xf32>) outs(%o)
+      segment_lengths = [16, 64] dilation_rates = [1, 1] mode = longnet block_size = 16
+      : memref<1x64x2x16xf32>, memref<1x64x2x16xf32>, memref<1x64x2x16xf32>, memref<1x64x2x16xf32>
+  return
+}
+
+// -----
+
+// llvm.emit_c_interface gives the kernel a _mlir_ciface_ wrapper that takes
+// memref descriptors by pointer and calls it.
+// CHECK-LABEL: llvm.func @kernel(
+// CHECK-SAME: attributes {llvm.emit_c_interface}
+// CHECK: llvm.func @_mlir_ciface_kernel(%{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr)
+// CHECK: llvm.call @kernel(
+func.func @kernel(%q: memref<1x32x2x8xf32>, %k: memref<1x32x2x8xf32>, %o: memref<1x32x2x8xf32>) attributes {llvm.emit_c_interface} {
+  dilattn.write_dilated_attention ins(%q, %k, %k) outs(%o)
+      segment_lengths = [16] dilation_rates = [2] block_size = 8
+      : memref<1x32x2x8xf32>, memref<1x32x2x8xf32>, memref<1x32x2x8xf32>, memref<1x32x2x8xf32>
+  return
+}
