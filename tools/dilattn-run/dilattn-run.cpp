@@ -335,8 +335,8 @@ static llvm::Error runOpMode() {
   int64_t batch = output.shape[0], seqLen = output.shape[1],
           numHeads = output.shape[2], headDim = output.shape[3];
   llvm::outs() << llvm::formatv(
-      "dilattn-run: {0} {1}, shape {2}, target cpu, {3} threads, kernel {4}",
-      stringifyAttentionMode(config->mode), config->causal ? "causal" : "",
+      "dilattn-run: {0}{1}, shape {2}, target cpu, {3} threads, kernel {4}",
+      stringifyAttentionMode(config->mode), config->causal ? " causal" : "",
       formatShape(output.shape), pool.getNumThreads(),
       first->cache == jit::CacheOutcome::Compiled
           ? llvm::formatv("compiled in {0:f1} ms", first->compileMs).str()
