@@ -22,8 +22,7 @@ static TensorSignature signatureOf(llvm::ArrayRef<int64_t> shape,
 }
 
 static ElementKind kindOf(const HostMask &mask) {
-  return mask.kind == HostMask::Kind::Bool ? ElementKind::I1
-                                           : ElementKind::F32;
+  return mask.kind == HostMask::Kind::Bool ? ElementKind::I1 : ElementKind::F32;
 }
 
 static int64_t product(llvm::ArrayRef<int64_t> shape) {
@@ -85,7 +84,7 @@ llvm::Expected<RunInfo> dilattn::dilatedAttention(
   spec.headDim = headDim;
   spec.hasKeyPaddingMask = keyPaddingMask.has_value();
   spec.hasAttnMask = attnMask.has_value();
-  spec.tuning = options.tuning;
+  spec.tuning = options.tuning.resolvedForHost();
   jit::Jit &jit = options.jit ? *options.jit : jit::Jit::global();
   auto kernel = jit.getKernel(spec, &info.cache);
   if (!kernel)

@@ -138,8 +138,10 @@ dilattn::jit::kernelSourceIR(const KernelSpec &spec, llvm::StringRef symbol) {
 }
 
 llvm::Expected<std::vector<uint8_t>>
-dilattn::jit::compileCpuKernelObject(const KernelSpec &spec,
+dilattn::jit::compileCpuKernelObject(const KernelSpec &requested,
                                      llvm::StringRef symbol) {
+  KernelSpec spec = requested;
+  spec.tuning = requested.tuning.resolvedForHost();
   if (spec.element != ElementKind::F32)
     return fail("the cpu target computes in f32 only, got " +
                 stringifyElementKind(spec.element));

@@ -30,6 +30,22 @@ using namespace dilattn::jit;
 /// Bumped whenever generated code changes for the same key.
 static constexpr llvm::StringLiteral kCodegenVersion = "cpu-codegen-1";
 
+CpuTuning CpuTuning::resolvedForHost() const {
+  static const bool hostHasAvx512 = [] {
+    llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+    auto it = features.find("avx512f");
+    return it != features.end() && it->getValue();
+  }();
+  CpuTuning tuning = *this;
+  if (tuning.vectorWidth == 0)
+    tuning.vectorWidth = hostHasAvx512 ? 16 : 8;
+  if (tuning.tileQueries == 0)
+    tuning.tileQueries = tuning.vectorWidth >= 16 ? 12 : 8;
+  if (tuning.tileKeys == 0)
+    tuning.tileKeys = 2 * tuning.vectorWidth;
+  return tuning;
+}
+
 int64_t KernelSpec::blockSize() const {
   if (tuning.blockSize > 0)
     return tuning.blockSize;
@@ -43,10 +59,10 @@ int64_t KernelSpec::blockSize() const {
   while (block < 64 * maxRate && block < (int64_t(1) << 16))
     block *= 2;
   int64_t rowBytes = (headDim + 2) * 4;
-  int64_t numStates = (config.mode == AttentionMode::LongNet &&
-                       !tuning.fusePatterns)
-                          ? static_cast<int64_t>(config.numPatterns())
-                          : 1;
+  int64_t numStates =
+      (config.mode == AttentionMode::LongNet && !tuning.fusePatterns)
+          ? static_cast<int64_t>(config.numPatterns())
+          : 1;
   while (block > 16 && block * rowBytes * numStates > (256 << 10))
     block /= 2;
   return block;
@@ -55,8 +71,7 @@ int64_t KernelSpec::blockSize() const {
 std::string KernelSpec::key() const {
   std::string key;
   llvm::raw_string_ostream os(key);
-  os << "target=cpu;d=" << headDim
-     << ";dtype=" << stringifyElementKind(element)
+  os << "target=cpu;d=" << headDim << ";dtype=" << stringifyElementKind(element)
      << ";mode=" << stringifyAttentionMode(config.mode)
      << ";offset_rule=" << stringifyOffsetRule(config.offsetRule)
      << ";causal=" << (config.causal ? 1 : 0) << ";segments=";
@@ -65,10 +80,10 @@ std::string KernelSpec::key() const {
   llvm::interleave(config.dilationRates, os, ",");
   // The exact bits of the scale: it is a constant in the code.
   os << ";scale="
-     << (config.scale ? llvm::formatv("{0:x}", llvm::bit_cast<uint64_t>(
-                                                    *config.scale))
-                            .str()
-                      : std::string("default"))
+     << (config.scale
+             ? llvm::formatv("{0:x}", llvm::bit_cast<uint64_t>(*config.scale))
+                   .str()
+             : std::string("default"))
      << ";key_padding=" << (hasKeyPaddingMask ? "bias" : "none")
      << ";attn_mask=" << (hasAttnMask ? "bias" : "none")
      << ";vw=" << tuning.vectorWidth << ";tq=" << tuning.tileQueries
@@ -98,8 +113,7 @@ std::string Jit::hostTarget() {
       enabled.push_back(feature.getKey().str());
   llvm::sort(enabled);
   return llvm::formatv("{0}; {1}; {2}", llvm::sys::getProcessTriple(),
-                       llvm::sys::getHostCPUName(),
-                       llvm::join(enabled, ","))
+                       llvm::sys::getHostCPUName(), llvm::join(enabled, ","))
       .str();
 }
 
@@ -162,7 +176,8 @@ struct Jit::Impl {
   }
 };
 
-Jit::Jit(JitOptions options) : impl(std::make_unique<Impl>(std::move(options))) {}
+Jit::Jit(JitOptions options)
+    : impl(std::make_unique<Impl>(std::move(options))) {}
 Jit::~Jit() = default;
 
 const std::string &Jit::getCacheDirectory() const {
@@ -171,16 +186,17 @@ const std::string &Jit::getCacheDirectory() const {
 
 /// A symbol unique to the key (and to this process's use of it).
 static std::string symbolFor(llvm::StringRef key) {
-  std::array<uint8_t, 32> digest = llvm::SHA256::hash(
-      llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(key.data()),
-                              key.size()));
+  std::array<uint8_t, 32> digest = llvm::SHA256::hash(llvm::ArrayRef<uint8_t>(
+      reinterpret_cast<const uint8_t *>(key.data()), key.size()));
   return "dilattn_kernel_" +
          llvm::toHex(llvm::ArrayRef<uint8_t>(digest.data(), 12),
                      /*LowerCase=*/true);
 }
 
 llvm::Expected<std::shared_ptr<const CompiledKernel>>
-Jit::getKernel(const KernelSpec &spec, CacheOutcome *outcome) {
+Jit::getKernel(const KernelSpec &requested, CacheOutcome *outcome) {
+  KernelSpec spec = requested;
+  spec.tuning = requested.tuning.resolvedForHost();
   std::string key = spec.key();
   CacheOutcome served = CacheOutcome::MemoryHit;
   auto kernel = impl->memory.getOrCreate(

@@ -56,8 +56,8 @@ static cl::opt<std::string> queryFile("q", cl::init(""),
                                       cl::cat(category));
 static cl::opt<std::string> keyFile("k", cl::init(""), cl::desc("key .npy"),
                                     cl::cat(category));
-static cl::opt<std::string> valueFile("v", cl::init(""),
-                                      cl::desc("value .npy"), cl::cat(category));
+static cl::opt<std::string> valueFile("v", cl::init(""), cl::desc("value .npy"),
+                                      cl::cat(category));
 static cl::list<int64_t> shape("shape", cl::CommaSeparated,
                                cl::desc("B,N,H,D of random inputs"),
                                cl::cat(category));
@@ -90,18 +90,25 @@ static cl::list<std::string> inputs("inputs", cl::CommaSeparated,
 static cl::list<std::string> outputs("outputs", cl::CommaSeparated,
                                      cl::desc("module mode: output .npy files"),
                                      cl::cat(category));
-static cl::opt<int> numThreads("num-threads", cl::init(0),
-                            cl::desc("worker threads (default: all cores, or "
-                                     "$DILATTN_NUM_THREADS)"),
-                            cl::cat(category));
+static cl::opt<int>
+    numThreads("num-threads", cl::init(0),
+               cl::desc("worker threads (default: all cores, or "
+                        "$DILATTN_NUM_THREADS)"),
+               cl::cat(category));
 
 // Code-generation tuning (defaults are the JIT's); for benchmarking.
-static cl::opt<int64_t> tileQueries("tile-queries", cl::init(4),
-                                    cl::desc("cpu: query rows per tile"),
-                                    cl::cat(category));
-static cl::opt<int64_t> tileKeys("tile-keys", cl::init(16),
-                                 cl::desc("cpu: keys per block"),
-                                 cl::cat(category));
+static cl::opt<int64_t>
+    tileQueries("tile-queries", cl::init(0),
+                cl::desc("cpu: query rows per tile (0: best for the host)"),
+                cl::cat(category));
+static cl::opt<int64_t>
+    tileKeys("tile-keys", cl::init(0),
+             cl::desc("cpu: keys per block (0: best for the host)"),
+             cl::cat(category));
+static cl::opt<int64_t>
+    vectorWidth("vector-width", cl::init(0),
+                cl::desc("cpu: f32 lanes per vector (0: from the host CPU)"),
+                cl::cat(category));
 static cl::opt<int64_t>
     blockSize("block-size", cl::init(0),
               cl::desc("cpu: positions per work item (0: automatic)"),
@@ -252,9 +259,9 @@ static llvm::Error runOpMode() {
   if (fromFiles) {
     if (queryFile.empty() || keyFile.empty() || valueFile.empty())
       return fail("--q, --k and --v must be given together");
-    for (auto [path, tensor] : {std::pair{&queryFile, &query},
-                                std::pair{&keyFile, &key},
-                                std::pair{&valueFile, &value}}) {
+    for (auto [path, tensor] :
+         {std::pair{&queryFile, &query}, std::pair{&keyFile, &key},
+          std::pair{&valueFile, &value}}) {
       auto read = readTensor(*path);
       if (!read)
         return read.takeError();
@@ -266,8 +273,8 @@ static llvm::Error runOpMode() {
                                 shape.size()));
     for (int64_t size : shape)
       if (size < 0)
-        return fail(llvm::formatv("--shape sizes must not be negative, got {0}",
-                                  size));
+        return fail(
+            llvm::formatv("--shape sizes must not be negative, got {0}", size));
     std::vector<int64_t> dims(shape.begin(), shape.end());
     int64_t count = 1;
     for (int64_t size : dims)
@@ -313,6 +320,7 @@ static llvm::Error runOpMode() {
   runtime::ThreadPool pool(numThreads);
   RunOptions options;
   options.threads = &pool;
+  options.tuning.vectorWidth = vectorWidth;
   options.tuning.tileQueries = tileQueries;
   options.tuning.tileKeys = tileKeys;
   options.tuning.blockSize = blockSize;
@@ -384,16 +392,15 @@ static llvm::Error runOpMode() {
                           .count());
     }
     double ms = median(times);
-    double flops =
-        effectiveFlops(*config, batch, seqLen, numHeads, headDim);
+    double flops = effectiveFlops(*config, batch, seqLen, numHeads, headDim);
     bool hit = first->cache != jit::CacheOutcome::Compiled;
     llvm::outs() << llvm::formatv(
         "{{\"median_ms\": {0:f4}, \"gflops\": {1:f2}, \"compile_ms\": {2:f1}, "
         "\"cache\": \"{3}\", \"load_ms\": {4:f2}, \"reps\": {5}, "
         "\"threads\": {6}, \"target\": \"cpu\", \"shape\": [{7}, {8}, {9}, "
         "{10}]}\n",
-        ms, ms > 0 ? flops / (ms * 1e6) : 0.0,
-        hit ? 0.0 : first->compileMs, hit ? "hit" : "miss",
+        ms, ms > 0 ? flops / (ms * 1e6) : 0.0, hit ? 0.0 : first->compileMs,
+        hit ? "hit" : "miss",
         first->cache == jit::CacheOutcome::DiskHit ? first->compileMs : 0.0,
         bench.getValue(), pool.getNumThreads(), batch, seqLen, numHeads,
         headDim);
@@ -420,8 +427,7 @@ int main(int argc, char **argv) {
     llvm::errs() << "error: " << message.split('\n').first << "\n";
     return 1;
   }
-  llvm::Error error =
-      moduleFile.empty() ? runOpMode() : runModuleMode();
+  llvm::Error error = moduleFile.empty() ? runOpMode() : runModuleMode();
   if (error) {
     llvm::errs() << "error: " << llvm::toString(std::move(error)) << "\n";
     return 1;

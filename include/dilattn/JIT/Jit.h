@@ -27,14 +27,20 @@ namespace dilattn::jit {
 
 enum class Target { Cpu };
 
-/// Code-generation parameters of the CPU pipeline.
+/// Code-generation parameters of the CPU pipeline. Zero means "the best
+/// known value for the host CPU" (see resolvedForHost).
 struct CpuTuning {
-  int64_t vectorWidth = 8;
-  int64_t tileQueries = 4;
-  int64_t tileKeys = 16;
+  int64_t vectorWidth = 0;
+  int64_t tileQueries = 0;
+  int64_t tileKeys = 0;
   /// Positions per work item; 0 picks one from the patterns and head dim.
   int64_t blockSize = 0;
   bool fusePatterns = true;
+
+  /// Fills the zero fields for the host: 16 f32 lanes where AVX-512 is
+  /// available, else 8; 12 (AVX-512) or 8 query rows per register tile; two
+  /// vectors of keys per block. Measured on config C1 (docs/benchmarks.md).
+  CpuTuning resolvedForHost() const;
 };
 
 /// Everything that changes the generated code.
