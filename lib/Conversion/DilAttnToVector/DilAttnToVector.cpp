@@ -604,7 +604,9 @@ struct LowerToVectorPass
       getOperation().emitError()
           << "dilattn-lower-to-vector: vector-width and tile-queries must be "
              "positive and tile-keys a positive multiple of vector-width, got "
-          << vectorWidth << ", " << tileQueries << ", " << tileKeys;
+          << static_cast<int64_t>(vectorWidth) << ", "
+          << static_cast<int64_t>(tileQueries) << ", "
+          << static_cast<int64_t>(tileKeys);
       return signalPassFailure();
     }
     if (outline)

@@ -3,20 +3,24 @@
 // RUN: dilattn-opt %t/lower.mlir -split-input-file -dilattn-lower-to-vector="outline=false tile-queries=2 tile-keys=32" | FileCheck %t/lower.mlir --enable-var-scope --check-prefix=TILE
 // RUN: dilattn-opt %t/lower.mlir -split-input-file -dilattn-lower-to-vector="outline=false vector-width=16 tile-keys=32" | FileCheck %t/lower.mlir --enable-var-scope --check-prefix=WIDE
 // RUN: dilattn-opt %t/outline.mlir -split-input-file -dilattn-lower-to-vector | FileCheck %t/outline.mlir --enable-var-scope
+// RUN: dilattn-opt %t/grouped.mlir -dilattn-tile-segments -dilattn-lower-to-vector | FileCheck %t/grouped.mlir --enable-var-scope
 // RUN: dilattn-opt %t/invalid.mlir -split-input-file -dilattn-lower-to-vector -verify-diagnostics
-// RUN: dilattn-opt %t/bad-tile-keys.mlir -dilattn-lower-to-vector="tile-keys=12" -verify-diagnostics
+// RUN: dilattn-opt %t/bad-options.mlir -dilattn-lower-to-vector="vector-width=0" -verify-diagnostics
+// RUN: dilattn-opt %t/bad-options.mlir -dilattn-lower-to-vector="tile-keys=0" -verify-diagnostics
+// RUN: dilattn-opt %t/bad-options.mlir -dilattn-lower-to-vector="tile-keys=12" -verify-diagnostics
+// RUN: dilattn-opt %t/bad-options.mlir -dilattn-lower-to-vector="tile-queries=0" -verify-diagnostics
 
 // Lowering of dilattn.segment_attention and dilattn.write_states to scf +
 // vector (+ arith, math, memref): key blocks of tile-keys keys packed
 // transposed into a stack buffer, query tiles of tile-queries rows whose
 // scores accumulate with vector.fma in vector-width lanes, online softmax in
-// log2 units with a polynomial exp2, masks and causal limits as selects. The
-// write_states inputs are in the generic form (its pretty form does not
-// parse; see kernel-ops.mlir).
+// log2 units with a polynomial exp2, masks and causal limits as selects.
 //
 // lower.mlir checks the kernel code in place (outline=false); outline.mlir
 // checks the default outlining of segment attentions into shared private
-// functions.
+// functions named after their kernel; grouped.mlir checks that the tiler's
+// segment attentions of a grouped call with rates [1, 2] share one function;
+// invalid.mlir and bad-options.mlir check the refusals.
 
 //--- lower.mlir
 
@@ -294,8 +298,8 @@ func.func @segment_bias_causal(%q: memref<?x16xf32>, %kb: memref<?xf32, strided<
 // CHECK-NOT: vector.store
 // CHECK-NOT: dilattn.
 func.func @write_states_one(%m: memref<?xf32>, %s: memref<?xf32>, %a: memref<?x16xf32>, %o: memref<?x16xf32, strided<[64, 1], offset: ?>>) {
-  "dilattn.write_states"(%m, %s, %a, %o) <{operandSegmentSizes = array<i32: 1, 1, 1, 1>, output_scale = 0.5 : f64}>
-      : (memref<?xf32>, memref<?xf32>, memref<?x16xf32>, memref<?x16xf32, strided<[64, 1], offset: ?>>) -> ()
+  dilattn.write_states states(%m : memref<?xf32>) sums(%s : memref<?xf32>) accs(%a : memref<?x16xf32>)
+      outs(%o : memref<?x16xf32, strided<[64, 1], offset: ?>>) output_scale = 0.5
   return
 }
 
@@ -340,10 +344,10 @@ func.func @write_states_one(%m: memref<?xf32>, %s: memref<?xf32>, %a: memref<?x1
 func.func @write_states_three(%m0: memref<8xf32>, %m1: memref<8xf32>, %m2: memref<8xf32>,
                               %s0: memref<8xf32>, %s1: memref<8xf32>, %s2: memref<8xf32>,
                               %a0: memref<8x20xf32>, %a1: memref<8x20xf32>, %a2: memref<8x20xf32>, %o: memref<8x20xf32>) {
-  "dilattn.write_states"(%m0, %m1, %m2, %s0, %s1, %s2, %a0, %a1, %a2, %o)
-      <{operandSegmentSizes = array<i32: 3, 3, 3, 1>, output_scale = 1.0 : f64}>
-      : (memref<8xf32>, memref<8xf32>, memref<8xf32>, memref<8xf32>, memref<8xf32>, memref<8xf32>,
-         memref<8x20xf32>, memref<8x20xf32>, memref<8x20xf32>, memref<8x20xf32>) -> ()
+  dilattn.write_states states(%m0, %m1, %m2 : memref<8xf32>, memref<8xf32>, memref<8xf32>)
+      sums(%s0, %s1, %s2 : memref<8xf32>, memref<8xf32>, memref<8xf32>)
+      accs(%a0, %a1, %a2 : memref<8x20xf32>, memref<8x20xf32>, memref<8x20xf32>)
+      outs(%o : memref<8x20xf32>) output_scale = 1.0
   return
 }
 
@@ -385,8 +389,8 @@ func.func @segment_dynamic_head_dim(%q: memref<?x?xf32>, %m: memref<?xf32>) {
 // write_states needs an f32 output.
 func.func @write_states_f16(%m: memref<?xf32>, %a: memref<?x16xf32>, %o: memref<?x16xf16>) {
   // expected-error @+1 {{'dilattn.write_states' op vector lowering needs a static head dim and an f32 output, got 'memref<?x16xf16>'}}
-  "dilattn.write_states"(%m, %m, %a, %o) <{operandSegmentSizes = array<i32: 1, 1, 1, 1>, output_scale = 1.0 : f64}>
-      : (memref<?xf32>, memref<?xf32>, memref<?x16xf32>, memref<?x16xf16>) -> ()
+  dilattn.write_states states(%m : memref<?xf32>) sums(%m : memref<?xf32>) accs(%a : memref<?x16xf32>)
+      outs(%o : memref<?x16xf16>) output_scale = 1.0
   return
 }
 
@@ -395,32 +399,43 @@ func.func @write_states_f16(%m: memref<?xf32>, %a: memref<?x16xf32>, %o: memref<
 // write_states needs a static head dim.
 func.func @write_states_dynamic(%m: memref<?xf32>, %a: memref<?x?xf32>) {
   // expected-error @+1 {{'dilattn.write_states' op vector lowering needs a static head dim and an f32 output, got 'memref<?x?xf32>'}}
-  "dilattn.write_states"(%m, %m, %a, %a) <{operandSegmentSizes = array<i32: 1, 1, 1, 1>, output_scale = 1.0 : f64}>
-      : (memref<?xf32>, memref<?xf32>, memref<?x?xf32>, memref<?x?xf32>) -> ()
+  dilattn.write_states states(%m : memref<?xf32>) sums(%m : memref<?xf32>) accs(%a : memref<?x?xf32>)
+      outs(%a : memref<?x?xf32>) output_scale = 1.0
   return
 }
 
-//--- bad-tile-keys.mlir
+//--- bad-options.mlir
 
-// tile-keys = 12 is not a multiple of vector-width = 8.
-func.func @bad_tile_keys(%q: memref<?x64xf32>, %m: memref<?xf32>) {
-  // expected-error @+1 {{'dilattn.segment_attention' op tile-keys must be a multiple of vector-width}}
-  dilattn.segment_attention query(%q) key(%q) value(%q) state(%m, %m, %q) scale = 0.125
-      : memref<?x64xf32>, memref<?x64xf32>, memref<?x64xf32>, memref<?xf32>, memref<?xf32>, memref<?x64xf32>
-  return
+// The options are checked once, before any op is looked at: one error on the
+// module (hence the explicit module here) for vector-width = 0, tile-keys = 0,
+// tile-keys = 12 (not a multiple of vector-width = 8) and tile-queries = 0,
+// and no crash (no division by a zero width).
+// The message ends with the three values, which differ per RUN line: the
+// regex checks that they are printed as numbers.
+// expected-error-re @+1 {{dilattn-lower-to-vector: vector-width and tile-queries must be positive and tile-keys a positive multiple of vector-width, got {{[0-9]+}}, {{[0-9]+}}, {{[0-9]+}}}}
+module {
+  func.func @bad_options(%q: memref<?x64xf32>, %m: memref<?xf32>) {
+    dilattn.segment_attention query(%q) key(%q) value(%q) state(%m, %m, %q) scale = 0.125
+        : memref<?x64xf32>, memref<?x64xf32>, memref<?x64xf32>, memref<?xf32>, memref<?xf32>, memref<?x64xf32>
+    dilattn.write_states states(%m : memref<?xf32>) sums(%m : memref<?xf32>) accs(%q : memref<?x64xf32>)
+        outs(%q : memref<?x64xf32>) output_scale = 1.0
+    return
+  }
 }
 
 //--- outline.mlir
 
 // Default (outline=true): segment attentions with the same attributes and
-// operand kinds share one private function, called with views cast to fully
-// dynamic strides (unit innermost stride kept); the scratch buffers live at
-// the entry of that function. Different scale or causal flag: another
-// function. write_states is lowered in place.
+// operand kinds share one private function, named
+// <kernel>__segment_attention_N, called with views cast to fully dynamic
+// strides (the unit innermost stride of rank-2 rows kept; rank-1 states are
+// always cast, a unit stride included); the scratch buffers live at the entry
+// of that function. Different scale or causal flag: another function.
+// write_states is lowered in place.
 // CHECK-LABEL: func.func @outline(
 // CHECK-SAME: %[[Q1:[a-zA-Z0-9_]+]]: memref<?x64xf32, strided<[128, 1], offset: ?>>, %[[Q2:[a-zA-Z0-9_]+]]: memref<?x64xf32, strided<[256, 1], offset: ?>>,
 // CHECK-SAME: %[[M1:[a-zA-Z0-9_]+]]: memref<?xf32, strided<[2], offset: ?>>, %[[M2:[a-zA-Z0-9_]+]]: memref<?xf32, strided<[4], offset: ?>>, %[[A:[a-zA-Z0-9_]+]]: memref<?x64xf32, strided<[?, 1], offset: ?>>,
-// CHECK-SAME: %[[T:[a-zA-Z0-9_]+]]: index, %[[O:[a-zA-Z0-9_]+]]: memref<?x64xf32>)
+// CHECK-SAME: %[[T:[a-zA-Z0-9_]+]]: index, %[[O:[a-zA-Z0-9_]+]]: memref<?x64xf32>, %[[M3:[a-zA-Z0-9_]+]]: memref<?xf32, strided<[1], offset: ?>>)
 // CHECK-NOT: memref.alloca
 // CHECK-NEXT: %[[CQ1:.+]] = memref.cast %[[Q1]] : memref<?x64xf32, strided<[128, 1], offset: ?>> to memref<?x64xf32, strided<[?, 1], offset: ?>>
 // CHECK-NEXT: %[[CK1:.+]] = memref.cast %[[Q1]]
@@ -428,41 +443,59 @@ func.func @bad_tile_keys(%q: memref<?x64xf32>, %m: memref<?xf32>) {
 // CHECK-NEXT: %[[CM1:.+]] = memref.cast %[[M1]] : memref<?xf32, strided<[2], offset: ?>> to memref<?xf32, strided<[?], offset: ?>>
 // CHECK-NEXT: %[[CS1:.+]] = memref.cast %[[M1]]
 // The acc view is already fully dynamic: passed as is.
-// CHECK-NEXT: call @[[FN0:[a-zA-Z0-9_]+]](%[[CQ1]], %[[CK1]], %[[CV1]], %[[CM1]], %[[CS1]], %[[A]]) : (memref<?x64xf32, strided<[?, 1], offset: ?>>, memref<?x64xf32, strided<[?, 1], offset: ?>>, memref<?x64xf32, strided<[?, 1], offset: ?>>, memref<?xf32, strided<[?], offset: ?>>, memref<?xf32, strided<[?], offset: ?>>, memref<?x64xf32, strided<[?, 1], offset: ?>>) -> ()
+// CHECK-NEXT: call @outline__segment_attention_0(%[[CQ1]], %[[CK1]], %[[CV1]], %[[CM1]], %[[CS1]], %[[A]]) : (memref<?x64xf32, strided<[?, 1], offset: ?>>, memref<?x64xf32, strided<[?, 1], offset: ?>>, memref<?x64xf32, strided<[?, 1], offset: ?>>, memref<?xf32, strided<[?], offset: ?>>, memref<?xf32, strided<[?], offset: ?>>, memref<?x64xf32, strided<[?, 1], offset: ?>>) -> ()
 // CHECK-NEXT: %[[CQ2:.+]] = memref.cast %[[Q2]] : memref<?x64xf32, strided<[256, 1], offset: ?>> to memref<?x64xf32, strided<[?, 1], offset: ?>>
 // CHECK-NEXT: %[[CK2:.+]] = memref.cast %[[Q2]]
 // CHECK-NEXT: %[[CV2:.+]] = memref.cast %[[Q2]]
 // CHECK-NEXT: %[[CM2:.+]] = memref.cast %[[M2]] : memref<?xf32, strided<[4], offset: ?>> to memref<?xf32, strided<[?], offset: ?>>
 // CHECK-NEXT: %[[CS2:.+]] = memref.cast %[[M2]]
-// CHECK-NEXT: call @[[FN0]](%[[CQ2]], %[[CK2]], %[[CV2]], %[[CM2]], %[[CS2]], %[[A]])
-// CHECK: call @[[FN1:[a-zA-Z0-9_]+]](%{{.+}}, %[[T]])
-// CHECK: call @[[FN2:[a-zA-Z0-9_]+]](
+// CHECK-NEXT: call @outline__segment_attention_0(%[[CQ2]], %[[CK2]], %[[CV2]], %[[CM2]], %[[CS2]], %[[A]])
+// CHECK: call @outline__segment_attention_1(%{{.+}}, %[[T]])
+// CHECK: call @outline__segment_attention_2(
+// A unit-stride rank-1 state (as at dilation rate 1) is cast to the dynamic
+// stride as well, so it shares the first function.
+// CHECK: %[[CM3:.+]] = memref.cast %[[M3]] : memref<?xf32, strided<[1], offset: ?>> to memref<?xf32, strided<[?], offset: ?>>
+// CHECK-NEXT: %[[CS3:.+]] = memref.cast %[[M3]] : memref<?xf32, strided<[1], offset: ?>> to memref<?xf32, strided<[?], offset: ?>>
+// CHECK-NEXT: call @outline__segment_attention_0(%{{.+}}, %{{.+}}, %{{.+}}, %[[CM3]], %[[CS3]], %[[A]])
 // CHECK-NOT: dilattn.
+// CHECK-NOT: call @outline__segment_attention_3
 // The write stays here.
 // CHECK: scf.for
 // CHECK: vector.store %{{.+}}, %[[O]]
 // CHECK: return
-// The shared function of the two non-causal 0.125 calls.
-// CHECK: func.func private @[[FN0]](%[[FQ:[a-zA-Z0-9_]+]]: memref<?x64xf32, strided<[?, 1], offset: ?>>, %{{.+}}: memref<?x64xf32, strided<[?, 1], offset: ?>>, %{{.+}}: memref<?x64xf32, strided<[?, 1], offset: ?>>, %{{.+}}: memref<?xf32, strided<[?], offset: ?>>, %{{.+}}: memref<?xf32, strided<[?], offset: ?>>, %{{.+}}: memref<?x64xf32, strided<[?, 1], offset: ?>>)
+// A second kernel with a call of the same signature gets a function of its
+// own, named after it (kernels linked into one process must not share
+// symbols); N counts the module's outlined functions.
+// CHECK-LABEL: func.func @other(
+// CHECK: call @[[OTHER:other__segment_attention_[0-9]+]](
+// CHECK-NOT: call @outline__
+// CHECK: return
+// The shared function of the non-causal 0.125 calls.
+// CHECK: func.func private @outline__segment_attention_0(%[[FQ:[a-zA-Z0-9_]+]]: memref<?x64xf32, strided<[?, 1], offset: ?>>, %{{.+}}: memref<?x64xf32, strided<[?, 1], offset: ?>>, %{{.+}}: memref<?x64xf32, strided<[?, 1], offset: ?>>, %{{.+}}: memref<?xf32, strided<[?], offset: ?>>, %{{.+}}: memref<?xf32, strided<[?], offset: ?>>, %{{.+}}: memref<?x64xf32, strided<[?, 1], offset: ?>>)
 // CHECK-NEXT: memref.alloca() : memref<4x16xf32>
 // CHECK-NEXT: memref.alloca() : memref<64x16xf32>
 // CHECK: arith.constant dense<0.180336878> : vector<8xf32>
 // CHECK-NOT: arith.cmpi sle
 // CHECK: return
 // The causal one.
-// CHECK: func.func private @[[FN1]](
+// CHECK: func.func private @outline__segment_attention_1(
 // CHECK-SAME: %{{.+}}: index)
 // CHECK-NEXT: memref.alloca() : memref<4x16xf32>
 // CHECK-NEXT: memref.alloca() : memref<64x16xf32>
 // CHECK: arith.cmpi sle
 // CHECK: return
 // The one with another scale (0.5 * log2(e)).
-// CHECK: func.func private @[[FN2]](
+// CHECK: func.func private @outline__segment_attention_2(
 // CHECK: arith.constant dense<0.72134751> : vector<8xf32>
 // CHECK: return
+// The second kernel's.
+// CHECK: func.func private @[[OTHER]](
+// CHECK: arith.constant dense<0.180336878> : vector<8xf32>
+// CHECK: return
+// CHECK-NOT: func.func
 func.func @outline(%q1: memref<?x64xf32, strided<[128, 1], offset: ?>>, %q2: memref<?x64xf32, strided<[256, 1], offset: ?>>,
                    %m1: memref<?xf32, strided<[2], offset: ?>>, %m2: memref<?xf32, strided<[4], offset: ?>>, %a: memref<?x64xf32, strided<[?, 1], offset: ?>>,
-                   %t: index, %o: memref<?x64xf32>) {
+                   %t: index, %o: memref<?x64xf32>, %m3: memref<?xf32, strided<[1], offset: ?>>) {
   dilattn.segment_attention query(%q1) key(%q1) value(%q1) state(%m1, %m1, %a) scale = 0.125
       : memref<?x64xf32, strided<[128, 1], offset: ?>>, memref<?x64xf32, strided<[128, 1], offset: ?>>, memref<?x64xf32, strided<[128, 1], offset: ?>>,
         memref<?xf32, strided<[2], offset: ?>>, memref<?xf32, strided<[2], offset: ?>>, memref<?x64xf32, strided<[?, 1], offset: ?>>
@@ -475,7 +508,44 @@ func.func @outline(%q1: memref<?x64xf32, strided<[128, 1], offset: ?>>, %q2: mem
   dilattn.segment_attention query(%q1) key(%q1) value(%q1) state(%m1, %m1, %a) scale = 0.5
       : memref<?x64xf32, strided<[128, 1], offset: ?>>, memref<?x64xf32, strided<[128, 1], offset: ?>>, memref<?x64xf32, strided<[128, 1], offset: ?>>,
         memref<?xf32, strided<[2], offset: ?>>, memref<?xf32, strided<[2], offset: ?>>, memref<?x64xf32, strided<[?, 1], offset: ?>>
-  "dilattn.write_states"(%m1, %m1, %a, %o) <{operandSegmentSizes = array<i32: 1, 1, 1, 1>, output_scale = 1.0 : f64}>
-      : (memref<?xf32, strided<[2], offset: ?>>, memref<?xf32, strided<[2], offset: ?>>, memref<?x64xf32, strided<[?, 1], offset: ?>>, memref<?x64xf32>) -> ()
+  dilattn.segment_attention query(%q1) key(%q1) value(%q1) state(%m3, %m3, %a) scale = 0.125
+      : memref<?x64xf32, strided<[128, 1], offset: ?>>, memref<?x64xf32, strided<[128, 1], offset: ?>>, memref<?x64xf32, strided<[128, 1], offset: ?>>,
+        memref<?xf32, strided<[1], offset: ?>>, memref<?xf32, strided<[1], offset: ?>>, memref<?x64xf32, strided<[?, 1], offset: ?>>
+  dilattn.write_states states(%m1 : memref<?xf32, strided<[2], offset: ?>>) sums(%m1 : memref<?xf32, strided<[2], offset: ?>>)
+      accs(%a : memref<?x64xf32, strided<[?, 1], offset: ?>>) outs(%o : memref<?x64xf32>) output_scale = 1.0
+  return
+}
+
+func.func @other(%q1: memref<?x64xf32, strided<[128, 1], offset: ?>>, %m1: memref<?xf32, strided<[2], offset: ?>>, %a: memref<?x64xf32, strided<[?, 1], offset: ?>>) {
+  dilattn.segment_attention query(%q1) key(%q1) value(%q1) state(%m1, %m1, %a) scale = 0.125
+      : memref<?x64xf32, strided<[128, 1], offset: ?>>, memref<?x64xf32, strided<[128, 1], offset: ?>>, memref<?x64xf32, strided<[128, 1], offset: ?>>,
+        memref<?xf32, strided<[2], offset: ?>>, memref<?xf32, strided<[2], offset: ?>>, memref<?x64xf32, strided<[?, 1], offset: ?>>
+  return
+}
+
+//--- grouped.mlir
+
+// A grouped call with rates [1, 2] after segment tiling: group 0's views have
+// unit strides ([32, 1] rows, [1] states), group 1's stride 2 ([64, 1] rows,
+// [2] states, [32, 1] acc). Cast to fully dynamic strides, their kinds are
+// equal, so both calls share exactly ONE outlined function.
+// CHECK-LABEL: func.func @grouped(
+// CHECK-NOT: func.func
+// CHECK: %[[M0:.+]] = memref.subview %{{.+}}[%{{.+}}] [%{{.+}}] [1] : memref<16xf32> to memref<?xf32, strided<[1], offset: ?>>
+// CHECK: memref.cast %[[M0]] : memref<?xf32, strided<[1], offset: ?>> to memref<?xf32, strided<[?], offset: ?>>
+// CHECK: call @grouped__segment_attention_0(
+// CHECK-NOT: func.func
+// CHECK: %[[M1:.+]] = memref.subview %{{.+}}[%{{.+}}] [%{{.+}}] [2] : memref<16xf32> to memref<?xf32, strided<[2], offset: ?>>
+// CHECK: memref.cast %[[M1]] : memref<?xf32, strided<[2], offset: ?>> to memref<?xf32, strided<[?], offset: ?>>
+// CHECK: call @grouped__segment_attention_0(
+// CHECK-NOT: call @
+// CHECK-NOT: dilattn.
+// CHECK: func.func private @grouped__segment_attention_0(%{{.+}}: memref<?x16xf32, strided<[?, 1], offset: ?>>, %{{.+}}: memref<?x16xf32, strided<[?, 1], offset: ?>>, %{{.+}}: memref<?x16xf32, strided<[?, 1], offset: ?>>, %{{.+}}: memref<?xf32, strided<[?], offset: ?>>, %{{.+}}: memref<?xf32, strided<[?], offset: ?>>, %{{.+}}: memref<?x16xf32, strided<[?, 1], offset: ?>>)
+// CHECK-NOT: func.func
+// CHECK-NOT: __segment_attention_1
+func.func @grouped(%q: memref<1x64x2x16xf32>, %o: memref<1x64x2x16xf32>) {
+  dilattn.write_dilated_attention ins(%q, %q, %q) outs(%o)
+      segment_lengths = [16, 32] dilation_rates = [1, 2] block_size = 16
+      : memref<1x64x2x16xf32>, memref<1x64x2x16xf32>, memref<1x64x2x16xf32>, memref<1x64x2x16xf32>
   return
 }

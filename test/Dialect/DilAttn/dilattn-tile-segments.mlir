@@ -115,7 +115,7 @@
 // CHECK: %[[WM:.+]] = memref.subview %[[MAX]][0] [%[[ROWS]]] [1]
 // CHECK: %[[WS:.+]] = memref.subview %[[SUM]][0] [%[[ROWS]]] [1]
 // CHECK: %[[WA:.+]] = memref.subview %[[ACC]][0, 0] [%[[ROWS]], 16] [1, 1]
-// CHECK: dilattn.write_states states(%[[WM]]) sums(%[[WS]]) accs(%[[WA]]) outs(%[[OUT]]) output_scale = 5.000000e-01 :
+// CHECK: dilattn.write_states states(%[[WM]] : memref<?xf32, strided<[1]>>) sums(%[[WS]] : memref<?xf32, strided<[1]>>) accs(%[[WA]] : memref<?x16xf32, strided<[16, 1]>>) outs(%[[OUT]] : memref<?x16xf32, strided<[64, 1], offset: ?>>) output_scale = 5.000000e-01{{$}}
 // CHECK-NOT: dilattn.write_dilated_attention
 // CHECK-NOT: dilattn.segment_attention
 // CHECK: return
@@ -157,7 +157,7 @@ func.func @grouped(%q: memref<2x64x4x16xf32>, %k: memref<2x64x4x16xf32>, %v: mem
 // CHECK-NEXT: arith.constant 2 : index
 // CHECK: dilattn.segment_attention {{.*}} scale = 5.000000e-01 : memref<?x64xf32, strided<[1024, 1], offset: ?>>
 // CHECK-NOT: arith.cmpi eq, %[[GROUP]]
-// CHECK: dilattn.write_states states(%{{[^,]+}}) sums(%{{[^,]+}}) accs(%{{[^,]+}}) outs(%{{.+}}) output_scale = 0.33333333333333331 :
+// CHECK: dilattn.write_states states(%{{[^,:]+}} : memref<?xf32, strided<[1]>>) sums(%{{[^,:]+}} : memref<?xf32, strided<[1]>>) accs(%{{[^,:]+}} : memref<?x64xf32, strided<[64, 1]>>) outs(%{{[^,:]+}} : memref<?x64xf32, strided<[256, 1], offset: ?>>) output_scale = 0.33333333333333331{{$}}
 func.func @grouped_three_scale(%q: memref<1x64x4x64xf32>, %o: memref<1x64x4x64xf32>) {
   dilattn.write_dilated_attention ins(%q, %q, %q) outs(%o)
       segment_lengths = [8, 16, 32] dilation_rates = [1, 2, 4] scale = 0.5 block_size = 32
@@ -170,7 +170,7 @@ func.func @grouped_three_scale(%q: memref<1x64x4x64xf32>, %o: memref<1x64x4x64xf
 // Grouped mode, default scale for D = 64: 1/8.
 // CHECK-LABEL: func.func @grouped_default_scale_d64(
 // CHECK: dilattn.segment_attention {{.*}} scale = 1.250000e-01 :
-// CHECK: dilattn.write_states {{.*}} output_scale = 1.000000e+00 :
+// CHECK: dilattn.write_states {{.*}} output_scale = 1.000000e+00{{$}}
 func.func @grouped_default_scale_d64(%q: memref<1x64x2x64xf32>) {
   dilattn.write_dilated_attention ins(%q, %q, %q) outs(%q)
       segment_lengths = [64] dilation_rates = [1] block_size = 32
@@ -253,7 +253,7 @@ func.func @grouped_default_scale_d64(%q: memref<1x64x2x64xf32>) {
 // CHECK: %[[WM2:.+]] = memref.subview %[[MAX2]][0]
 // CHECK: %[[WS2:.+]] = memref.subview %[[SUM2]][0]
 // CHECK: %[[WA2:.+]] = memref.subview %[[ACC2]][0, 0]
-// CHECK: dilattn.write_states states(%[[WM0]], %[[WM1]], %[[WM2]]) sums(%[[WS0]], %[[WS1]], %[[WS2]]) accs(%[[WA0]], %[[WA1]], %[[WA2]]) outs(%{{.+}}) output_scale = 1.000000e+00 :
+// CHECK: dilattn.write_states states(%[[WM0]], %[[WM1]], %[[WM2]] : memref<?xf32, strided<[1]>>, memref<?xf32, strided<[1]>>, memref<?xf32, strided<[1]>>) sums(%[[WS0]], %[[WS1]], %[[WS2]] : memref<?xf32, strided<[1]>>, memref<?xf32, strided<[1]>>, memref<?xf32, strided<[1]>>) accs(%[[WA0]], %[[WA1]], %[[WA2]] : memref<?x16xf32, strided<[16, 1]>>, memref<?x16xf32, strided<[16, 1]>>, memref<?x16xf32, strided<[16, 1]>>) outs(%{{[^,:]+}} : memref<?x16xf32, strided<[64, 1], offset: ?>>) output_scale = 1.000000e+00{{$}}
 func.func @longnet_cyclic(%q: memref<1x64x4x16xf32>, %o: memref<1x64x4x16xf32>) {
   dilattn.write_dilated_attention ins(%q, %q, %q) outs(%o)
       segment_lengths = [16, 32, 64] dilation_rates = [1, 2, 4] mode = longnet block_size = 16
@@ -293,7 +293,7 @@ func.func @longnet_cyclic(%q: memref<1x64x4x16xf32>, %o: memref<1x64x4x16xf32>) 
 // CHECK: scf.for
 // CHECK: arith.addi %{{.+}}, %[[OFF1]] : index
 // CHECK: dilattn.segment_attention
-// CHECK: dilattn.write_states states(%{{[^,]+}}, %{{[^,]+}}) sums(
+// CHECK: dilattn.write_states states(%{{[^,:]+}}, %{{[^,:]+}} : memref<?xf32, strided<[1]>>, memref<?xf32, strided<[1]>>) sums(
 func.func @longnet_blocked(%q: memref<1x64x4x16xf32>) {
   dilattn.write_dilated_attention ins(%q, %q, %q) outs(%q)
       segment_lengths = [16, 32] dilation_rates = [1, 2] mode = longnet offset_rule = blocked block_size = 16

@@ -3,9 +3,9 @@
 // One case per diagnostic of the verifiers of the buffer-level (kernel) ops
 // in lib/Dialect/DilAttn/IR/DilAttnOps.cpp: WriteDilatedAttentionOp::verify
 // (the shared rules C1-C16 of docs/Constraints.md, then the buffer-form
-// rules), SegmentAttentionOp::verify and WriteStatesOp::verify. The pretty
-// form of dilattn.write_states does not parse (see kernel-ops.mlir), so its
-// cases use the generic form.
+// rules), SegmentAttentionOp::verify and WriteStatesOp::verify. Cases that
+// the pretty form cannot express (no states at all, or only one of
+// item_begin and item_end) use the generic form.
 
 //===----------------------------------------------------------------------===//
 // dilattn.write_dilated_attention: shared rules
@@ -197,12 +197,40 @@ func.func @buffer_attn_mask_bool(%q: memref<2x64x4x16xf32>, %m: memref<2x4x64x64
 
 // -----
 
-// attn_mask has the (B, H, N, N) form: a rank-2 mask is refused by the
-// operand type constraint before the verifier's own rule (which is therefore
-// unreachable).
+// attn_mask has the (B, H, N, N) form: the operand type constraint (rank 4)
+// enforces it, so a rank-2 mask gets the generic operand message (the
+// verifier has no rule of its own for it).
 func.func @buffer_attn_mask_rank(%q: memref<2x64x4x16xf32>, %m: memref<64x64xf32>) {
   // expected-error @+1 {{'dilattn.write_dilated_attention' op operand #3 must be strided memref of any type values of rank 4, but got 'memref<64x64xf32>'}}
   dilattn.write_dilated_attention ins(%q, %q, %q) attn_mask(%m : memref<64x64xf32>) outs(%q) segment_lengths = [16] dilation_rates = [1] block_size = 16 : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
+  return
+}
+
+// -----
+
+// Rows are loaded as vectors: query has a unit stride along the head dim.
+func.func @buffer_query_head_dim_stride(%q: memref<2x64x4x16xf32, strided<[8192, 128, 32, 2]>>, %k: memref<2x64x4x16xf32>) {
+  // expected-error @+1 {{'dilattn.write_dilated_attention' op query, key, value and output must have a unit stride along the head dim, got 'memref<2x64x4x16xf32, strided<[8192, 128, 32, 2]>>'}}
+  dilattn.write_dilated_attention ins(%q, %k, %k) outs(%k) segment_lengths = [16] dilation_rates = [1] block_size = 16 : memref<2x64x4x16xf32, strided<[8192, 128, 32, 2]>>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
+  return
+}
+
+// -----
+
+// The same rule for key (and value): the first offending operand is named.
+func.func @buffer_key_head_dim_stride(%q: memref<2x64x4x16xf32>, %k: memref<2x64x4x16xf32, strided<[8192, 128, 32, 2]>>) {
+  // expected-error @+1 {{'dilattn.write_dilated_attention' op query, key, value and output must have a unit stride along the head dim, got 'memref<2x64x4x16xf32, strided<[8192, 128, 32, 2]>>'}}
+  dilattn.write_dilated_attention ins(%q, %k, %k) outs(%q) segment_lengths = [16] dilation_rates = [1] block_size = 16 : memref<2x64x4x16xf32>, memref<2x64x4x16xf32, strided<[8192, 128, 32, 2]>>, memref<2x64x4x16xf32, strided<[8192, 128, 32, 2]>>, memref<2x64x4x16xf32>
+  return
+}
+
+// -----
+
+// The same rule for the output: a dynamic head-dim stride is not known to be
+// 1, so it is refused too.
+func.func @buffer_output_dynamic_head_dim_stride(%q: memref<2x64x4x16xf32>, %o: memref<2x64x4x16xf32, strided<[?, ?, ?, ?], offset: ?>>) {
+  // expected-error @+1 {{'dilattn.write_dilated_attention' op query, key, value and output must have a unit stride along the head dim, got 'memref<2x64x4x16xf32, strided<[?, ?, ?, ?], offset: ?>>'}}
+  dilattn.write_dilated_attention ins(%q, %q, %q) outs(%o) segment_lengths = [16] dilation_rates = [1] block_size = 16 : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32, strided<[?, ?, ?, ?], offset: ?>>
   return
 }
 
@@ -250,10 +278,19 @@ func.func @buffer_item_end_only(%q: memref<2x64x4x16xf32>, %e: index) {
 
 // -----
 
-// block_size is positive.
+// block_size is positive (zero).
 func.func @buffer_block_size_zero(%q: memref<2x64x4x16xf32>) {
   // expected-error @+1 {{'dilattn.write_dilated_attention' op block_size must be positive, got 0}}
   dilattn.write_dilated_attention ins(%q, %q, %q) outs(%q) segment_lengths = [16] dilation_rates = [1] block_size = 0 : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
+  return
+}
+
+// -----
+
+// block_size is positive (negative: read as the signed value written).
+func.func @buffer_block_size_negative(%q: memref<2x64x4x16xf32>) {
+  // expected-error @+1 {{'dilattn.write_dilated_attention' op block_size must be positive, got -128}}
+  dilattn.write_dilated_attention ins(%q, %q, %q) outs(%q) segment_lengths = [16] dilation_rates = [1] block_size = -128 : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
   return
 }
 
@@ -337,10 +374,11 @@ func.func @segment_acc_rows(%q: memref<8x64xf32>, %m: memref<8xf32>, %a: memref<
 // -----
 
 //===----------------------------------------------------------------------===//
-// dilattn.write_states (generic form)
+// dilattn.write_states
 //===----------------------------------------------------------------------===//
 
-// At least one state.
+// At least one state (generic form: the pretty form cannot spell an empty
+// list).
 func.func @write_states_none(%o: memref<8x64xf32>) {
   // expected-error @+1 {{'dilattn.write_states' op expects one or more states, each with a max, a sum and an acc}}
   "dilattn.write_states"(%o) <{operandSegmentSizes = array<i32: 0, 0, 0, 1>, output_scale = 1.0 : f64}> : (memref<8x64xf32>) -> ()
@@ -352,8 +390,8 @@ func.func @write_states_none(%o: memref<8x64xf32>) {
 // As many sums and accs as maxes.
 func.func @write_states_unequal(%m: memref<8xf32>, %a: memref<8x64xf32>) {
   // expected-error @+1 {{'dilattn.write_states' op expects one or more states, each with a max, a sum and an acc}}
-  "dilattn.write_states"(%m, %m, %m, %a, %a) <{operandSegmentSizes = array<i32: 2, 1, 1, 1>, output_scale = 1.0 : f64}>
-      : (memref<8xf32>, memref<8xf32>, memref<8xf32>, memref<8x64xf32>, memref<8x64xf32>) -> ()
+  dilattn.write_states states(%m, %m : memref<8xf32>, memref<8xf32>) sums(%m : memref<8xf32>) accs(%a : memref<8x64xf32>)
+      outs(%a : memref<8x64xf32>) output_scale = 1.0
   return
 }
 
@@ -362,7 +400,27 @@ func.func @write_states_unequal(%m: memref<8xf32>, %a: memref<8x64xf32>) {
 // Every acc has the output's shape (the second of two).
 func.func @write_states_acc_shape(%m: memref<8xf32>, %a: memref<8x64xf32>, %b: memref<8x32xf32>) {
   // expected-error @+1 {{'dilattn.write_states' op state accs must have the output's shape}}
-  "dilattn.write_states"(%m, %m, %m, %m, %a, %b, %a) <{operandSegmentSizes = array<i32: 2, 2, 2, 1>, output_scale = 1.0 : f64}>
-      : (memref<8xf32>, memref<8xf32>, memref<8xf32>, memref<8xf32>, memref<8x64xf32>, memref<8x32xf32>, memref<8x64xf32>) -> ()
+  dilattn.write_states states(%m, %m : memref<8xf32>, memref<8xf32>) sums(%m, %m : memref<8xf32>, memref<8xf32>)
+      accs(%a, %b : memref<8x64xf32>, memref<8x32xf32>) outs(%a : memref<8x64xf32>) output_scale = 1.0
+  return
+}
+
+// -----
+
+// States are f32 (a sum).
+func.func @write_states_sum_f16(%m: memref<8xf32>, %s: memref<8xf16>, %a: memref<8x64xf32>) {
+  // expected-error @+1 {{'dilattn.write_states' op states must be f32, got 'memref<8xf16>'}}
+  dilattn.write_states states(%m : memref<8xf32>) sums(%s : memref<8xf16>) accs(%a : memref<8x64xf32>)
+      outs(%a : memref<8x64xf32>) output_scale = 1.0
+  return
+}
+
+// -----
+
+// States are f32 (an acc, even when the output is f16).
+func.func @write_states_acc_f16(%m: memref<8xf32>, %a: memref<8x64xf16>) {
+  // expected-error @+1 {{'dilattn.write_states' op states must be f32, got 'memref<8x64xf16>'}}
+  dilattn.write_states states(%m : memref<8xf32>) sums(%m : memref<8xf32>) accs(%a : memref<8x64xf16>)
+      outs(%a : memref<8x64xf16>) output_scale = 1.0
   return
 }

@@ -1,23 +1,13 @@
-// RUN: rm -rf %t && split-file %s %t
-// RUN: dilattn-opt %t/ops.mlir -split-input-file | dilattn-opt -split-input-file | FileCheck %t/ops.mlir --enable-var-scope
-// RUN: dilattn-opt %t/ops.mlir -split-input-file --mlir-print-op-generic | dilattn-opt -split-input-file | FileCheck %t/ops.mlir --enable-var-scope
-// RUN: dilattn-opt %t/write-states.mlir -split-input-file | FileCheck %t/write-states.mlir --enable-var-scope
-// RUN: dilattn-opt %t/write-states.mlir -split-input-file --mlir-print-op-generic | dilattn-opt -split-input-file --mlir-print-op-generic | FileCheck %t/write-states.mlir --enable-var-scope --check-prefix=GENERIC
+// RUN: dilattn-opt %s -split-input-file | dilattn-opt -split-input-file | FileCheck %s --enable-var-scope
+// RUN: dilattn-opt %s -split-input-file --mlir-print-op-generic | dilattn-opt -split-input-file | FileCheck %s --enable-var-scope
+// RUN: dilattn-opt %s -split-input-file --mlir-print-op-generic | dilattn-opt -split-input-file --mlir-print-op-generic | FileCheck %s --enable-var-scope --check-prefix=GENERIC
 
 // Round trip of the buffer-level (kernel) ops: dilattn.write_dilated_attention,
 // dilattn.segment_attention and dilattn.write_states, through the pretty form
-// and through the generic form. Attributes at their default value (mode =
-// grouped, offset_rule = cyclic) are elided when printed.
-//
-// TODO(bug): the pretty form of dilattn.write_states does not parse back: its
-// trailing type list `type($state_maxes) , type($state_sums) , ...` starts
-// with a variadic type list that swallows every type up to the end, so the
-// parser then reports "expected ','". write-states.mlir below is therefore
-// written in the generic form, checked once printed in the pretty form (no
-// reparse) and round-tripped through the generic form only. Once the assembly
-// format is fixed, fold it into ops.mlir's pretty round trip.
-
-//--- ops.mlir
+// and through the generic form (both print back in the pretty form). The
+// third run checks the generic form of dilattn.write_states itself.
+// Attributes at their default value (mode = grouped, offset_rule = cyclic)
+// are elided when printed.
 
 //===----------------------------------------------------------------------===//
 // dilattn.write_dilated_attention
@@ -204,44 +194,79 @@ func.func @segment_generic(%q: memref<4x32xf32>, %kb: memref<4xf32>, %m: memref<
   return
 }
 
-//--- write-states.mlir
+// -----
 
 //===----------------------------------------------------------------------===//
-// dilattn.write_states (generic form: see the TODO(bug) above)
+// dilattn.write_states
 //===----------------------------------------------------------------------===//
 
-// One state (the grouped and the fused forms).
+// One state (the grouped and the fused forms), strided views.
 // CHECK-LABEL: func.func @write_states_one(
 // CHECK-SAME: %[[M:[a-zA-Z0-9_]+]]: memref<?xf32, strided<[1]>>, %[[S:[a-zA-Z0-9_]+]]: memref<?xf32, strided<[1]>>, %[[A:[a-zA-Z0-9_]+]]: memref<?x64xf32, strided<[64, 1]>>, %[[O:[a-zA-Z0-9_]+]]: memref<?x64xf32, strided<[512, 1], offset: ?>>)
-// CHECK: dilattn.write_states states(%[[M]]) sums(%[[S]]) accs(%[[A]]) outs(%[[O]]) output_scale = 5.000000e-01 : memref<?xf32, strided<[1]>>, memref<?xf32, strided<[1]>>, memref<?x64xf32, strided<[64, 1]>>, memref<?x64xf32, strided<[512, 1], offset: ?>>{{$}}
+// CHECK: dilattn.write_states states(%[[M]] : memref<?xf32, strided<[1]>>) sums(%[[S]] : memref<?xf32, strided<[1]>>) accs(%[[A]] : memref<?x64xf32, strided<[64, 1]>>) outs(%[[O]] : memref<?x64xf32, strided<[512, 1], offset: ?>>) output_scale = 5.000000e-01{{$}}
 // CHECK-NEXT: return
 // GENERIC-LABEL: sym_name = "write_states_one"
 // GENERIC: ^bb0(%[[M:[a-zA-Z0-9_]+]]: memref<?xf32, strided<[1]>>, %[[S:[a-zA-Z0-9_]+]]: memref<?xf32, strided<[1]>>, %[[A:[a-zA-Z0-9_]+]]: memref<?x64xf32, strided<[64, 1]>>, %[[O:[a-zA-Z0-9_]+]]: memref<?x64xf32, strided<[512, 1], offset: ?>>):
-// GENERIC-NEXT: "dilattn.write_states"(%[[M]], %[[S]], %[[A]], %[[O]]) <{operandSegmentSizes = array<i32: 1, 1, 1, 1>, output_scale = 5.000000e-01 : f64}>
+// GENERIC-NEXT: "dilattn.write_states"(%[[M]], %[[S]], %[[A]], %[[O]]) <{operandSegmentSizes = array<i32: 1, 1, 1, 1>, output_scale = 5.000000e-01 : f64}> : (memref<?xf32, strided<[1]>>, memref<?xf32, strided<[1]>>, memref<?x64xf32, strided<[64, 1]>>, memref<?x64xf32, strided<[512, 1], offset: ?>>) -> (){{$}}
 func.func @write_states_one(%m: memref<?xf32, strided<[1]>>, %s: memref<?xf32, strided<[1]>>, %a: memref<?x64xf32, strided<[64, 1]>>,
                             %o: memref<?x64xf32, strided<[512, 1], offset: ?>>) {
-  "dilattn.write_states"(%m, %s, %a, %o) <{operandSegmentSizes = array<i32: 1, 1, 1, 1>, output_scale = 0.5 : f64}>
-      : (memref<?xf32, strided<[1]>>, memref<?xf32, strided<[1]>>, memref<?x64xf32, strided<[64, 1]>>, memref<?x64xf32, strided<[512, 1], offset: ?>>) -> ()
+  dilattn.write_states states(%m : memref<?xf32, strided<[1]>>) sums(%s : memref<?xf32, strided<[1]>>)
+      accs(%a : memref<?x64xf32, strided<[64, 1]>>) outs(%o : memref<?x64xf32, strided<[512, 1], offset: ?>>) output_scale = 0.5
   return
 }
 
 // -----
 
-// Three states (longnet before fusion), in order.
+// Three states (longnet before fusion), in order, each list with its own
+// types (one acc with dynamic rows).
 // CHECK-LABEL: func.func @write_states_three(
 // CHECK-SAME: %[[M0:[a-zA-Z0-9_]+]]: memref<128xf32>, %[[M1:[a-zA-Z0-9_]+]]: memref<128xf32>, %[[M2:[a-zA-Z0-9_]+]]: memref<128xf32>,
 // CHECK-SAME: %[[S0:[a-zA-Z0-9_]+]]: memref<128xf32>, %[[S1:[a-zA-Z0-9_]+]]: memref<128xf32>, %[[S2:[a-zA-Z0-9_]+]]: memref<128xf32>,
 // CHECK-SAME: %[[A0:[a-zA-Z0-9_]+]]: memref<128x64xf32>, %[[A1:[a-zA-Z0-9_]+]]: memref<128x64xf32>, %[[A2:[a-zA-Z0-9_]+]]: memref<?x64xf32>, %[[O:[a-zA-Z0-9_]+]]: memref<128x64xf32>)
-// CHECK: dilattn.write_states states(%[[M0]], %[[M1]], %[[M2]]) sums(%[[S0]], %[[S1]], %[[S2]]) accs(%[[A0]], %[[A1]], %[[A2]]) outs(%[[O]]) output_scale = 1.000000e+00 : memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128x64xf32>, memref<128x64xf32>, memref<?x64xf32>, memref<128x64xf32>{{$}}
+// CHECK: dilattn.write_states states(%[[M0]], %[[M1]], %[[M2]] : memref<128xf32>, memref<128xf32>, memref<128xf32>) sums(%[[S0]], %[[S1]], %[[S2]] : memref<128xf32>, memref<128xf32>, memref<128xf32>) accs(%[[A0]], %[[A1]], %[[A2]] : memref<128x64xf32>, memref<128x64xf32>, memref<?x64xf32>) outs(%[[O]] : memref<128x64xf32>) output_scale = 1.000000e+00{{$}}
+// CHECK-NEXT: return
 // GENERIC-LABEL: sym_name = "write_states_three"
 // GENERIC: ^bb0(%[[M0:[a-zA-Z0-9_]+]]: memref<128xf32>, %[[M1:[a-zA-Z0-9_]+]]: memref<128xf32>, %[[M2:[a-zA-Z0-9_]+]]: memref<128xf32>, %[[S0:[a-zA-Z0-9_]+]]: memref<128xf32>, %[[S1:[a-zA-Z0-9_]+]]: memref<128xf32>, %[[S2:[a-zA-Z0-9_]+]]: memref<128xf32>, %[[A0:[a-zA-Z0-9_]+]]: memref<128x64xf32>, %[[A1:[a-zA-Z0-9_]+]]: memref<128x64xf32>, %[[A2:[a-zA-Z0-9_]+]]: memref<?x64xf32>, %[[O:[a-zA-Z0-9_]+]]: memref<128x64xf32>):
-// GENERIC-NEXT: "dilattn.write_states"(%[[M0]], %[[M1]], %[[M2]], %[[S0]], %[[S1]], %[[S2]], %[[A0]], %[[A1]], %[[A2]], %[[O]]) <{operandSegmentSizes = array<i32: 3, 3, 3, 1>, output_scale = 1.000000e+00 : f64}>
+// GENERIC-NEXT: "dilattn.write_states"(%[[M0]], %[[M1]], %[[M2]], %[[S0]], %[[S1]], %[[S2]], %[[A0]], %[[A1]], %[[A2]], %[[O]]) <{operandSegmentSizes = array<i32: 3, 3, 3, 1>, output_scale = 1.000000e+00 : f64}> : (memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128x64xf32>, memref<128x64xf32>, memref<?x64xf32>, memref<128x64xf32>) -> (){{$}}
 func.func @write_states_three(%m0: memref<128xf32>, %m1: memref<128xf32>, %m2: memref<128xf32>,
                               %s0: memref<128xf32>, %s1: memref<128xf32>, %s2: memref<128xf32>,
                               %a0: memref<128x64xf32>, %a1: memref<128x64xf32>, %a2: memref<?x64xf32>, %o: memref<128x64xf32>) {
-  "dilattn.write_states"(%m0, %m1, %m2, %s0, %s1, %s2, %a0, %a1, %a2, %o)
-      <{operandSegmentSizes = array<i32: 3, 3, 3, 1>, output_scale = 1.0 : f64}>
-      : (memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128xf32>,
-         memref<128x64xf32>, memref<128x64xf32>, memref<?x64xf32>, memref<128x64xf32>) -> ()
+  dilattn.write_states
+      states(%m0, %m1, %m2 : memref<128xf32>, memref<128xf32>, memref<128xf32>)
+      sums(%s0, %s1, %s2 : memref<128xf32>, memref<128xf32>, memref<128xf32>)
+      accs(%a0, %a1, %a2 : memref<128x64xf32>, memref<128x64xf32>, memref<?x64xf32>)
+      outs(%o : memref<128x64xf32>)
+      output_scale = 1.0
+  return
+}
+
+// -----
+
+// A discardable attribute prints after output_scale and parses back.
+// CHECK-LABEL: func.func @write_states_attr_dict(
+// CHECK-SAME: %[[M:[a-zA-Z0-9_]+]]: memref<8xf32>, %[[A:[a-zA-Z0-9_]+]]: memref<8x16xf32>)
+// CHECK: dilattn.write_states states(%[[M]] : memref<8xf32>) sums(%[[M]] : memref<8xf32>) accs(%[[A]] : memref<8x16xf32>) outs(%[[A]] : memref<8x16xf32>) output_scale = -2.500000e-01 {tag = "x"}{{$}}
+// GENERIC-LABEL: sym_name = "write_states_attr_dict"
+// GENERIC: "dilattn.write_states"(%{{.+}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 1>, output_scale = -2.500000e-01 : f64}> {tag = "x"} :
+func.func @write_states_attr_dict(%m: memref<8xf32>, %a: memref<8x16xf32>) {
+  dilattn.write_states states(%m : memref<8xf32>) sums(%m : memref<8xf32>) accs(%a : memref<8x16xf32>)
+      outs(%a : memref<8x16xf32>) output_scale = -0.25 {tag = "x"}
+  return
+}
+
+// -----
+
+// The generic form of three states parses too (and prints back in the pretty
+// form).
+// CHECK-LABEL: func.func @write_states_generic(
+// CHECK-SAME: %[[M:[a-zA-Z0-9_]+]]: memref<4xf32>, %[[S:[a-zA-Z0-9_]+]]: memref<4xf32, strided<[2]>>, %[[A:[a-zA-Z0-9_]+]]: memref<4x8xf32>, %[[O:[a-zA-Z0-9_]+]]: memref<4x8xf32, strided<[?, 1], offset: ?>>)
+// CHECK: dilattn.write_states states(%[[M]], %[[M]], %[[M]] : memref<4xf32>, memref<4xf32>, memref<4xf32>) sums(%[[S]], %[[S]], %[[S]] : memref<4xf32, strided<[2]>>, memref<4xf32, strided<[2]>>, memref<4xf32, strided<[2]>>) accs(%[[A]], %[[A]], %[[A]] : memref<4x8xf32>, memref<4x8xf32>, memref<4x8xf32>) outs(%[[O]] : memref<4x8xf32, strided<[?, 1], offset: ?>>) output_scale = 2.000000e+00{{$}}
+// GENERIC-LABEL: sym_name = "write_states_generic"
+// GENERIC: "dilattn.write_states"({{.+}}) <{operandSegmentSizes = array<i32: 3, 3, 3, 1>, output_scale = 2.000000e+00 : f64}> :
+func.func @write_states_generic(%m: memref<4xf32>, %s: memref<4xf32, strided<[2]>>, %a: memref<4x8xf32>, %o: memref<4x8xf32, strided<[?, 1], offset: ?>>) {
+  "dilattn.write_states"(%m, %m, %m, %s, %s, %s, %a, %a, %a, %o)
+      <{operandSegmentSizes = array<i32: 3, 3, 3, 1>, output_scale = 2.0 : f64}>
+      : (memref<4xf32>, memref<4xf32>, memref<4xf32>, memref<4xf32, strided<[2]>>, memref<4xf32, strided<[2]>>, memref<4xf32, strided<[2]>>,
+         memref<4x8xf32>, memref<4x8xf32>, memref<4x8xf32>, memref<4x8xf32, strided<[?, 1], offset: ?>>) -> ()
   return
 }
