@@ -296,8 +296,9 @@ def DilAttn_WriteDilatedAttentionOp : DilAttn_Op<"write_dilated_attention",
     semantics): reads `query`, `key`, `value` (`(B, N, H, D)` memrefs, any
     strides but a unit stride along `D`) and the optional mask biases, and writes every element of
     `output` exactly once. Masks are float biases here (boolean masks are
-    normalised first); `attn_mask` is `(B, H, N, N)`, with zero strides where
-    the user's mask broadcasts over batch or heads.
+    normalised first); `attn_mask` is `(N, N)`, `(B, N, N)` or `(B, H, N, N)`
+    (a runtime may also pass the `(B, H, N, N)` form with zero strides where
+    the user's mask broadcasts).
 
     The work is cut into work items `(b, h, block)` over blocks of
     `block_size` consecutive positions, numbered with the block fastest. With
@@ -315,12 +316,13 @@ def DilAttn_WriteDilatedAttentionOp : DilAttn_Op<"write_dilated_attention",
   }];
 
   let arguments = (ins
-    AnyStridedMemRefOfRank<4>:$query,
-    AnyStridedMemRefOfRank<4>:$key,
-    AnyStridedMemRefOfRank<4>:$value,
-    Optional<AnyStridedMemRefOfRank<2>>:$key_padding_mask,
-    Optional<AnyStridedMemRefOfRank<4>>:$attn_mask,
-    AnyStridedMemRefOfRank<4>:$output,
+    Arg<AnyStridedMemRefOfRank<4>, "", [MemRead]>:$query,
+    Arg<AnyStridedMemRefOfRank<4>, "", [MemRead]>:$key,
+    Arg<AnyStridedMemRefOfRank<4>, "", [MemRead]>:$value,
+    Arg<Optional<AnyStridedMemRefOfRank<2>>, "", [MemRead]>:$key_padding_mask,
+    Arg<Optional<StridedMemRefRankOf<[AnyType], [2, 3, 4]>>, "",
+        [MemRead]>:$attn_mask,
+    Arg<AnyStridedMemRefOfRank<4>, "", [MemWrite]>:$output,
     Optional<Index>:$item_begin,
     Optional<Index>:$item_end,
     DenseI64ArrayAttr:$segment_lengths,
@@ -392,14 +394,14 @@ def DilAttn_SegmentAttentionOp : DilAttn_Op<"segment_attention",
   }];
 
   let arguments = (ins
-    AnyStridedMemRefOfRank<2>:$query,
-    AnyStridedMemRefOfRank<2>:$key,
-    AnyStridedMemRefOfRank<2>:$value,
-    Optional<AnyStridedMemRefOfRank<1>>:$key_bias,
-    Optional<AnyStridedMemRefOfRank<2>>:$attn_bias,
-    AnyStridedMemRefOfRank<1>:$state_max,
-    AnyStridedMemRefOfRank<1>:$state_sum,
-    AnyStridedMemRefOfRank<2>:$state_acc,
+    Arg<AnyStridedMemRefOfRank<2>, "", [MemRead]>:$query,
+    Arg<AnyStridedMemRefOfRank<2>, "", [MemRead]>:$key,
+    Arg<AnyStridedMemRefOfRank<2>, "", [MemRead]>:$value,
+    Arg<Optional<AnyStridedMemRefOfRank<1>>, "", [MemRead]>:$key_bias,
+    Arg<Optional<AnyStridedMemRefOfRank<2>>, "", [MemRead]>:$attn_bias,
+    Arg<AnyStridedMemRefOfRank<1>, "", [MemRead, MemWrite]>:$state_max,
+    Arg<AnyStridedMemRefOfRank<1>, "", [MemRead, MemWrite]>:$state_sum,
+    Arg<AnyStridedMemRefOfRank<2>, "", [MemRead, MemWrite]>:$state_acc,
     Optional<Index>:$query_start,
     F64Attr:$scale
   );
@@ -443,10 +445,10 @@ def DilAttn_WriteStatesOp : DilAttn_Op<"write_states",
   }];
 
   let arguments = (ins
-    Variadic<AnyStridedMemRefOfRank<1>>:$state_maxes,
-    Variadic<AnyStridedMemRefOfRank<1>>:$state_sums,
-    Variadic<AnyStridedMemRefOfRank<2>>:$state_accs,
-    AnyStridedMemRefOfRank<2>:$output,
+    Arg<Variadic<AnyStridedMemRefOfRank<1>>, "", [MemRead]>:$state_maxes,
+    Arg<Variadic<AnyStridedMemRefOfRank<1>>, "", [MemRead]>:$state_sums,
+    Arg<Variadic<AnyStridedMemRefOfRank<2>>, "", [MemRead]>:$state_accs,
+    Arg<AnyStridedMemRefOfRank<2>, "", [MemWrite]>:$output,
     F64Attr:$output_scale
   );
 

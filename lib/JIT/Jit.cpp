@@ -49,23 +49,11 @@ CpuTuning CpuTuning::resolvedForHost() const {
 int64_t KernelSpec::blockSize() const {
   if (tuning.blockSize > 0)
     return tuning.blockSize;
-  // Enough positions that the sparsest pattern still gives every item a
-  // full set of query tiles (64 selected queries), capped so that the
-  // online-softmax state of a block stays in L2 (256 KiB).
-  int64_t maxRate = 1;
-  for (int64_t rate : config.dilationRates)
-    maxRate = std::max(maxRate, rate);
-  int64_t block = 64;
-  while (block < 64 * maxRate && block < (int64_t(1) << 16))
-    block *= 2;
-  int64_t rowBytes = (headDim + 2) * 4;
   int64_t numStates =
       (config.mode == AttentionMode::LongNet && !tuning.fusePatterns)
           ? static_cast<int64_t>(config.numPatterns())
           : 1;
-  while (block > 16 && block * rowBytes * numStates > (256 << 10))
-    block /= 2;
-  return block;
+  return defaultBlockSize(config, headDim, numStates);
 }
 
 std::string KernelSpec::key() const {

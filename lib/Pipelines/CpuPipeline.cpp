@@ -5,6 +5,8 @@
 #include "dilattn/Dialect/DilAttn/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
@@ -16,9 +18,28 @@ using namespace mlir;
 
 void ::dilattn::buildCpuPipeline(OpPassManager &pm,
                                  const CpuPipelineOptions &options) {
-  // Normal form: masks as biases, canonical attributes.
+  // Tensor programs: multi-head blocks into their parts, masks as biases,
+  // canonical attributes.
+  pm.addNestedPass<func::FuncOp>(
+      mlir::dilattn::createDilAttnDecomposeMultihead());
   pm.addPass(mlir::dilattn::createDilAttnNormalizeMasks());
+  // Elementwise arith on tensors (residual adds, scalings) as linalg.
+  pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   pm.addPass(createCanonicalizerPass());
+
+  // Buffers: attention ops become write_dilated_attention into new buffers;
+  // function results become out-parameters the caller allocates; buffers
+  // allocated inside are freed. Kernels already in buffer form pass through.
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::BufferResultsToOutParamsPassOptions outParams;
+  outParams.modifyPublicFunctions = true;
+  outParams.hoistStaticAllocs = true;
+  pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  bufferization::buildBufferDeallocationPipeline(pm);
 
   // Kernel structure: work items, patterns, segments; one state per item.
   OpPassManager &kernel = pm.nest<func::FuncOp>();

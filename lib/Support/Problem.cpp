@@ -467,6 +467,20 @@ int64_t dilattn::patternOffset(const DilatedAttentionConfig &config,
   return head / block;
 }
 
+int64_t dilattn::defaultBlockSize(const DilatedAttentionConfig &config,
+                                  int64_t headDim, int64_t numStates) {
+  int64_t maxRate = 1;
+  for (int64_t rate : config.dilationRates)
+    maxRate = std::max(maxRate, rate);
+  int64_t block = 64;
+  while (block < 64 * maxRate && block < (int64_t(1) << 16))
+    block *= 2;
+  int64_t rowBytes = (headDim + 2) * 4;
+  while (block > 16 && block * rowBytes * numStates > (256 << 10))
+    block /= 2;
+  return block;
+}
+
 double dilattn::effectiveFlops(const DilatedAttentionConfig &config,
                                int64_t batch, int64_t seqLen, int64_t numHeads,
                                int64_t headDim) {

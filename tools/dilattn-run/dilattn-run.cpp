@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dilattn/API/DilatedAttention.h"
+#include "dilattn/JIT/ModuleRunner.h"
 #include "dilattn/Reference/Reference.h"
 #include "dilattn/Support/Npy.h"
 
@@ -14,6 +15,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
@@ -409,9 +411,101 @@ static llvm::Error runOpMode() {
 }
 
 static llvm::Error runModuleMode() {
-  return fail("module mode (" + moduleFile +
-              ") is not supported yet: dilattn-run runs single calls "
-              "(--segment-lengths ... --shape or --q/--k/--v)");
+  if (target != "cpu" && target != "cuda")
+    return fail("--target must be cpu or cuda, got '" + target + "'");
+  if (target == "cuda")
+    return fail("target cuda is not available: this build of dilattn has no "
+                "CUDA code generation yet (available targets: cpu)");
+  if (entry.empty())
+    return fail("module mode needs --entry=NAME (the function to run)");
+  auto file = llvm::MemoryBuffer::getFile(moduleFile);
+  if (!file)
+    return fail(moduleFile + ": " + file.getError().message());
+  jit::CpuTuning tuning;
+  tuning.vectorWidth = vectorWidth;
+  tuning.tileQueries = tileQueries;
+  tuning.tileKeys = tileKeys;
+  auto compiled = jit::CompiledModule::compile((*file)->getBuffer(), moduleFile,
+                                               entry, tuning);
+  if (!compiled)
+    return compiled.takeError();
+  jit::CompiledModule &module = **compiled;
+  if (inputs.size() != module.getInputs().size())
+    return fail(llvm::formatv("@{0} takes {1} inputs, --inputs names {2}",
+                              entry, module.getInputs().size(), inputs.size()));
+  if (outputs.size() != module.getOutputs().size())
+    return fail(llvm::formatv("@{0} returns {1} results, --outputs names {2}",
+                              entry, module.getOutputs().size(),
+                              outputs.size()));
+
+  // Inputs: f32 arguments from '<f4' files, i1 arguments from '|b1' files.
+  std::vector<npy::Array> arrays;
+  std::vector<std::vector<float>> floats;
+  std::vector<jit::ModuleBuffer> inputBuffers;
+  for (auto [index, path] : llvm::enumerate(inputs)) {
+    auto array = npy::readNpy(path);
+    if (!array)
+      return array.takeError();
+    const TensorSignature &expected = module.getInputs()[index];
+    bool wantBool = expected.element == ElementKind::I1;
+    if (wantBool != (array->dtype == npy::DType::Bool) ||
+        (!wantBool && array->dtype != npy::DType::F32))
+      return fail(llvm::formatv("{0}: argument #{1} of @{2} needs '{3}' data, "
+                                "got '{4}'",
+                                path, index, entry, wantBool ? "|b1" : "<f4",
+                                npy::dtypeDescr(array->dtype)));
+    arrays.push_back(std::move(*array));
+  }
+  for (npy::Array &array : arrays) {
+    jit::ModuleBuffer buffer;
+    buffer.data = array.bytes.data();
+    buffer.shape.assign(array.shape.begin(), array.shape.end());
+    inputBuffers.push_back(buffer);
+  }
+  std::vector<jit::ModuleBuffer> outputBuffers;
+  for (const TensorSignature &signature : module.getOutputs()) {
+    int64_t count = 1;
+    for (int64_t size : signature.shape)
+      count *= size;
+    floats.emplace_back(count, 0.0f);
+    jit::ModuleBuffer buffer;
+    buffer.data = floats.back().data();
+    buffer.shape = signature.shape;
+    outputBuffers.push_back(buffer);
+  }
+  if (llvm::Error error = module.run(inputBuffers, outputBuffers))
+    return error;
+  llvm::outs() << llvm::formatv(
+      "dilattn-run: @{0} from {1}, target cpu, compiled in {2:f1} ms\n", entry,
+      moduleFile, module.getCompileMs());
+  for (auto [index, path] : llvm::enumerate(outputs))
+    if (llvm::Error error =
+            npy::writeNpyF32(path, outputBuffers[index].shape, floats[index]))
+      return error;
+
+  if (bench > 0) {
+    for (int i = 0; i < 2; ++i)
+      if (llvm::Error error = module.run(inputBuffers, outputBuffers))
+        return error;
+    std::vector<double> times;
+    for (int i = 0; i < bench; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      if (llvm::Error error = module.run(inputBuffers, outputBuffers))
+        return error;
+      times.push_back(std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - start)
+                          .count());
+    }
+    double ms = median(times);
+    double flops = module.getEffectiveFlops();
+    llvm::outs() << llvm::formatv(
+        "{{\"median_ms\": {0:f4}, \"gflops\": {1:f2}, \"compile_ms\": "
+        "{2:f1}, \"cache\": \"miss\", \"reps\": {3}, \"threads\": 1, "
+        "\"target\": \"cpu\"}\n",
+        ms, ms > 0 ? flops / (ms * 1e6) : 0.0, module.getCompileMs(),
+        bench.getValue());
+  }
+  return llvm::Error::success();
 }
 
 int main(int argc, char **argv) {

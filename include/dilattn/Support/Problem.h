@@ -143,6 +143,12 @@ int64_t patternOffset(const DilatedAttentionConfig &config, int64_t numHeads,
 bool headUsesPattern(const DilatedAttentionConfig &config, int64_t numHeads,
                      int64_t pattern, int64_t head);
 
+/// Positions per work item of a CPU kernel: enough that the sparsest pattern
+/// still gives an item 64 selected queries, capped so that `numStates`
+/// online-softmax states of a block stay in L2 (256 KiB).
+int64_t defaultBlockSize(const DilatedAttentionConfig &config, int64_t headDim,
+                         int64_t numStates);
+
 /// Effective FLOPs of a call as SPEC.md section 5 defines them (halved when
 /// causal).
 double effectiveFlops(const DilatedAttentionConfig &config, int64_t batch,

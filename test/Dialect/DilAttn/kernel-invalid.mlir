@@ -197,12 +197,12 @@ func.func @buffer_attn_mask_bool(%q: memref<2x64x4x16xf32>, %m: memref<2x4x64x64
 
 // -----
 
-// attn_mask has the (B, H, N, N) form: the operand type constraint (rank 4)
-// enforces it, so a rank-2 mask gets the generic operand message (the
-// verifier has no rule of its own for it).
-func.func @buffer_attn_mask_rank(%q: memref<2x64x4x16xf32>, %m: memref<64x64xf32>) {
-  // expected-error @+1 {{'dilattn.write_dilated_attention' op operand #3 must be strided memref of any type values of rank 4, but got 'memref<64x64xf32>'}}
-  dilattn.write_dilated_attention ins(%q, %q, %q) attn_mask(%m : memref<64x64xf32>) outs(%q) segment_lengths = [16] dilation_rates = [1] block_size = 16 : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
+// attn_mask is (N, N), (B, N, N) or (B, H, N, N): the operand type constraint
+// (rank 2 to 4) enforces it, so a rank-1 mask gets the generic operand message
+// (the verifier has no rule of its own for it).
+func.func @buffer_attn_mask_rank(%q: memref<2x64x4x16xf32>, %m: memref<64xf32>) {
+  // expected-error @+1 {{'dilattn.write_dilated_attention' op operand #3 must be 2D/3D/4D memref of any type values, but got 'memref<64xf32>'}}
+  dilattn.write_dilated_attention ins(%q, %q, %q) attn_mask(%m : memref<64xf32>) outs(%q) segment_lengths = [16] dilation_rates = [1] block_size = 16 : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
   return
 }
 

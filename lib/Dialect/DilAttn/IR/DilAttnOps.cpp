@@ -363,9 +363,8 @@ LogicalResult WriteDilatedAttentionOp::verify() {
   if (llvm::Error error =
           ::dilattn::checkDilatedAttention(getConfig(), signature))
     return emitRuleError(*this, std::move(error));
-  // Buffer-form rules: masks are already normalised to biases (the attention
-  // bias has its broadcast (B, H, N, N) form, enforced by the operand type).
-  for (Value mask : {getKeyPaddingMask(), getAttnMask()})
+  // Buffer-form rule: masks are already normalised to biases.
+  for (Value mask : {Value(getKeyPaddingMask()), Value(getAttnMask())})
     if (mask && !isa<FloatType>(getElementTypeOrSelf(mask.getType())))
       return emitOpError() << "masks must be float biases in buffer form "
                               "(run dilattn-normalize-masks first), got "

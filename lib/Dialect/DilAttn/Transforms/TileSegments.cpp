@@ -179,10 +179,21 @@ void TileWriteDilatedAttention::emitPattern(int64_t pattern, Value batch,
   if (Value mask = op.getKeyPaddingMask())
     keyBias = subview(b, loc, mask, {batch, p0}, {unit, numKeys},
                       {unit, stride}, {dyn});
-  if (Value mask = op.getAttnMask())
-    attnBias = subview(b, loc, mask, {batch, head, queryStart, p0},
-                       {unit, unit, numQueries, numKeys},
-                       {unit, unit, stride, stride}, {dyn, dyn});
+  if (Value mask = op.getAttnMask()) {
+    // (N, N), (B, N, N) or (B, H, N, N): index the leading dims present.
+    int64_t rank = cast<MemRefType>(mask.getType()).getRank();
+    SmallVector<OpFoldResult> offsets, sizes, strides;
+    if (rank == 4)
+      offsets = {batch, head};
+    else if (rank == 3)
+      offsets = {batch};
+    sizes.assign(offsets.size(), unit);
+    strides.assign(offsets.size(), unit);
+    offsets.append({queryStart, p0});
+    sizes.append({numQueries, numKeys});
+    strides.append({stride, stride});
+    attnBias = subview(b, loc, mask, offsets, sizes, strides, {dyn, dyn});
+  }
   Value localStart = ix.sub(queryStart, x0);
   Value stateMax =
       subview(b, loc, state.max, {localStart}, {numQueries}, {stride}, {dyn});
