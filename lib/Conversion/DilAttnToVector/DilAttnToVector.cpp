@@ -299,7 +299,7 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
   // Online softmax update per row; P goes to the probabilities buffer.
   Value negInf = kb.f32(-std::numeric_limits<double>::infinity());
   Value zero = kb.f32(0.0);
-  SmallVector<Value> corrections;
+  SmallVector<Value> corrections, rowSums, shiftDeltas;
   for (int64_t r = 0; r < rows; ++r) {
     Value row = kb.addi(queryRow, kb.idx(r));
     Value rowMaxVector = scores[r * numKeyVectors];
@@ -319,11 +319,20 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
       rowSumVector = kb.addf(rowSumVector, p);
       kb.vstore(p, probabilities, {kb.idx(r), kb.idx(v * options.vectorWidth)});
     }
-    Value rowSum = kb.reduce(vector::CombiningKind::ADD, rowSumVector);
-    Value correction = kb.exp2Scalar(kb.subf(oldMax, shift));
-    Value oldSum = kb.load(op.getStateSum(), {row});
+    rowSums.push_back(kb.reduce(vector::CombiningKind::ADD, rowSumVector));
+    shiftDeltas.push_back(kb.subf(oldMax, shift));
     kb.store(newMax, op.getStateMax(), {row});
-    kb.store(kb.addf(kb.mulf(oldSum, correction), rowSum), op.getStateSum(),
+  }
+  // The rescale factors of all rows from one vector exp2.
+  auto deltaType = VectorType::get({rows}, builder.getF32Type());
+  Value factors = kb.exp2(
+      vector::FromElementsOp::create(builder, kb.loc, deltaType, shiftDeltas));
+  for (int64_t r = 0; r < rows; ++r) {
+    Value row = kb.addi(queryRow, kb.idx(r));
+    Value correction = vector::ExtractOp::create(builder, kb.loc, factors,
+                                                 ArrayRef<int64_t>{r});
+    Value oldSum = kb.load(op.getStateSum(), {row});
+    kb.store(kb.addf(kb.mulf(oldSum, correction), rowSums[r]), op.getStateSum(),
              {row});
     corrections.push_back(correction);
   }

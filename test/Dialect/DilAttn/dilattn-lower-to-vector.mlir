@@ -114,17 +114,20 @@
 // CHECK-NEXT: %[[PZ:.+]] = arith.select %[[TINY]], %[[ZERO]], %[[P]] : vector<8xi1>, vector<8xf32>
 // CHECK: vector.store %[[PZ]], %[[PROBS]][%{{.+}}, %{{.+}}] : memref<4x16xf32>, vector<8xf32>
 // CHECK: %[[RS:.+]] = vector.reduction <add>, %{{.+}} : vector<8xf32> into f32
-// The correction factor of the old state: the same exp2 on one lane.
-// CHECK: math.roundeven %{{.+}} : vector<1xf32>
-// CHECK: arith.bitcast %{{.+}} : vector<1xi32> to vector<1xf32>
-// CHECK: %[[CORR:.+]] = vector.extract %{{.+}}[0] : f32 from vector<1xf32>
-// CHECK-NEXT: %[[OLDSUM:.+]] = memref.load %[[SUM]][%{{.+}}] : memref<?xf32>
+// CHECK-NEXT: %[[DELTA:.+]] = arith.subf %[[OLDMAX]], %[[SHIFT]] : f32
 // CHECK-NEXT: memref.store %[[NEWMAX]], %[[MAX]][%{{.+}}] : memref<?xf32>
+// Three more rows of the tile.
+// CHECK-COUNT-3: vector.reduction <maxnumf>
+// The rescale factors of the old states of all four rows: one exp2 on a
+// four-lane vector.
+// CHECK: vector.from_elements %[[DELTA]], %{{.+}}, %{{.+}}, %{{.+}} : vector<4xf32>
+// CHECK: math.roundeven %{{.+}} : vector<4xf32>
+// CHECK: arith.bitcast %{{.+}} : vector<4xi32> to vector<4xf32>
+// CHECK: %[[CORR:.+]] = vector.extract %{{.+}}[0] : f32 from vector<4xf32>
+// CHECK: %[[OLDSUM:.+]] = memref.load %[[SUM]][%{{.+}}] : memref<?xf32>
 // CHECK-NEXT: %[[SCALEDSUM:.+]] = arith.mulf %[[OLDSUM]], %[[CORR]] : f32
 // CHECK-NEXT: %[[NEWSUM:.+]] = arith.addf %[[SCALEDSUM]], %[[RS]] : f32
 // CHECK-NEXT: memref.store %[[NEWSUM]], %[[SUM]][%{{.+}}] : memref<?xf32>
-// Three more rows of the tile.
-// CHECK-COUNT-3: vector.reduction <maxnumf>
 // Value rows accumulate into the state, chunk by chunk of 8 elements.
 // CHECK: %[[A:.+]] = vector.load %[[ACC]][%{{.+}}, %{{.+}}] : memref<?x64xf32>, vector<8xf32>
 // CHECK-NEXT: %[[CB:.+]] = vector.broadcast %[[CORR]] : f32 to vector<8xf32>
