@@ -240,57 +240,70 @@ static llvm::Error checkMasks(const std::optional<TensorSignature> &keyPadding,
   return llvm::Error::success();
 }
 
+/// Rules shared by both ops on query, key and value (C6-C8, M1-M2): `rank`
+/// dims named `layout`, one shape, one supported element type. On success
+/// `known` holds the sizes known from any of the three (they are compatible).
+static llvm::Error checkQueryKeyValue(const TensorSignature &query,
+                                      const TensorSignature &key,
+                                      const TensorSignature &value,
+                                      llvm::ArrayRef<ElementKind> supported,
+                                      size_t rank, llvm::StringRef layout,
+                                      llvm::SmallVectorImpl<int64_t> &known) {
+  struct Named {
+    llvm::StringRef name;
+    const TensorSignature *tensor;
+  };
+  Named qkv[] = {{"query", &query}, {"key", &key}, {"value", &value}};
+  for (const Named &operand : qkv)
+    if (operand.tensor->shape.size() != rank)
+      return fail(formatv("{0} must have rank {1} {2}, got rank {3} {4}",
+                          operand.name, rank, layout,
+                          operand.tensor->shape.size(),
+                          formatShape(operand.tensor->shape)));
+  for (const Named &operand : llvm::drop_begin(qkv))
+    if (!compatibleShapes(operand.tensor->shape, query.shape))
+      return fail(formatv("{0} must have the shape of query {1}, got {2}",
+                          operand.name, formatShape(query.shape),
+                          formatShape(operand.tensor->shape)));
+  if (!llvm::is_contained(supported, query.element))
+    return fail(formatv("query element type must be one of {0}, got {1}",
+                        formatKinds(supported), elementText(query)));
+  for (const Named &operand : llvm::drop_begin(qkv))
+    if (operand.tensor->element != query.element)
+      return fail(formatv("{0} element type must equal query's ({1}), got {2}",
+                          operand.name, elementText(query),
+                          elementText(*operand.tensor)));
+  known.assign(query.shape.begin(), query.shape.end());
+  for (const Named &operand : llvm::drop_begin(qkv))
+    for (auto [size, other] : llvm::zip_equal(known, operand.tensor->shape))
+      if (!isKnown(size))
+        size = other;
+  if ((isKnown(known[0]) && known[0] < 0) ||
+      (isKnown(known[1]) && known[1] < 0))
+    return fail(formatv("query sizes must not be negative, got {0}",
+                        formatShape(query.shape)));
+  return llvm::Error::success();
+}
+
 llvm::Error
 dilattn::checkDilatedAttention(const DilatedAttentionConfig &config,
                                const DilatedAttentionSignature &signature) {
   if (llvm::Error error = checkConfig(config))
     return error;
 
-  // C6: query, key and value are (B, N, H, D).
-  struct Named {
-    llvm::StringRef name;
-    const TensorSignature *tensor;
-  };
-  Named qkv[] = {{"query", &signature.query},
-                 {"key", &signature.key},
-                 {"value", &signature.value}};
-  for (const Named &operand : qkv)
-    if (operand.tensor->shape.size() != 4)
-      return fail(formatv("{0} must have rank 4 (B, N, H, D), got rank {1} {2}",
-                          operand.name, operand.tensor->shape.size(),
-                          formatShape(operand.tensor->shape)));
-  // C7: one shape for all three.
-  for (const Named &operand : llvm::drop_begin(qkv))
-    if (!compatibleShapes(operand.tensor->shape, signature.query.shape))
-      return fail(formatv("{0} must have the shape of query {1}, got {2}",
-                          operand.name, formatShape(signature.query.shape),
-                          formatShape(operand.tensor->shape)));
-  // C8: one supported element type for all three.
-  if (!llvm::is_contained(signature.supportedElements, signature.query.element))
-    return fail(formatv("query element type must be one of {0}, got {1}",
-                        formatKinds(signature.supportedElements),
-                        elementText(signature.query)));
-  for (const Named &operand : llvm::drop_begin(qkv))
-    if (operand.tensor->element != signature.query.element)
-      return fail(formatv("{0} element type must equal query's ({1}), got {2}",
-                          operand.name, elementText(signature.query),
-                          elementText(*operand.tensor)));
-
-  // Sizes known from any of query, key and value (they are compatible).
-  llvm::SmallVector<int64_t, 4> known = signature.query.shape;
-  for (const Named &operand : llvm::drop_begin(qkv))
-    for (auto [size, other] : llvm::zip_equal(known, operand.tensor->shape))
-      if (!isKnown(size))
-        size = other;
+  // C6-C8: query, key and value are (B, N, H, D) of one shape and one
+  // supported element type.
+  llvm::SmallVector<int64_t, 4> known;
+  if (llvm::Error error = checkQueryKeyValue(
+          signature.query, signature.key, signature.value,
+          signature.supportedElements, 4, "(B, N, H, D)", known))
+    return error;
   int64_t batch = known[0];
   int64_t seqLen = known[1];
   int64_t numHeads = known[2];
   int64_t headDim = known[3];
   // C9: non-empty heads and head dim (a batch or sequence of 0 is allowed and
-  // gives an empty output); no negative sizes.
-  if ((isKnown(batch) && batch < 0) || (isKnown(seqLen) && seqLen < 0))
-    return fail(formatv("query sizes must not be negative, got {0}",
-                        formatShape(signature.query.shape)));
+  // gives an empty output; negative sizes were refused above).
   if (isKnown(numHeads) && numHeads <= 0)
     return fail(
         formatv("the number of heads H must be positive, got {0}", numHeads));
@@ -322,46 +335,16 @@ dilattn::checkMultiheadDilatedAttention(const DilatedAttentionConfig &config,
   if (llvm::Error error = checkConfig(config))
     return error;
 
-  // M1: query, key and value are (B, N, E) of one shape.
-  struct Named {
-    llvm::StringRef name;
-    const TensorSignature *tensor;
-  };
-  Named qkv[] = {{"query", &signature.query},
-                 {"key", &signature.key},
-                 {"value", &signature.value}};
-  for (const Named &operand : qkv)
-    if (operand.tensor->shape.size() != 3)
-      return fail(formatv("{0} must have rank 3 (B, N, E), got rank {1} {2}",
-                          operand.name, operand.tensor->shape.size(),
-                          formatShape(operand.tensor->shape)));
-  for (const Named &operand : llvm::drop_begin(qkv))
-    if (!compatibleShapes(operand.tensor->shape, signature.query.shape))
-      return fail(formatv("{0} must have the shape of query {1}, got {2}",
-                          operand.name, formatShape(signature.query.shape),
-                          formatShape(operand.tensor->shape)));
-  // M2: element types.
-  if (!llvm::is_contained(signature.supportedElements, signature.query.element))
-    return fail(formatv("query element type must be one of {0}, got {1}",
-                        formatKinds(signature.supportedElements),
-                        elementText(signature.query)));
-  for (const Named &operand : llvm::drop_begin(qkv))
-    if (operand.tensor->element != signature.query.element)
-      return fail(formatv("{0} element type must equal query's ({1}), got {2}",
-                          operand.name, elementText(signature.query),
-                          elementText(*operand.tensor)));
-
-  llvm::SmallVector<int64_t, 4> known = signature.query.shape;
-  for (const Named &operand : llvm::drop_begin(qkv))
-    for (auto [size, other] : llvm::zip_equal(known, operand.tensor->shape))
-      if (!isKnown(size))
-        size = other;
+  // M1-M2: query, key and value are (B, N, E) of one shape and one
+  // supported element type.
+  llvm::SmallVector<int64_t, 4> known;
+  if (llvm::Error error = checkQueryKeyValue(
+          signature.query, signature.key, signature.value,
+          signature.supportedElements, 3, "(B, N, E)", known))
+    return error;
   int64_t batch = known[0];
   int64_t seqLen = known[1];
   int64_t embedDim = known[2];
-  if ((isKnown(batch) && batch < 0) || (isKnown(seqLen) && seqLen < 0))
-    return fail(formatv("query sizes must not be negative, got {0}",
-                        formatShape(signature.query.shape)));
   // M3: heads divide the embedding.
   if (numHeads <= 0)
     return fail(formatv("num_heads must be positive, got {0}", numHeads));

@@ -56,6 +56,20 @@ optionalSignatureOf(Value value) {
   return signatureOf(value);
 }
 
+/// The operand signatures of an op with query/key/value and the two optional
+/// masks (tensor or buffer form). Masks may already be float biases in IR.
+template <typename OpTy>
+static ::dilattn::DilatedAttentionSignature attentionSignature(OpTy op) {
+  ::dilattn::DilatedAttentionSignature signature;
+  signature.query = signatureOf(op.getQuery());
+  signature.key = signatureOf(op.getKey());
+  signature.value = signatureOf(op.getValue());
+  signature.keyPaddingMask = optionalSignatureOf(op.getKeyPaddingMask());
+  signature.attnMask = optionalSignatureOf(op.getAttnMask());
+  signature.allowFloatKeyPaddingMask = true;
+  return signature;
+}
+
 static ::dilattn::DilatedAttentionConfig
 makeConfig(ArrayRef<int64_t> segmentLengths, ArrayRef<int64_t> dilationRates,
            AttentionMode mode, OffsetRule offsetRule, bool causal,
@@ -133,13 +147,7 @@ void DilatedAttentionOp::build(OpBuilder &builder, OperationState &state,
 }
 
 LogicalResult DilatedAttentionOp::verify() {
-  ::dilattn::DilatedAttentionSignature signature;
-  signature.query = signatureOf(getQuery());
-  signature.key = signatureOf(getKey());
-  signature.value = signatureOf(getValue());
-  signature.keyPaddingMask = optionalSignatureOf(getKeyPaddingMask());
-  signature.attnMask = optionalSignatureOf(getAttnMask());
-  signature.allowFloatKeyPaddingMask = true;
+  ::dilattn::DilatedAttentionSignature signature = attentionSignature(*this);
   if (llvm::Error error =
           ::dilattn::checkDilatedAttention(getConfig(), signature))
     return emitRuleError(*this, std::move(error));
@@ -249,13 +257,7 @@ LogicalResult AttentionOp::verify() {
   config.causal = getCausal();
   if (std::optional<APFloat> scale = getScale())
     config.scale = scale->convertToDouble();
-  ::dilattn::DilatedAttentionSignature signature;
-  signature.query = signatureOf(getQuery());
-  signature.key = signatureOf(getKey());
-  signature.value = signatureOf(getValue());
-  signature.keyPaddingMask = optionalSignatureOf(getKeyPaddingMask());
-  signature.attnMask = optionalSignatureOf(getAttnMask());
-  signature.allowFloatKeyPaddingMask = true;
+  ::dilattn::DilatedAttentionSignature signature = attentionSignature(*this);
   if (llvm::Error error = ::dilattn::checkDilatedAttention(config, signature))
     return emitRuleError(*this, std::move(error));
   return verifyResultMatchesQuery(*this, getQuery(), getResult());
@@ -353,13 +355,7 @@ OpFoldResult MaskToBiasOp::fold(FoldAdaptor adaptor) {
 }
 
 LogicalResult WriteDilatedAttentionOp::verify() {
-  ::dilattn::DilatedAttentionSignature signature;
-  signature.query = signatureOf(getQuery());
-  signature.key = signatureOf(getKey());
-  signature.value = signatureOf(getValue());
-  signature.keyPaddingMask = optionalSignatureOf(getKeyPaddingMask());
-  signature.attnMask = optionalSignatureOf(getAttnMask());
-  signature.allowFloatKeyPaddingMask = true;
+  ::dilattn::DilatedAttentionSignature signature = attentionSignature(*this);
   if (llvm::Error error =
           ::dilattn::checkDilatedAttention(getConfig(), signature))
     return emitRuleError(*this, std::move(error));

@@ -24,6 +24,17 @@ using namespace mlir;
 using namespace mlir::bufferization;
 using namespace mlir::dilattn;
 
+/// The sizes of `buffer` that are dynamic in `type` (the shape of the buffer
+/// to allocate for it).
+static SmallVector<Value> dynamicSizesOf(OpBuilder &builder, Location loc,
+                                         ShapedType type, Value buffer) {
+  SmallVector<Value> sizes;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      sizes.push_back(memref::DimOp::create(builder, loc, buffer, i));
+  return sizes;
+}
+
 /// The buffer of `value`, copied into an identity-layout buffer when its head
 /// dim is not contiguous (kernels load rows as vectors).
 static FailureOr<Value> contiguousBuffer(RewriterBase &rewriter, Location loc,
@@ -38,10 +49,8 @@ static FailureOr<Value> contiguousBuffer(RewriterBase &rewriter, Location loc,
   (void)offset;
   if (strides.empty() || strides.back() == 1)
     return buffer;
-  SmallVector<Value> dynamicSizes;
-  for (int64_t i = 0; i < type.getRank(); ++i)
-    if (type.isDynamicDim(i))
-      dynamicSizes.push_back(memref::DimOp::create(rewriter, loc, *buffer, i));
+  SmallVector<Value> dynamicSizes =
+      dynamicSizesOf(rewriter, loc, type, *buffer);
   auto contiguous = MemRefType::get(type.getShape(), type.getElementType());
   FailureOr<Value> copy =
       options.createAlloc(rewriter, loc, contiguous, dynamicSizes);
@@ -76,11 +85,8 @@ bufferizeAttention(OpTy op, RewriterBase &rewriter,
     buffers.push_back(*buffer);
   }
   auto resultType = cast<RankedTensorType>(op.getType());
-  SmallVector<Value> dynamicSizes;
-  for (int64_t i = 0; i < resultType.getRank(); ++i)
-    if (resultType.isDynamicDim(i))
-      dynamicSizes.push_back(
-          memref::DimOp::create(rewriter, loc, buffers[0], i));
+  SmallVector<Value> dynamicSizes =
+      dynamicSizesOf(rewriter, loc, resultType, buffers[0]);
   auto outputType =
       MemRefType::get(resultType.getShape(), resultType.getElementType());
   FailureOr<Value> output =
@@ -173,10 +179,8 @@ struct MaskToBiasOpInterface
     if (failed(mask))
       return failure();
     auto resultType = cast<RankedTensorType>(maskToBias.getType());
-    SmallVector<Value> dynamicSizes;
-    for (int64_t i = 0; i < resultType.getRank(); ++i)
-      if (resultType.isDynamicDim(i))
-        dynamicSizes.push_back(memref::DimOp::create(rewriter, loc, *mask, i));
+    SmallVector<Value> dynamicSizes =
+        dynamicSizesOf(rewriter, loc, resultType, *mask);
     FailureOr<Value> bias = options.createAlloc(
         rewriter, loc,
         MemRefType::get(resultType.getShape(), resultType.getElementType()),
