@@ -396,16 +396,20 @@ static llvm::Error runOpMode() {
     double ms = median(times);
     double flops = effectiveFlops(*config, batch, seqLen, numHeads, headDim);
     bool hit = first->cache != jit::CacheOutcome::Compiled;
+    jit::JitStats stats = jit::Jit::global().stats();
     llvm::outs() << llvm::formatv(
         "{{\"median_ms\": {0:f4}, \"gflops\": {1:f2}, \"compile_ms\": {2:f1}, "
         "\"cache\": \"{3}\", \"load_ms\": {4:f2}, \"reps\": {5}, "
         "\"threads\": {6}, \"target\": \"cpu\", \"shape\": [{7}, {8}, {9}, "
-        "{10}]}\n",
+        "{10}], \"jit\": {{\"memory_hits\": {11}, \"memory_misses\": {12}, "
+        "\"disk_hits\": {13}, \"disk_misses\": {14}, "
+        "\"disk_invalid_entries\": {15}, \"compiles\": {16}}}\n",
         ms, ms > 0 ? flops / (ms * 1e6) : 0.0, hit ? 0.0 : first->compileMs,
         hit ? "hit" : "miss",
         first->cache == jit::CacheOutcome::DiskHit ? first->compileMs : 0.0,
         bench.getValue(), pool.getNumThreads(), batch, seqLen, numHeads,
-        headDim);
+        headDim, stats.memoryHits, stats.memoryMisses, stats.diskHits,
+        stats.diskMisses, stats.diskInvalidEntries, stats.compiles);
   }
   return llvm::Error::success();
 }
