@@ -27,8 +27,11 @@
 using namespace dilattn;
 using namespace dilattn::jit;
 
-/// Bumped whenever generated code changes for the same key.
-static constexpr llvm::StringLiteral kCodegenVersion = "cpu-codegen-1";
+/// Part of every disk-cache entry's identity: bump it in any change that
+/// makes the pipeline generate different code for the same key (passes,
+/// lowering, tuning rules), so that entries of older builds are recompiled
+/// instead of reused. 2: one vector exp2 for a tile's rescale factors.
+static constexpr llvm::StringLiteral kCodegenVersion = "cpu-codegen-2";
 
 CpuTuning CpuTuning::resolvedForHost() const {
   static const bool hostHasAvx512 = [] {
