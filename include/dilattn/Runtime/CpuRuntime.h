@@ -21,8 +21,7 @@ class StdThreadPool;
 namespace dilattn::runtime {
 
 /// The layout of an MLIR `memref<...xf32, strided<...>>` descriptor.
-template <int Rank>
-struct StridedMemRef {
+template <int Rank> struct StridedMemRef {
   float *allocated = nullptr;
   float *aligned = nullptr;
   int64_t offset = 0;

@@ -39,7 +39,9 @@ struct Case {
   jit::CpuTuning tuning = {};
 };
 
-std::ostream &operator<<(std::ostream &os, const Case &c) { return os << c.name; }
+std::ostream &operator<<(std::ostream &os, const Case &c) {
+  return os << c.name;
+}
 
 /// A JIT with a cache directory of its own (removed at exit), shared by all
 /// cases so equal specs compile once.
@@ -99,8 +101,8 @@ TEST_P(Conformance, MatchesReference) {
         reference::randomBoolTensor({batch, seqLen}, seed + 3, 0.3);
     paddingBits = padding.data;
     masks.keyPaddingMask = padding;
-    keyPaddingView = HostMask{HostMask::Kind::Bool, paddingBits.data(),
-                              nullptr, {batch, seqLen}};
+    keyPaddingView = HostMask{
+        HostMask::Kind::Bool, paddingBits.data(), nullptr, {batch, seqLen}};
   }
   if (c.attnRank) {
     std::vector<int64_t> shape = {seqLen, seqLen};
@@ -169,58 +171,175 @@ const Case kCases[] = {
     {"grouped_short_tail", {1, 66, 4, 32}, {16, 32, 64, 128}, {1, 2, 4, 4}},
     {"grouped_w_gt_n", {1, 50, 3, 8}, {64, 128, 32}, {1, 2, 2}},
     {"grouped_k5", {1, 120, 7, 32}, {8, 16, 32, 64, 128}, {1, 2, 3, 4, 5}},
-    {"grouped_causal", {2, 96, 4, 32}, {32, 64}, {1, 2}, M::Grouped,
-     R::Cyclic, true},
+    {"grouped_causal",
+     {2, 96, 4, 32},
+     {32, 64},
+     {1, 2},
+     M::Grouped,
+     R::Cyclic,
+     true},
     {"grouped_rate_gt_segment", {1, 64, 2, 32}, {4, 16}, {8, 2}},
     // LongNet: both offset rules, causal, uneven H.
     {"longnet_cyclic", {1, 128, 4, 64}, {32, 64, 128}, {1, 2, 4}, M::LongNet},
-    {"longnet_blocked", {1, 128, 6, 32}, {32, 64, 128}, {1, 2, 4}, M::LongNet,
+    {"longnet_blocked",
+     {1, 128, 6, 32},
+     {32, 64, 128},
+     {1, 2, 4},
+     M::LongNet,
      R::Blocked},
-    {"longnet_causal", {2, 90, 3, 32}, {16, 48}, {1, 3}, M::LongNet,
-     R::Cyclic, true},
-    {"longnet_blocked_causal", {1, 77, 5, 24}, {32, 64}, {2, 4}, M::LongNet,
-     R::Blocked, true},
-    {"longnet_k5", {1, 100, 3, 8}, {4, 8, 16, 32, 64}, {1, 2, 2, 4, 8},
+    {"longnet_causal",
+     {2, 90, 3, 32},
+     {16, 48},
+     {1, 3},
+     M::LongNet,
+     R::Cyclic,
+     true},
+    {"longnet_blocked_causal",
+     {1, 77, 5, 24},
+     {32, 64},
+     {2, 4},
+     M::LongNet,
+     R::Blocked,
+     true},
+    {"longnet_k5",
+     {1, 100, 3, 8},
+     {4, 8, 16, 32, 64},
+     {1, 2, 2, 4, 8},
      M::LongNet},
-    {"longnet_heads_lt_k", {1, 64, 2, 32}, {16, 32, 64}, {1, 2, 4},
-     M::LongNet},
+    {"longnet_heads_lt_k", {1, 64, 2, 32}, {16, 32, 64}, {1, 2, 4}, M::LongNet},
     // Head dims.
     {"d8", {1, 64, 2, 8}, {32}, {2}},
     {"d128", {1, 64, 2, 128}, {32, 64}, {1, 2}, M::LongNet},
     {"d20_odd", {1, 40, 2, 20}, {16, 40}, {1, 2}, M::LongNet},
     // Masks: key padding, attn masks of every rank and kind, combined.
-    {"key_padding", {2, 64, 2, 32}, {32, 64}, {1, 2}, M::Grouped, R::Cyclic,
-     false, true},
-    {"attn_bool_nn", {1, 64, 2, 32}, {32, 64}, {1, 2}, M::LongNet, R::Cyclic,
-     false, false, 2, MaskKind::Bool},
-    {"attn_bool_bnn", {2, 48, 3, 32}, {16, 48}, {1, 2}, M::Grouped,
-     R::Cyclic, false, false, 3, MaskKind::Bool},
-    {"attn_bool_bhnn", {2, 40, 2, 32}, {20, 40}, {1, 2}, M::LongNet,
-     R::Blocked, true, false, 4, MaskKind::Bool},
-    {"attn_float_nn", {1, 64, 2, 32}, {32}, {2}, M::Grouped, R::Cyclic,
-     false, false, 2, MaskKind::Float},
-    {"attn_float_bnn", {2, 33, 2, 24}, {11, 33}, {1, 3}, M::LongNet,
-     R::Cyclic, true, false, 3, MaskKind::Float},
-    {"attn_float_bhnn", {2, 32, 3, 32}, {16, 32}, {1, 2}, M::Grouped,
-     R::Cyclic, false, false, 4, MaskKind::Float},
-    {"all_masks_causal", {2, 64, 4, 32}, {16, 32, 64}, {1, 2, 4},
-     M::LongNet, R::Cyclic, true, true, 4, MaskKind::Bool},
+    {"key_padding",
+     {2, 64, 2, 32},
+     {32, 64},
+     {1, 2},
+     M::Grouped,
+     R::Cyclic,
+     false,
+     true},
+    {"attn_bool_nn",
+     {1, 64, 2, 32},
+     {32, 64},
+     {1, 2},
+     M::LongNet,
+     R::Cyclic,
+     false,
+     false,
+     2,
+     MaskKind::Bool},
+    {"attn_bool_bnn",
+     {2, 48, 3, 32},
+     {16, 48},
+     {1, 2},
+     M::Grouped,
+     R::Cyclic,
+     false,
+     false,
+     3,
+     MaskKind::Bool},
+    {"attn_bool_bhnn",
+     {2, 40, 2, 32},
+     {20, 40},
+     {1, 2},
+     M::LongNet,
+     R::Blocked,
+     true,
+     false,
+     4,
+     MaskKind::Bool},
+    {"attn_float_nn",
+     {1, 64, 2, 32},
+     {32},
+     {2},
+     M::Grouped,
+     R::Cyclic,
+     false,
+     false,
+     2,
+     MaskKind::Float},
+    {"attn_float_bnn",
+     {2, 33, 2, 24},
+     {11, 33},
+     {1, 3},
+     M::LongNet,
+     R::Cyclic,
+     true,
+     false,
+     3,
+     MaskKind::Float},
+    {"attn_float_bhnn",
+     {2, 32, 3, 32},
+     {16, 32},
+     {1, 2},
+     M::Grouped,
+     R::Cyclic,
+     false,
+     false,
+     4,
+     MaskKind::Float},
+    {"all_masks_causal",
+     {2, 64, 4, 32},
+     {16, 32, 64},
+     {1, 2, 4},
+     M::LongNet,
+     R::Cyclic,
+     true,
+     true,
+     4,
+     MaskKind::Bool},
     // Scale given, and tuning variants (unfused longnet states, other tiles).
-    {"explicit_scale", {1, 64, 2, 32}, {32, 64}, {1, 2}, M::LongNet,
-     R::Cyclic, false, false, 0, MaskKind::None, 0.3},
-    {"unfused_longnet", {1, 96, 3, 32}, {16, 32, 96}, {1, 2, 3}, M::LongNet,
-     R::Cyclic, true, true, 0, MaskKind::None, std::nullopt,
+    {"explicit_scale",
+     {1, 64, 2, 32},
+     {32, 64},
+     {1, 2},
+     M::LongNet,
+     R::Cyclic,
+     false,
+     false,
+     0,
+     MaskKind::None,
+     0.3},
+    {"unfused_longnet",
+     {1, 96, 3, 32},
+     {16, 32, 96},
+     {1, 2, 3},
+     M::LongNet,
+     R::Cyclic,
+     true,
+     true,
+     0,
+     MaskKind::None,
+     std::nullopt,
      jit::CpuTuning{8, 4, 16, 0, /*fusePatterns=*/false}},
-    {"tiles_6x32_block_32", {1, 130, 2, 64}, {64, 128}, {1, 2}, M::Grouped,
-     R::Cyclic, true, false, 0, MaskKind::None, std::nullopt,
+    {"tiles_6x32_block_32",
+     {1, 130, 2, 64},
+     {64, 128},
+     {1, 2},
+     M::Grouped,
+     R::Cyclic,
+     true,
+     false,
+     0,
+     MaskKind::None,
+     std::nullopt,
      jit::CpuTuning{8, 6, 32, 32, true}},
-    {"batch_3", {3, 48, 2, 32}, {16, 48}, {1, 3}, M::Grouped, R::Cyclic,
-     false, true},
+    {"batch_3",
+     {3, 48, 2, 32},
+     {16, 48},
+     {1, 3},
+     M::Grouped,
+     R::Cyclic,
+     false,
+     true},
 };
 
-INSTANTIATE_TEST_SUITE_P(
-    Grid, Conformance, testing::ValuesIn(kCases),
-    [](const testing::TestParamInfo<Case> &info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Grid, Conformance, testing::ValuesIn(kCases),
+                         [](const testing::TestParamInfo<Case> &info) {
+                           return info.param.name;
+                         });
 
 /// Scores near 1e4 must neither overflow nor produce NaN.
 TEST(ConformanceExtreme, LargeScores) {
@@ -242,10 +361,10 @@ TEST(ConformanceExtreme, LargeScores) {
   RunOptions options;
   options.jit = &testJit();
   llvm::SmallVector<int64_t, 4> dims(shape.begin(), shape.end());
-  auto info = dilatedAttention(config, HostTensor{q.data(), dims},
-                               HostTensor{k.data(), dims},
-                               HostTensor{v.data(), dims}, std::nullopt,
-                               std::nullopt, out.data(), dims, options);
+  auto info =
+      dilatedAttention(config, HostTensor{q.data(), dims},
+                       HostTensor{k.data(), dims}, HostTensor{v.data(), dims},
+                       std::nullopt, std::nullopt, out.data(), dims, options);
   ASSERT_TRUE(static_cast<bool>(info)) << llvm::toString(info.takeError());
   for (float x : out)
     ASSERT_TRUE(std::isfinite(x));
@@ -287,10 +406,10 @@ TEST(ConformanceErrors, RefusedCalls) {
             "2, 4)");
   // An empty sequence gives an empty output and compiles nothing.
   llvm::SmallVector<int64_t, 4> empty = {1, 0, 2, 8};
-  info = dilatedAttention(config, HostTensor{nullptr, empty},
-                          HostTensor{nullptr, empty},
-                          HostTensor{nullptr, empty}, std::nullopt,
-                          std::nullopt, nullptr, empty, options);
+  info =
+      dilatedAttention(config, HostTensor{nullptr, empty},
+                       HostTensor{nullptr, empty}, HostTensor{nullptr, empty},
+                       std::nullopt, std::nullopt, nullptr, empty, options);
   ASSERT_TRUE(static_cast<bool>(info)) << llvm::toString(info.takeError());
   EXPECT_EQ(info->workItems, 0);
 }

@@ -30,7 +30,8 @@ class JitCache : public testing::Test {
 protected:
   void SetUp() override {
     llvm::SmallString<128> path;
-    ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("dilattn-jit-cache", path));
+    ASSERT_FALSE(
+        llvm::sys::fs::createUniqueDirectory("dilattn-jit-cache", path));
     directory = std::string(path);
   }
   void TearDown() override { llvm::sys::fs::remove_directories(directory); }
@@ -72,8 +73,7 @@ protected:
     runtime::StridedMemRef<4> k = ref, v = ref;
     kernel.entry(&ref, &k, &v, &noKeyBias, &noAttnBias, &output, 0,
                  kernel.numWorkItems(1, 48, 2));
-    auto expected =
-        reference::dilatedAttention(kernel.spec.config, q, q, q);
+    auto expected = reference::dilatedAttention(kernel.spec.config, q, q, q);
     if (!expected) {
       llvm::consumeError(expected.takeError());
       return HUGE_VAL;

@@ -116,10 +116,10 @@ bufferizeAttention(OpTy op, RewriterBase &rewriter,
 }
 
 namespace {
-template <typename OpTy>
-struct AttentionOpInterface
-    : public BufferizableOpInterface::ExternalModel<AttentionOpInterface<OpTy>,
-                                                    OpTy> {
+/// Ops that read their operands and write only a new buffer of their own.
+template <typename ConcreteModel, typename OpTy>
+struct ReadsOperandsWritesNewBuffer
+    : public BufferizableOpInterface::ExternalModel<ConcreteModel, OpTy> {
   bool bufferizesToMemoryRead(Operation *, OpOperand &,
                               const AnalysisState &) const {
     return true;
@@ -132,6 +132,11 @@ struct AttentionOpInterface
                                       const AnalysisState &) const {
     return {};
   }
+};
+
+template <typename OpTy>
+struct AttentionOpInterface
+    : public ReadsOperandsWritesNewBuffer<AttentionOpInterface<OpTy>, OpTy> {
 
   LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
                           const BufferizationOptions &options,
@@ -154,20 +159,7 @@ struct AttentionOpInterface
 };
 /// mask_to_bias writes a new buffer elementwise: select(mask, -inf, 0).
 struct MaskToBiasOpInterface
-    : public BufferizableOpInterface::ExternalModel<MaskToBiasOpInterface,
-                                                    MaskToBiasOp> {
-  bool bufferizesToMemoryRead(Operation *, OpOperand &,
-                              const AnalysisState &) const {
-    return true;
-  }
-  bool bufferizesToMemoryWrite(Operation *, OpOperand &,
-                               const AnalysisState &) const {
-    return false;
-  }
-  AliasingValueList getAliasingValues(Operation *, OpOperand &,
-                                      const AnalysisState &) const {
-    return {};
-  }
+    : public ReadsOperandsWritesNewBuffer<MaskToBiasOpInterface, MaskToBiasOp> {
 
   LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
                           const BufferizationOptions &options,
