@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <unistd.h>
 
 using namespace dilattn;
 namespace cl = llvm::cl;
@@ -232,6 +233,24 @@ static llvm::Expected<DilatedAttentionConfig> parseConfig() {
   return config;
 }
 
+/// Refuses problems whose buffers cannot fit in this machine's memory, before
+/// allocating them: an allocation failure would abort the process.
+static llvm::Error checkMemory(int64_t elementsPerTensor) {
+  // Random inputs are drawn in double and kept in float (3 x 12 bytes), the
+  // output is float, and --check holds the float64 reference (5 x 8 bytes).
+  double bytesPerElement = 3 * 12 + 4 + (check ? 40 : 0);
+  double needed = bytesPerElement * static_cast<double>(elementsPerTensor);
+  long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || pageSize <= 0)
+    return llvm::Error::success();
+  double available = static_cast<double>(pages) * pageSize;
+  if (needed > available)
+    return fail(llvm::formatv("the buffers of this problem need about {0:f1} "
+                              "GiB, more than this machine's {1:f1} GiB",
+                              needed / (1 << 30), available / (1 << 30)));
+  return llvm::Error::success();
+}
+
 static double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   size_t n = values.size();
@@ -284,6 +303,8 @@ static llvm::Error runOpMode() {
         return fail("--shape is too large for random inputs");
       else
         count *= size;
+    if (llvm::Error error = checkMemory(count))
+      return error;
     uint64_t seeds[3] = {seed * 3 + 1, seed * 3 + 2, seed * 3 + 3};
     for (auto [tensor, s] : llvm::zip_equal(
              std::array<Tensor *, 3>{&query, &key, &value}, seeds)) {
@@ -292,6 +313,11 @@ static llvm::Error runOpMode() {
       tensor->data.assign(random.data.begin(), random.data.end());
     }
   }
+
+  if (fromFiles && check)
+    if (llvm::Error error =
+            checkMemory(static_cast<int64_t>(query.data.size())))
+      return error;
 
   std::optional<Mask> keyPadding, attn;
   if (!keyPaddingFile.empty()) {
