@@ -74,7 +74,9 @@ void ::dilattn::buildCpuPipeline(OpPassManager &pm,
 void ::dilattn::registerCpuPipeline() {
   PassPipelineRegistration<CpuPipelineOptions>(
       "dilattn-cpu-pipeline",
-      "Lower dilattn kernels (buffer form) to the LLVM dialect for CPUs: "
-      "segment tiling, pattern fusion, vector lowering, conversion to LLVM",
+      "Lower dilattn programs (functions on tensors, or kernels in buffer "
+      "form) to the LLVM dialect for CPUs: multi-head decomposition, mask "
+      "normalisation, bufferization, segment tiling, pattern fusion, vector "
+      "lowering, conversion to LLVM",
       buildCpuPipeline);
 }

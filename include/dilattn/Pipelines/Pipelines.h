@@ -38,8 +38,10 @@ struct CpuPipelineOptions
       llvm::cl::init(true)};
 };
 
-/// dilattn (buffer form) down to the LLVM dialect: segment tiling, pattern
-/// fusion, vector lowering, then the standard conversions to LLVM.
+/// dilattn programs down to the LLVM dialect: functions on tensors are
+/// decomposed (multi-head blocks), normalised (masks) and bufferized; kernels
+/// in buffer form are tiled by segment, fused and lowered to vector code; then
+/// the standard conversions to LLVM.
 void buildCpuPipeline(mlir::OpPassManager &pm,
                       const CpuPipelineOptions &options);
 
