@@ -159,6 +159,25 @@ dilattn::jit::compileCpuKernelObject(const KernelSpec &requested,
         "block size {3} (0 = automatic)",
         tuning.vectorWidth, tuning.tileQueries, tuning.tileKeys,
         tuning.blockSize));
+  // The kernel keeps its scratch (online-softmax state of a block, packed
+  // keys, probabilities) on the stack of the calling thread: bound it well
+  // below the usual 8 MiB thread stacks.
+  constexpr int64_t kStackBudget = int64_t(2) << 20;
+  int64_t numStates =
+      (spec.config.mode == AttentionMode::LongNet && !tuning.fusePatterns)
+          ? static_cast<int64_t>(spec.config.numPatterns())
+          : 1;
+  double scratch =
+      4.0 *
+      (static_cast<double>(spec.blockSize()) * (spec.headDim + 2) * numStates +
+       static_cast<double>(spec.headDim) * tuning.tileKeys +
+       static_cast<double>(tuning.tileQueries) * tuning.tileKeys);
+  if (scratch > kStackBudget)
+    return fail(llvm::formatv(
+        "the cpu kernel for head dim {0} and block size {1} needs {2:f0} KiB "
+        "of scratch, more than its {3} KiB stack budget; use a smaller block "
+        "size or head dim",
+        spec.headDim, spec.blockSize(), scratch / 1024, kStackBudget / 1024));
   initializeNativeTarget();
 
   mlir::DialectRegistry registry;
