@@ -21,6 +21,7 @@
 #include "llvm/Support/SourceMgr.h"
 
 #include <chrono>
+#include <functional>
 
 using namespace dilattn;
 using namespace dilattn::jit;
@@ -162,10 +163,12 @@ CompiledModule::compile(llvm::StringRef source, llvm::StringRef sourceName,
   if (mlir::failed(pm.run(*module)))
     return fail("compiling @" + entry + " failed:\n" + diagnostics);
 
-  mlir::ExecutionEngineOptions engineOptions;
-  engineOptions.transformer =
+  // The options hold a function_ref: the transformer must outlive create().
+  std::function<llvm::Error(llvm::Module *)> optimize =
       mlir::makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
                                       /*targetMachine=*/nullptr);
+  mlir::ExecutionEngineOptions engineOptions;
+  engineOptions.transformer = optimize;
   engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   auto engine = mlir::ExecutionEngine::create(*module, engineOptions);
   if (!engine)
