@@ -13,14 +13,6 @@ static llvm::Error fail(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
 
-static TensorSignature signatureOf(llvm::ArrayRef<int64_t> shape,
-                                   ElementKind element) {
-  TensorSignature signature;
-  signature.shape.assign(shape.begin(), shape.end());
-  signature.element = element;
-  return signature;
-}
-
 static ElementKind kindOf(const HostMask &mask) {
   return mask.kind == HostMask::Kind::Bool ? ElementKind::I1 : ElementKind::F32;
 }
@@ -51,15 +43,16 @@ llvm::Expected<RunInfo> dilattn::dilatedAttention(
     const std::optional<HostMask> &attnMask, float *output,
     llvm::ArrayRef<int64_t> outputShape, const RunOptions &options) {
   DilatedAttentionSignature signature;
-  signature.query = signatureOf(query.shape, ElementKind::F32);
-  signature.key = signatureOf(key.shape, ElementKind::F32);
-  signature.value = signatureOf(value.shape, ElementKind::F32);
+  signature.query = TensorSignature::get(query.shape, ElementKind::F32);
+  signature.key = TensorSignature::get(key.shape, ElementKind::F32);
+  signature.value = TensorSignature::get(value.shape, ElementKind::F32);
   signature.supportedElements = {ElementKind::F32};
   if (keyPaddingMask)
     signature.keyPaddingMask =
-        signatureOf(keyPaddingMask->shape, kindOf(*keyPaddingMask));
+        TensorSignature::get(keyPaddingMask->shape, kindOf(*keyPaddingMask));
   if (attnMask)
-    signature.attnMask = signatureOf(attnMask->shape, kindOf(*attnMask));
+    signature.attnMask =
+        TensorSignature::get(attnMask->shape, kindOf(*attnMask));
   if (llvm::Error error = checkDilatedAttention(config, signature))
     return std::move(error);
   if (llvm::ArrayRef<int64_t>(query.shape) != outputShape)

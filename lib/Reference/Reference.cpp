@@ -91,20 +91,12 @@ int64_t BoolTensor::flatIndex(llvm::ArrayRef<int64_t> index) const {
 // Validation (SPEC.md section 4, then the storage of each tensor)
 //===----------------------------------------------------------------------===//
 
-static TensorSignature signatureOf(llvm::ArrayRef<int64_t> shape,
-                                   ElementKind element) {
-  TensorSignature signature;
-  signature.shape.assign(shape.begin(), shape.end());
-  signature.element = element;
-  return signature;
-}
-
 static TensorSignature signatureOf(const Tensor &tensor) {
-  return signatureOf(tensor.shape, ElementKind::F64);
+  return TensorSignature::get(tensor.shape, ElementKind::F64);
 }
 
 static TensorSignature signatureOf(const BoolTensor &tensor) {
-  return signatureOf(tensor.shape, ElementKind::I1);
+  return TensorSignature::get(tensor.shape, ElementKind::I1);
 }
 
 static TensorSignature signatureOf(const AttnMask &mask) {

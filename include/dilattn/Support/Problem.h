@@ -73,6 +73,14 @@ struct TensorSignature {
   /// How the caller spells the element type (e.g. "i32"), for messages about
   /// kinds the contract does not name; empty means the kind's own name.
   std::string elementName;
+
+  static TensorSignature get(llvm::ArrayRef<int64_t> shape,
+                             ElementKind element) {
+    TensorSignature signature;
+    signature.shape.assign(shape.begin(), shape.end());
+    signature.element = element;
+    return signature;
+  }
 };
 
 /// Operand signatures of one dilated attention call, in BNHD layout.
