@@ -144,4 +144,56 @@ def DilAttnDecomposeMultihead
                            "::mlir::tensor::TensorDialect"];
 }
 
+def DilAttnConvertToGPU : Pass<"dilattn-convert-to-gpu", "ModuleOp"> {
+  let summary = "Convert dilated attention on buffers to CUDA kernels";
+  let description = [{
+    Rewrites every `dilattn.write_dilated_attention` (buffer form, no `items`
+    range) into `gpu.launch_func` operations of kernels generated into a
+    `gpu.module` named after the enclosing function (`<func>__dilattn_gpu`).
+
+    The kernels read the dilated rows of Q, K and V in place: a row of
+    pattern `(w, r)` with offset `o` in segment `m` is row
+    `m*w + o + j*r` of the `(B, N, H, D)` tensor, copied with `cp.async`
+    (16-byte chunks, no gather pass) into padded shared-memory tiles,
+    `stages` deep. A thread block of `warps` warps owns `tile-queries`
+    consecutive selected queries of one (b, h, pattern, segment); every warp
+    keeps 16 of them. For f16 and bf16 inputs Q K^T and P V run on tensor
+    cores (`ldmatrix` plus `mma.sync.m16n8k16` with f32 accumulation), the
+    softmax runs online in registers in log2 units with `ex2.approx`, and
+    causal limits, masks and ragged key blocks are applied only in the key
+    blocks that need them. f32 inputs take a CUDA-core kernel (a warp per
+    query row) that keeps f32 accuracy.
+
+    Output: every element is written once. In `grouped` mode one launch
+    covers all patterns: its blocks also write the zeros of the positions a
+    pattern does not select. In `longnet` mode there is one launch per
+    pattern: the first writes its outputs and log-sum-exps (a `(B, N, H)`
+    f32 workspace), each later one merges its pattern into them with the
+    online-softmax rule (SPEC.md section 1), rows it selects only.
+
+    Kernels are persistent: each block loops over work items with a stride
+    of the grid size, so any grid size is correct; the host code emitted
+    here launches one block per work item, the dilattn runtime as many as
+    fit on the device at once. Kernels carry `gpu.known_block_size` and
+    `dilattn.dynamic_shared_memory` (bytes).
+  }];
+  let options = [
+    Option<"tileQueries", "tile-queries", "int64_t", /*default=*/"64",
+           "selected queries per thread block (16 per warp)">,
+    Option<"tileKeys", "tile-keys", "int64_t", /*default=*/"64",
+           "keys per shared-memory stage (a multiple of 16)">,
+    Option<"stages", "stages", "int64_t", /*default=*/"2",
+           "shared-memory stages of keys and values in flight (2-4)">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 #endif // DILATTN_PASSES_TD

@@ -32,6 +32,8 @@ using namespace dilattn::jit;
 /// lowering, tuning rules), so that entries of older builds are recompiled
 /// instead of reused. 2: one vector exp2 for a tile's rescale factors.
 static constexpr llvm::StringLiteral kCodegenVersion = "cpu-codegen-2";
+/// The same for CUDA kernels.
+static constexpr llvm::StringLiteral kCudaCodegenVersion = "cuda-codegen-1";
 
 CpuTuning CpuTuning::resolvedForHost() const {
   static const bool hostHasAvx512 = [] {
@@ -62,7 +64,13 @@ int64_t KernelSpec::blockSize() const {
 std::string KernelSpec::key() const {
   std::string key;
   llvm::raw_string_ostream os(key);
-  os << "target=cpu;d=" << headDim << ";dtype=" << stringifyElementKind(element)
+  if (target == Target::Cuda)
+    os << "target=cuda;chip=" << cudaChip << ";" << ptxasVersion()
+       << ";tq=" << cudaTuning.tileQueries << ";tk=" << cudaTuning.tileKeys
+       << ";stages=" << cudaTuning.stages << ";";
+  else
+    os << "target=cpu;";
+  os << "d=" << headDim << ";dtype=" << stringifyElementKind(element)
      << ";mode=" << stringifyAttentionMode(config.mode)
      << ";offset_rule=" << stringifyOffsetRule(config.offsetRule)
      << ";causal=" << (config.causal ? 1 : 0) << ";segments=";
@@ -76,8 +84,10 @@ std::string KernelSpec::key() const {
                    .str()
              : std::string("default"))
      << ";key_padding=" << (hasKeyPaddingMask ? "bias" : "none")
-     << ";attn_mask=" << (hasAttnMask ? "bias" : "none")
-     << ";vw=" << tuning.vectorWidth << ";tq=" << tuning.tileQueries
+     << ";attn_mask=" << (hasAttnMask ? "bias" : "none");
+  if (target == Target::Cuda)
+    return key;
+  os << ";vw=" << tuning.vectorWidth << ";tq=" << tuning.tileQueries
      << ";tk=" << tuning.tileKeys << ";block=" << blockSize()
      << ";fuse=" << (tuning.fusePatterns ? 1 : 0);
   return key;
@@ -90,8 +100,9 @@ int64_t CompiledKernel::numWorkItems(int64_t batch, int64_t seqLen,
 }
 
 std::string Jit::compilerVersion() {
-  return llvm::formatv("dilattn {0}; LLVM {1}; {2}", "0.1.0",
-                       LLVM_VERSION_STRING, kCodegenVersion)
+  return llvm::formatv("dilattn {0}; LLVM {1}; {2}; {3}", "0.1.0",
+                       LLVM_VERSION_STRING, kCodegenVersion,
+                       kCudaCodegenVersion)
       .str();
 }
 
@@ -113,12 +124,14 @@ struct Jit::Impl {
   std::string cacheDirectory;
   std::unique_ptr<DiskCache> disk;
   MemoryCache<CompiledKernel> memory;
+  MemoryCache<CompiledCudaKernel> cudaMemory;
   std::mutex linkMutex;
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   std::atomic<uint64_t> compiles{0};
 
   explicit Impl(JitOptions opts)
-      : options(std::move(opts)), memory(options.memoryBudgetBytes) {
+      : options(std::move(opts)), memory(options.memoryBudgetBytes),
+        cudaMemory(options.memoryBudgetBytes) {
     cacheDirectory = options.cacheDirectory;
     if (cacheDirectory.empty() && options.useDefaultCacheDirectory)
       cacheDirectory = DiskCache::defaultDirectory();
@@ -258,11 +271,68 @@ Jit::getKernel(const KernelSpec &requested, CacheOutcome *outcome) {
   return std::shared_ptr<const CompiledKernel>(*kernel);
 }
 
+llvm::Expected<std::shared_ptr<const CompiledCudaKernel>>
+Jit::getCudaKernel(const KernelSpec &requested, CacheOutcome *outcome) {
+  KernelSpec spec = requested;
+  spec.target = Target::Cuda;
+  std::string key = spec.key();
+  CacheOutcome served = CacheOutcome::MemoryHit;
+  auto kernel = impl->cudaMemory.getOrCreate(
+      key, [&]() -> llvm::Expected<MemoryCache<CompiledCudaKernel>::Created> {
+        auto start = std::chrono::steady_clock::now();
+        auto result = std::make_shared<CompiledCudaKernel>();
+        result->spec = spec;
+        bool fromDisk = false;
+        if (impl->disk) {
+          if (std::optional<std::vector<uint8_t>> cached =
+                  impl->disk->load(key)) {
+            // A checksummed entry that does not parse is from a foreign
+            // writer: recompile and replace it.
+            if (auto image = CudaKernelImage::deserialize(*cached)) {
+              result->image = std::move(*image);
+              fromDisk = true;
+            }
+          }
+        }
+        if (!fromDisk) {
+          auto compiled = compileCudaKernelImage(spec, symbolFor(key));
+          if (!compiled)
+            return compiled.takeError();
+          result->image = std::move(*compiled);
+          ++impl->compiles;
+          if (impl->disk)
+            if (llvm::Error error =
+                    impl->disk->store(key, result->image.serialize())) {
+              static std::once_flag warned;
+              std::string message = llvm::toString(std::move(error));
+              std::call_once(warned, [&] {
+                llvm::errs() << "warning: dilattn kernel cache not written ("
+                             << message << "); continuing uncached\n";
+              });
+            }
+        }
+        result->loadedFromDisk = fromDisk;
+        result->compileMs = std::chrono::duration<double, std::milli>(
+                                std::chrono::steady_clock::now() - start)
+                                .count();
+        served = fromDisk ? CacheOutcome::DiskHit : CacheOutcome::Compiled;
+        size_t bytes = result->image.image.size();
+        return MemoryCache<CompiledCudaKernel>::Created{std::move(result),
+                                                        bytes};
+      });
+  if (!kernel)
+    return kernel.takeError();
+  if (outcome)
+    *outcome = served;
+  return std::shared_ptr<const CompiledCudaKernel>(*kernel);
+}
+
 JitStats Jit::stats() const {
   JitStats stats;
   auto memory = impl->memory.stats();
-  stats.memoryHits = memory.hits;
-  stats.memoryMisses = memory.misses;
+  auto cudaMemory = impl->cudaMemory.stats();
+  stats.memoryHits = memory.hits + cudaMemory.hits;
+  stats.memoryMisses = memory.misses + cudaMemory.misses;
   if (impl->disk) {
     auto disk = impl->disk->stats();
     stats.diskHits = disk.hits;

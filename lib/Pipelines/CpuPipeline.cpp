@@ -16,8 +16,7 @@
 
 using namespace mlir;
 
-void ::dilattn::buildCpuPipeline(OpPassManager &pm,
-                                 const CpuPipelineOptions &options) {
+void ::dilattn::buildBufferizationSteps(OpPassManager &pm) {
   // Tensor programs: multi-head blocks into their parts, masks as biases,
   // canonical attributes.
   pm.addNestedPass<func::FuncOp>(
@@ -40,6 +39,11 @@ void ::dilattn::buildCpuPipeline(OpPassManager &pm,
   outParams.hoistStaticAllocs = true;
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   bufferization::buildBufferDeallocationPipeline(pm);
+}
+
+void ::dilattn::buildCpuPipeline(OpPassManager &pm,
+                                 const CpuPipelineOptions &options) {
+  buildBufferizationSteps(pm);
 
   // Kernel structure: work items, patterns, segments; one state per item.
   OpPassManager &kernel = pm.nest<func::FuncOp>();

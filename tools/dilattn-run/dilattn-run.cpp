@@ -6,12 +6,15 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dilattn/API/CudaDilatedAttention.h"
 #include "dilattn/API/DilatedAttention.h"
 #include "dilattn/JIT/ModuleRunner.h"
 #include "dilattn/Reference/Reference.h"
+#include "dilattn/Runtime/CudaRuntime.h"
 #include "dilattn/Support/Npy.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
@@ -21,6 +24,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <unistd.h>
 
 using namespace dilattn;
@@ -117,6 +122,10 @@ static cl::opt<int64_t>
               cl::desc("cpu: positions per work item (0: automatic)"),
               cl::cat(category));
 
+static cl::opt<int64_t> stages("stages", cl::init(2),
+                               cl::desc("cuda: key/value blocks in flight"),
+                               cl::cat(category));
+
 static llvm::Error fail(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
@@ -150,10 +159,13 @@ static llvm::Expected<Tensor> readTensor(llvm::StringRef path) {
   auto array = npy::readNpy(path);
   if (!array)
     return array.takeError();
-  if (array->dtype != npy::DType::F32)
-    return fail(llvm::formatv("{0}: dtype {1} is not supported with "
-                              "--dtype=f32 on target cpu; save '<f4' data",
-                              path, npy::dtypeDescr(array->dtype)));
+  bool accepted = array->dtype == npy::DType::F32 ||
+                  (target == "cuda" && array->dtype == npy::DType::F16);
+  if (!accepted)
+    return fail(llvm::formatv(
+        "{0}: dtype {1} is not supported on target {2}; save {3} data", path,
+        npy::dtypeDescr(array->dtype), target,
+        target == "cuda" ? "'<f4' or '<f2'" : "'<f4'"));
   return Tensor{array->shape, array->toFloat32()};
 }
 
@@ -257,15 +269,281 @@ static double median(std::vector<double> values) {
   return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
+/// Rounds f32 values to the element type the kernel computes in, in place,
+/// and returns their bytes in that type.
+static std::vector<uint8_t> quantize(std::vector<float> &values,
+                                     ElementKind element) {
+  std::vector<uint8_t> bytes;
+  if (element == ElementKind::F32) {
+    bytes.resize(values.size() * 4);
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+    return bytes;
+  }
+  bytes.resize(values.size() * 2);
+  auto *out = reinterpret_cast<uint16_t *>(bytes.data());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (element == ElementKind::F16) {
+      _Float16 half = static_cast<_Float16>(values[i]);
+      std::memcpy(&out[i], &half, 2);
+      values[i] = static_cast<float>(half);
+    } else {
+      // bf16: round to nearest even (NaN kept quiet).
+      uint32_t bits;
+      std::memcpy(&bits, &values[i], 4);
+      uint32_t rounded = std::isnan(values[i])
+                             ? (bits | 0x00400000u)
+                             : bits + 0x7fffu + ((bits >> 16) & 1u);
+      out[i] = static_cast<uint16_t>(rounded >> 16);
+      uint32_t back = static_cast<uint32_t>(out[i]) << 16;
+      std::memcpy(&values[i], &back, 4);
+    }
+  }
+  return bytes;
+}
+
+static std::vector<float> dequantize(llvm::ArrayRef<uint8_t> bytes,
+                                     ElementKind element) {
+  std::vector<float> values;
+  if (element == ElementKind::F32) {
+    values.resize(bytes.size() / 4);
+    std::memcpy(values.data(), bytes.data(), bytes.size());
+    return values;
+  }
+  values.resize(bytes.size() / 2);
+  const auto *in = reinterpret_cast<const uint16_t *>(bytes.data());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (element == ElementKind::F16) {
+      _Float16 half;
+      std::memcpy(&half, &in[i], 2);
+      values[i] = static_cast<float>(half);
+    } else {
+      uint32_t bits = static_cast<uint32_t>(in[i]) << 16;
+      std::memcpy(&values[i], &bits, 4);
+    }
+  }
+  return values;
+}
+
+/// Boolean masks become 0 / -inf biases; float masks pass as they are.
+static std::vector<float> biasOf(const Mask &mask) {
+  if (!mask.isBool)
+    return mask.floats;
+  std::vector<float> bias(mask.bools.size());
+  for (size_t i = 0; i < bias.size(); ++i)
+    bias[i] = mask.bools[i] ? -std::numeric_limits<float>::infinity() : 0.0f;
+  return bias;
+}
+
+/// Op mode on target cuda: inputs rounded to --dtype, copied to the device,
+/// run there; the output comes back as f32. --check compares with the
+/// float64 reference of the rounded inputs; --bench times with CUDA events.
+static llvm::Error runCuda(const DilatedAttentionConfig &config, Tensor &query,
+                           Tensor &key, Tensor &value,
+                           const std::optional<Mask> &keyPadding,
+                           const std::optional<Mask> &attn) {
+  namespace cuda = runtime::cuda;
+  ElementKind element = dtype == "bf16"  ? ElementKind::BF16
+                        : dtype == "f16" ? ElementKind::F16
+                                         : ElementKind::F32;
+  // The rules first, so that a bad call is refused the same way with or
+  // without a GPU.
+  DilatedAttentionSignature signature;
+  signature.query = TensorSignature::get(query.shape, element);
+  signature.key = TensorSignature::get(key.shape, element);
+  signature.value = TensorSignature::get(value.shape, element);
+  if (keyPadding)
+    signature.keyPaddingMask =
+        TensorSignature::get(keyPadding->shape, ElementKind::I1);
+  if (attn)
+    signature.attnMask = TensorSignature::get(
+        attn->shape, attn->isBool ? ElementKind::I1 : ElementKind::F32);
+  if (llvm::Error error = checkDilatedAttention(config, signature))
+    return error;
+  int64_t headDim = query.shape[3];
+  if (!llvm::is_contained(cudaSupportedHeadDims(), headDim))
+    return fail(llvm::formatv(
+        "head dim {0} is not supported by target cuda (supported: {1})",
+        headDim,
+        llvm::join(llvm::map_range(cudaSupportedHeadDims(),
+                                   [](int64_t d) { return std::to_string(d); }),
+                   ", ")));
+  if (llvm::Error error = checkCudaAvailable())
+    return error;
+  auto context = cuda::Context::get();
+  if (!context)
+    return context.takeError();
+
+  std::vector<uint8_t> queryBytes = quantize(query.data, element),
+                       keyBytes = quantize(key.data, element),
+                       valueBytes = quantize(value.data, element);
+  cuda::DeviceBuffer::resetPeak();
+  auto upload = [&](const void *data,
+                    size_t bytes) -> llvm::Expected<cuda::DeviceBuffer> {
+    auto buffer = cuda::DeviceBuffer::allocate(*context, bytes);
+    if (!buffer)
+      return buffer.takeError();
+    if (bytes)
+      if (llvm::Error error = buffer->copyFromHost(data, bytes))
+        return std::move(error);
+    return buffer;
+  };
+  auto queryBuffer = upload(queryBytes.data(), queryBytes.size());
+  if (!queryBuffer)
+    return queryBuffer.takeError();
+  auto keyBuffer = upload(keyBytes.data(), keyBytes.size());
+  if (!keyBuffer)
+    return keyBuffer.takeError();
+  auto valueBuffer = upload(valueBytes.data(), valueBytes.size());
+  if (!valueBuffer)
+    return valueBuffer.takeError();
+  auto outputBuffer = cuda::DeviceBuffer::allocate(*context, queryBytes.size());
+  if (!outputBuffer)
+    return outputBuffer.takeError();
+  std::optional<cuda::DeviceBuffer> keyBiasBuffer, attnBiasBuffer;
+  std::optional<DeviceBias> keyBias, attnBias;
+  if (keyPadding) {
+    std::vector<float> bias = biasOf(*keyPadding);
+    auto buffer = upload(bias.data(), bias.size() * 4);
+    if (!buffer)
+      return buffer.takeError();
+    keyBiasBuffer = std::move(*buffer);
+    keyBias = DeviceBias{keyBiasBuffer->address(),
+                         {keyPadding->shape.begin(), keyPadding->shape.end()}};
+  }
+  if (attn) {
+    std::vector<float> bias = biasOf(*attn);
+    auto buffer = upload(bias.data(), bias.size() * 4);
+    if (!buffer)
+      return buffer.takeError();
+    attnBiasBuffer = std::move(*buffer);
+    attnBias = DeviceBias{attnBiasBuffer->address(),
+                          {attn->shape.begin(), attn->shape.end()}};
+  }
+  uint64_t dataBytes = cuda::DeviceBuffer::bytesInUse();
+
+  auto tensor = [&](const cuda::DeviceBuffer &buffer) {
+    return DeviceTensor{
+        buffer.address(), {query.shape.begin(), query.shape.end()}, element};
+  };
+  CudaRunOptions options;
+  options.tuning.tileQueries = tileQueries ? tileQueries.getValue() : 64;
+  options.tuning.tileKeys = tileKeys ? tileKeys.getValue() : 64;
+  options.tuning.stages = stages;
+  auto run = [&]() {
+    return cudaDilatedAttention(
+        config, tensor(*queryBuffer), tensor(*keyBuffer), tensor(*valueBuffer),
+        keyBias, attnBias, tensor(*outputBuffer), options);
+  };
+  // Poison the output so that an element the kernel fails to write shows
+  // up as NaN in the check.
+  if (llvm::Error error = outputBuffer->fill(0xff))
+    return error;
+  auto first = run();
+  if (!first)
+    return first.takeError();
+  if (llvm::Error error = context->synchronize())
+    return error;
+  int64_t batch = query.shape[0], seqLen = query.shape[1],
+          numHeads = query.shape[2];
+  llvm::outs() << llvm::formatv(
+      "dilattn-run: {0}{1}, shape {2}, target cuda ({3}), {4}, kernel {5}\n",
+      stringifyAttentionMode(config.mode), config.causal ? " causal" : "",
+      formatShape(query.shape), context->info().name, dtype,
+      first->cache == jit::CacheOutcome::Compiled
+          ? llvm::formatv("compiled in {0:f1} ms", first->compileMs).str()
+      : first->cache == jit::CacheOutcome::DiskHit
+          ? llvm::formatv("loaded from the disk cache in {0:f1} ms",
+                          first->compileMs)
+                .str()
+          : std::string("from the in-memory cache"));
+
+  Tensor output;
+  output.shape = query.shape;
+  {
+    std::vector<uint8_t> bytes(queryBytes.size());
+    if (llvm::Error error =
+            outputBuffer->copyToHost(bytes.data(), bytes.size()))
+      return error;
+    output.data = dequantize(bytes, element);
+  }
+  if (!outFile.empty())
+    if (llvm::Error error =
+            npy::writeNpyF32(outFile, output.shape, output.data))
+      return error;
+
+  if (check) {
+    auto expected = reference::dilatedAttention(
+        config, toReference(query), toReference(key), toReference(value),
+        toReference(keyPadding, attn));
+    if (!expected)
+      return expected.takeError();
+    reference::ErrorStats stats =
+        reference::compare(llvm::ArrayRef<float>(output.data), expected->data);
+    llvm::outs() << llvm::formatv("max_abs_err={0:e} rel_err={1:e}\n",
+                                  stats.maxAbs, stats.relative);
+    double tolerance = element == ElementKind::F32 ? 1e-5 : 1e-2;
+    if (!(stats.relative <= tolerance))
+      return fail(llvm::formatv("check failed: rel_err {0:e} exceeds the {1} "
+                                "tolerance {2:e}",
+                                stats.relative, dtype, tolerance));
+  }
+
+  if (bench > 0) {
+    auto stream = cuda::Stream::wrap(nullptr, &*context);
+    auto start = cuda::Event::create(*context);
+    if (!start)
+      return start.takeError();
+    auto end = cuda::Event::create(*context);
+    if (!end)
+      return end.takeError();
+    for (int i = 0; i < 3; ++i)
+      if (auto warm = run(); !warm)
+        return warm.takeError();
+    std::vector<double> times;
+    for (int i = 0; i < bench; ++i) {
+      if (llvm::Error error = start->record(stream))
+        return error;
+      auto timed = run();
+      if (!timed)
+        return timed.takeError();
+      if (llvm::Error error = end->record(stream))
+        return error;
+      if (llvm::Error error = end->synchronize())
+        return error;
+      auto ms = cuda::Event::elapsedMs(*start, *end);
+      if (!ms)
+        return ms.takeError();
+      times.push_back(*ms);
+    }
+    double ms = median(times);
+    double flops = effectiveFlops(config, batch, seqLen, numHeads, headDim);
+    bool hit = first->cache != jit::CacheOutcome::Compiled;
+    uint64_t peak = cuda::DeviceBuffer::peakBytesInUse();
+    uint64_t minimum = queryBytes.size() * 4;
+    llvm::outs() << llvm::formatv(
+        "{{\"median_ms\": {0:f4}, \"gflops\": {1:f2}, \"compile_ms\": {2:f1}, "
+        "\"cache\": \"{3}\", \"load_ms\": {4:f2}, \"reps\": {5}, "
+        "\"target\": \"cuda\", \"device\": \"{6}\", \"dtype\": \"{7}\", "
+        "\"shape\": [{8}, {9}, {10}, {11}], \"device_peak_bytes\": {12}, "
+        "\"device_data_bytes\": {13}, \"peak_over_inputs_and_output\": "
+        "{14:f4}, \"ptxas\": \"{15}\"}\n",
+        ms, ms > 0 ? flops / (ms * 1e6) : 0.0, hit ? 0.0 : first->compileMs,
+        hit ? "hit" : "miss",
+        first->cache == jit::CacheOutcome::DiskHit ? first->compileMs : 0.0,
+        bench.getValue(), context->info().name, dtype, batch, seqLen, numHeads,
+        headDim, peak, dataBytes,
+        static_cast<double>(peak) / static_cast<double>(minimum),
+        jit::ptxasVersion());
+  }
+  return llvm::Error::success();
+}
+
 static llvm::Error runOpMode() {
   if (target != "cpu" && target != "cuda")
     return fail("--target must be cpu or cuda, got '" + target + "'");
   if (dtype != "f32" && dtype != "f16" && dtype != "bf16")
     return fail("--dtype must be f32, f16 or bf16, got '" + dtype + "'");
-  if (target == "cuda")
-    return fail("target cuda is not available: this build of dilattn has no "
-                "CUDA code generation yet (available targets: cpu)");
-  if (dtype != "f32")
+  if (target == "cpu" && dtype != "f32")
     return fail("--dtype=" + dtype +
                 " is not supported by target cpu (supported: f32)");
   auto config = parseConfig();
@@ -332,6 +610,9 @@ static llvm::Error runOpMode() {
       return read.takeError();
     attn = std::move(*read);
   }
+
+  if (target == "cuda")
+    return runCuda(*config, query, key, value, keyPadding, attn);
 
   auto view = [](const Tensor &tensor) {
     HostTensor host;

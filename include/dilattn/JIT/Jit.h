@@ -21,11 +21,13 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace dilattn::jit {
 
-enum class Target { Cpu };
+enum class Target { Cpu, Cuda };
 
 /// Code-generation parameters of the CPU pipeline. Zero means "the best
 /// known value for the host CPU" (see resolvedForHost).
@@ -43,6 +45,13 @@ struct CpuTuning {
   CpuTuning resolvedForHost() const;
 };
 
+/// Code-generation parameters of the CUDA pipeline (dilattn-cuda-pipeline).
+struct CudaTuning {
+  int64_t tileQueries = 64;
+  int64_t tileKeys = 64;
+  int64_t stages = 2;
+};
+
 /// Everything that changes the generated code.
 struct KernelSpec {
   DilatedAttentionConfig config;
@@ -52,6 +61,9 @@ struct KernelSpec {
   bool hasAttnMask = false;
   Target target = Target::Cpu;
   CpuTuning tuning;
+  /// CUDA kernels only: the chip (e.g. "sm_90") and the tiling.
+  std::string cudaChip;
+  CudaTuning cudaTuning;
 
   /// The block size the kernel uses (tuning.blockSize or the default rule).
   int64_t blockSize() const;
@@ -70,6 +82,33 @@ struct CompiledKernel {
 
   /// Work items (b, h, block) of a call with these sizes.
   int64_t numWorkItems(int64_t batch, int64_t seqLen, int64_t numHeads) const;
+};
+
+/// One launch of a CUDA kernel image, in order.
+struct CudaLaunch {
+  std::string kernelName;
+  int64_t blockThreads = 0;
+  int64_t dynamicSharedBytes = 0;
+};
+
+/// A compiled CUDA kernel: the device image (cubin from ptxas, or PTX that
+/// the driver compiles when no ptxas is found) and its launches. Loading it
+/// into a device context is the runtime's business.
+struct CudaKernelImage {
+  std::vector<uint8_t> image;
+  bool isPtx = false;
+  llvm::SmallVector<CudaLaunch, 4> launches;
+
+  /// The disk-cache payload and back (nullopt when malformed).
+  std::vector<uint8_t> serialize() const;
+  static std::optional<CudaKernelImage> deserialize(llvm::ArrayRef<uint8_t>);
+};
+
+struct CompiledCudaKernel {
+  KernelSpec spec;
+  CudaKernelImage image;
+  double compileMs = 0;
+  bool loadedFromDisk = false;
 };
 
 /// How a kernel request was served.
@@ -103,6 +142,11 @@ public:
   llvm::Expected<std::shared_ptr<const CompiledKernel>>
   getKernel(const KernelSpec &spec, CacheOutcome *outcome = nullptr);
 
+  /// The CUDA kernel image for `spec` (target Cuda, cudaChip set), through
+  /// the same caches. Needs no GPU: only ptxas (or none, giving PTX).
+  llvm::Expected<std::shared_ptr<const CompiledCudaKernel>>
+  getCudaKernel(const KernelSpec &spec, CacheOutcome *outcome = nullptr);
+
   JitStats stats() const;
   const std::string &getCacheDirectory() const;
 
@@ -122,6 +166,18 @@ private:
 /// (the ABI of runtime::CpuKernelFn). Exposed for tools and tests.
 llvm::Expected<std::vector<uint8_t>>
 compileCpuKernelObject(const KernelSpec &spec, llvm::StringRef symbol);
+
+/// Compiles a CUDA kernel spec through dilattn-cuda-pipeline to PTX, then
+/// to cubin with ptxas when one is found ($DILATTN_PTXAS, PATH,
+/// /usr/local/cuda/bin). Exposed for tools and tests.
+llvm::Expected<CudaKernelImage> compileCudaKernelImage(const KernelSpec &spec,
+                                                       llvm::StringRef symbol);
+
+/// "ptxas <version>" of the ptxas compileCudaKernelImage uses, or "none".
+std::string ptxasVersion();
+
+/// The head dims target cuda runs, for messages and checks.
+llvm::ArrayRef<int64_t> cudaSupportedHeadDims();
 
 /// Initialises LLVM's native target once per process.
 void initializeNativeTarget();

@@ -48,6 +48,53 @@ void buildCpuPipeline(mlir::OpPassManager &pm,
 /// Registers `dilattn-cpu-pipeline` for command-line tools.
 void registerCpuPipeline();
 
+/// Options of `dilattn-cuda-pipeline`.
+struct CudaPipelineOptions
+    : public mlir::PassPipelineOptions<CudaPipelineOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("the GPU architecture, e.g. sm_90"),
+                           llvm::cl::init("sm_90")};
+  Option<std::string> features{
+      *this, "features",
+      llvm::cl::desc("PTX features; sm_90 needs +ptx80 or newer"),
+      llvm::cl::init("+ptx80")};
+  Option<int64_t> optLevel{*this, "opt-level",
+                           llvm::cl::desc("LLVM optimisation level of the "
+                                          "device code"),
+                           llvm::cl::init(3)};
+  Option<int64_t> tileQueries{
+      *this, "tile-queries",
+      llvm::cl::desc("selected queries per thread block (16 per warp)"),
+      llvm::cl::init(64)};
+  Option<int64_t> tileKeys{*this, "tile-keys",
+                           llvm::cl::desc("keys per shared-memory stage"),
+                           llvm::cl::init(64)};
+  Option<int64_t> stages{
+      *this, "stages",
+      llvm::cl::desc("key/value blocks in flight in shared memory"),
+      llvm::cl::init(2)};
+  Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("what gpu-module-to-binary embeds: isa (PTX), bin "
+                     "(cubin, needs ptxas), fatbin, llvm, offloading"),
+      llvm::cl::init("isa")};
+};
+
+/// dilattn programs to CUDA: the tensor-program steps of the CPU pipeline
+/// (decomposition, mask normalisation, bufferization), then kernels generated
+/// into gpu.module ops (dilattn-convert-to-gpu) and lowered through NVVM to
+/// PTX (or cubin); the host side keeps gpu.launch_func operations.
+void buildCudaPipeline(mlir::OpPassManager &pm,
+                       const CudaPipelineOptions &options);
+
+/// Registers `dilattn-cuda-pipeline` for command-line tools.
+void registerCudaPipeline();
+
+/// The steps shared by both pipelines: functions on tensors decomposed,
+/// masks normalised to biases, everything bufferized with results as
+/// out-parameters.
+void buildBufferizationSteps(mlir::OpPassManager &pm);
+
 } // namespace dilattn
 
 #endif // DILATTN_PIPELINES_PIPELINES_H

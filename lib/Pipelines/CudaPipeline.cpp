@@ -1,0 +1,63 @@
+//===- CudaPipeline.cpp - dilattn-cuda-pipeline ---------------------------===//
+
+#include "dilattn/Pipelines/Pipelines.h"
+
+#include "dilattn/Dialect/DilAttn/Transforms/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void ::dilattn::buildCudaPipeline(OpPassManager &pm,
+                                  const CudaPipelineOptions &options) {
+  buildBufferizationSteps(pm);
+
+  // Kernels: one gpu.module per function, launched from the host code.
+  mlir::dilattn::DilAttnConvertToGPUOptions convert;
+  convert.tileQueries = options.tileQueries;
+  convert.tileKeys = options.tileKeys;
+  convert.stages = options.stages;
+  pm.addPass(mlir::dilattn::createDilAttnConvertToGPU(convert));
+  pm.addNestedPass<func::FuncOp>(createCanonicalizerPass());
+
+  // Device code to NVVM.
+  OpPassManager &device = pm.nest<gpu::GPUModuleOp>();
+  device.addPass(createCanonicalizerPass());
+  device.addPass(createCSEPass());
+  device.addPass(memref::createExpandStridedMetadataPass());
+  device.addPass(createLowerAffinePass());
+  device.addPass(createSCFToControlFlowPass());
+  device.addPass(createConvertNVGPUToNVVMPass());
+  device.addPass(createConvertGpuOpsToNVVMOps());
+  device.addPass(createCanonicalizerPass());
+  device.addPass(createCSEPass());
+  device.addPass(createReconcileUnrealizedCastsPass());
+
+  // PTX (or cubin) for the chip.
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = options.features;
+  target.optLevel = options.optLevel;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget = options.format;
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+}
+
+void ::dilattn::registerCudaPipeline() {
+  PassPipelineRegistration<CudaPipelineOptions>(
+      "dilattn-cuda-pipeline",
+      "Lower dilattn programs to CUDA: multi-head decomposition, mask "
+      "normalisation and bufferization as for CPUs, then tensor-core kernels "
+      "(dilattn-convert-to-gpu) lowered through NVVM to PTX or cubin "
+      "embedded in gpu.binary; the host code keeps gpu.launch_func",
+      buildCudaPipeline);
+}
