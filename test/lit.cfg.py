@@ -29,3 +29,19 @@ tools = ["dilattn-opt", "dilattn-run"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.dilattn_tools_dir, append_path=True)
+
+# The CUDA toolkit's ptxas, for the tests that assemble generated PTX (the
+# CUDA pipeline itself needs no toolkit: it emits PTX in-process).
+import shutil
+
+ptxas = shutil.which("ptxas") or (
+    "/usr/local/cuda/bin/ptxas"
+    if os.access("/usr/local/cuda/bin/ptxas", os.X_OK)
+    else None
+)
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+import sys
+
+config.substitutions.append(("%python", sys.executable))

@@ -166,14 +166,21 @@ struct Emitter {
     return fcmp(arith::CmpFPredicate::OEQ, x, negInf());
   }
   Value positive(Value x) { return fcmp(arith::CmpFPredicate::OGT, x, f32(0)); }
-  /// exp2 and log2 with `afn`: NVVM lowers them to ex2.approx / lg2.approx
-  /// (no libdevice needed).
-  Value exp2(Value x) {
-    return math::Exp2Op::create(b, loc, x, arith::FastMathFlags::afn);
+  /// exp2 and log2 as the PTX approximations (ex2.approx: 2 ulp, -inf
+  /// gives +0). Inline PTX because convert-gpu-to-nvvm turns math.exp2 and
+  /// llvm.intr.exp2 into libdevice calls (__nv_exp2f), which need libdevice
+  /// linked in and are slower.
+  Value ptxUnary(llvm::StringRef instruction, Value x) {
+    return LLVM::InlineAsmOp::create(
+               b, loc, b.getF32Type(), ValueRange{x},
+               (instruction + " $0, $1;").str(), "=f,f",
+               /*has_side_effects=*/false, /*is_align_stack=*/false,
+               LLVM::tailcallkind::TailCallKind::None,
+               LLVM::AsmDialectAttr(), ArrayAttr())
+        .getResult(0);
   }
-  Value log2(Value x) {
-    return math::Log2Op::create(b, loc, x, arith::FastMathFlags::afn);
-  }
+  Value exp2(Value x) { return ptxUnary("ex2.approx.ftz.f32", x); }
+  Value log2(Value x) { return ptxUnary("lg2.approx.ftz.f32", x); }
   /// Butterfly reduction over the lanes whose ids differ in `mask` bits.
   Value shuffleXor(Value x, int32_t offset) {
     return gpu::ShuffleOp::create(b, loc, x, offset, kWarpSize,
@@ -291,6 +298,13 @@ private:
   SmallVector<Value> mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
                          ArrayRef<Value> c);
   Value pack(Value x, Value y);
+  /// A pair of 16-bit elements as nvvm.mma.sync takes them: vector<2xf16>
+  /// for f16, an i32 for bf16.
+  Value operandRegister(Value pair) {
+    if (plan.elementType.isF16())
+      return pair;
+    return LLVM::BitcastOp::create(b, loc, b.getI32Type(), pair);
+  }
 
   OpBuilder &b;
   Emitter e;
@@ -545,7 +559,7 @@ SmallVector<Value> KernelEmitter::ldmatrix(Value view, Value row, Value col,
   for (int64_t i = 0; i < 4; ++i) {
     Value pair =
         vector::ExtractOp::create(b, loc, loaded, ArrayRef<int64_t>{i});
-    registers.push_back(LLVM::BitcastOp::create(b, loc, b.getI32Type(), pair));
+    registers.push_back(operandRegister(pair));
   }
   return registers;
 }
@@ -573,7 +587,7 @@ Value KernelEmitter::pack(Value x, Value y) {
       b, loc, VectorType::get({2}, b.getF32Type()), ValueRange{x, y});
   Value narrow = arith::TruncFOp::create(
       b, loc, VectorType::get({2}, plan.elementType), pair);
-  return LLVM::BitcastOp::create(b, loc, b.getI32Type(), narrow);
+  return operandRegister(narrow);
 }
 
 void KernelEmitter::emitTensorCoreTile(const Item &item) {
@@ -614,12 +628,6 @@ void KernelEmitter::emitTensorCoreTile(const Item &item) {
   Value group = e.div(lane, e.idx(4)); // row of the fragment
   Value quad = e.rem(lane, e.idx(4));  // column pair of the fragment
   Value warpRow = e.mul(warp, e.idx(16));
-  SmallVector<SmallVector<Value>> queryFragments;
-  for (int64_t kk = 0; kk < D / 16; ++kk)
-    queryFragments.push_back(
-        ldmatrix(queryTile, e.add(warpRow, e.rem(lane, e.idx(16))),
-                 e.add(e.idx(kk * 16), e.mul(e.div(lane, e.idx(16)), e.idx(8))),
-                 /*transpose=*/false));
 
   // Loop state: running max and (thread-partial) sum of rows g and g + 8,
   // then the output accumulators, 4 per 8-column tile.
@@ -638,6 +646,15 @@ void KernelEmitter::emitTensorCoreTile(const Item &item) {
     gpu::BarrierOp::create(b, loc);
     Value stage = e.rem(block, e.idx(S));
     Value keys = keyTile(stage), values = valueTile(stage);
+    // The query fragments are re-read from shared memory for each block
+    // (D / 16 ldmatrix per warp) rather than held: that frees D / 4
+    // registers, which the accumulators need to stay out of local memory.
+    SmallVector<SmallVector<Value>> queryFragments;
+    for (int64_t kk = 0; kk < D / 16; ++kk)
+      queryFragments.push_back(
+          ldmatrix(queryTile, e.add(warpRow, e.rem(lane, e.idx(16))),
+                   e.add(e.idx(kk * 16), e.mul(e.div(lane, e.idx(16)), e.idx(8))),
+                   /*transpose=*/false));
 
     // Scores S = Q K^T of this warp's 16 rows and the block's BN keys.
     SmallVector<SmallVector<Value>> scores(keyTiles);
