@@ -24,7 +24,7 @@
 // PTX:      .maxntid 128, 1, 1
 // PTX-DAG:  cp.async.cg.shared.global [{{.*}}], [{{.*}}], 16, {{.*}};
 // PTX-DAG:  cp.async.commit_group;
-// PTX-DAG:  cp.async.wait_group 1;
+// PTX-DAG:  cp.async.wait_group 0;
 // PTX-DAG:  ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // PTX-DAG:  ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
 // PTX-DAG:  mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32

@@ -291,8 +291,17 @@ private:
                     ArrayRef<std::pair<Value, SmallVector<Value>>> chunks,
                     Value writesWorkspace);
 
-  Value asyncLoadRows(Value source, Value tileView, const Item &item,
-                      Value firstRow, Value rowLimit, int64_t numRows);
+  /// Issues the cp.async copies of `numRows` rows from `firstRow` into
+  /// `tileView`. With `rowLimit`, rows at or past it become zeros; without,
+  /// all rows are known to exist (no clamping: cheaper addresses).
+  void asyncLoadRows(Value source, Value tileView, const Item &item,
+                     Value firstRow, Value rowLimit, int64_t numRows,
+                     SmallVectorImpl<Value> &tokens);
+  /// Closes the copies issued so far into one cp.async group.
+  Value commitGroup(ArrayRef<Value> tokens) {
+    return nvgpu::DeviceAsyncCreateGroupOp::create(
+        b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
+  }
   Value sharedTile(int64_t rows, Value byteOffset);
   SmallVector<Value> ldmatrix(Value view, Value row, Value col, bool transpose);
   SmallVector<Value> mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
@@ -523,31 +532,34 @@ Value KernelEmitter::sharedTile(int64_t rows, Value byteOffset) {
   return memref::ViewOp::create(b, loc, type, shared, byteOffset, ValueRange{});
 }
 
-Value KernelEmitter::asyncLoadRows(Value source, Value tileView,
-                                   const Item &item, Value firstRow,
-                                   Value rowLimit, int64_t numRows) {
+void KernelEmitter::asyncLoadRows(Value source, Value tileView,
+                                  const Item &item, Value firstRow,
+                                  Value rowLimit, int64_t numRows,
+                                  SmallVectorImpl<Value> &tokens) {
   int64_t lanes = 16 / plan.elementBytes();
   int64_t chunksPerRow = plan.headDim / lanes;
   int64_t chunks = numRows * chunksPerRow;
-  SmallVector<Value> tokens;
   Value lastRow = e.sub(item.rows, e.idx(1));
   for (int64_t c = 0; c < chunks; c += plan.threads()) {
     Value chunk = e.add(thread, e.idx(c));
     Value row = e.div(chunk, e.idx(chunksPerRow));
     Value col = e.mul(e.rem(chunk, e.idx(chunksPerRow)), e.idx(lanes));
     Value dilatedRow = e.add(firstRow, row);
-    Value valid = e.ult(dilatedRow, rowLimit);
-    // Rows past the limit are zero-filled (source size 0); their address
-    // is clamped to a real row all the same.
-    Value position = rowPosition(item, e.min(dilatedRow, lastRow));
-    Value sourceElements = e.select(valid, e.idx(lanes), e.idx(0));
+    Value position, sourceElements;
+    if (rowLimit) {
+      // Rows past the limit are zero-filled (source size 0); their address
+      // is clamped to a real row all the same.
+      Value valid = e.ult(dilatedRow, rowLimit);
+      position = rowPosition(item, e.min(dilatedRow, lastRow));
+      sourceElements = e.select(valid, e.idx(lanes), e.idx(0));
+    } else {
+      position = rowPosition(item, dilatedRow);
+    }
     tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
         b, loc, tileView, ValueRange{row, col}, source,
         ValueRange{item.batch, position, item.head, col}, b.getIndexAttr(lanes),
         sourceElements, b.getUnitAttr()));
   }
-  return nvgpu::DeviceAsyncCreateGroupOp::create(
-      b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
 }
 
 SmallVector<Value> KernelEmitter::ldmatrix(Value view, Value row, Value col,
@@ -610,20 +622,36 @@ void KernelEmitter::emitTensorCoreTile(const Item &item) {
         BN, e.add(e.idx(plan.queryTileBytes() + S * plan.keyStageBytes()),
                   e.mul(stage, e.idx(plan.keyStageBytes()))));
   };
+  // One cp.async group per key/value block; blocks wholly inside the
+  // selection (all but the last) skip the per-row clamping.
+  Type tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
   auto loadBlock = [&](Value block, Value stage) {
     Value firstKey = e.mul(block, e.idx(BN));
-    asyncLoadRows(key, keyTile(stage), item, firstKey, keyLimit, BN);
-    return asyncLoadRows(value, valueTile(stage), item, firstKey, keyLimit, BN);
+    Value whole = e.ule(e.add(firstKey, e.idx(BN)), keyLimit);
+    auto branch = scf::IfOp::create(b, loc, TypeRange{tokenType}, whole, true);
+    for (bool clamped : {false, true}) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(clamped ? branch.elseBlock()
+                                         : branch.thenBlock());
+      Value limit = clamped ? keyLimit : Value();
+      SmallVector<Value> tokens;
+      asyncLoadRows(key, keyTile(stage), item, firstKey, limit, BN, tokens);
+      asyncLoadRows(value, valueTile(stage), item, firstKey, limit, BN,
+                    tokens);
+      scf::YieldOp::create(b, loc, commitGroup(tokens));
+    }
+    return branch.getResult(0);
   };
 
-  // Prologue: the query tile, then the first S - 1 key/value blocks (blocks
-  // past the end load as zeros, which keeps the group count static).
-  Value token =
-      asyncLoadRows(query, queryTile, item, firstQuery, item.rows, BM);
+  // Prologue: the query tile, then the first S - 1 key/value blocks, each a
+  // group (blocks past the end load as zeros, which keeps the group count
+  // static). The loop waits for them.
+  SmallVector<Value> queryTokens;
+  asyncLoadRows(query, queryTile, item, firstQuery, item.rows, BM,
+                queryTokens);
+  Value token = commitGroup(queryTokens);
   for (int64_t s = 0; s + 1 < S; ++s)
     token = loadBlock(e.idx(s), e.idx(s));
-  nvgpu::DeviceAsyncWaitOp::create(b, loc, token, b.getI32IntegerAttr(S - 1));
-  gpu::BarrierOp::create(b, loc);
 
   Value group = e.div(lane, e.idx(4)); // row of the fragment
   Value quad = e.rem(lane, e.idx(4));  // column pair of the fragment
@@ -640,10 +668,15 @@ void KernelEmitter::emitTensorCoreTile(const Item &item) {
     b.setInsertionPointToStart(loop.getBody());
     Value block = loop.getInductionVar();
     ValueRange state = loop.getRegionIterArgs();
-    Value next = e.add(block, e.idx(S - 1));
-    Value token = loadBlock(next, e.rem(next, e.idx(S)));
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, token, b.getI32IntegerAttr(S - 1));
+    // Block `block` has landed once at most S - 2 younger groups are in
+    // flight; the barrier then also tells that every warp is done with the
+    // stage that block - 1 used, which the load of block + S - 1 reuses.
+    // One barrier per block: the loads overlap this block's compute.
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, token,
+                                     b.getI32IntegerAttr(S - 2));
     gpu::BarrierOp::create(b, loc);
+    Value next = e.add(block, e.idx(S - 1));
+    loadBlock(next, e.rem(next, e.idx(S)));
     Value stage = e.rem(block, e.idx(S));
     Value keys = keyTile(stage), values = valueTile(stage);
     // The query fragments are re-read from shared memory for each block
@@ -766,10 +799,11 @@ void KernelEmitter::emitTensorCoreTile(const Item &item) {
         }
       }
     }
-    // The next iteration's loads overwrite the stage read here.
-    gpu::BarrierOp::create(b, loc);
     scf::YieldOp::create(b, loc, newState);
   }
+  // Copies of blocks past the end may still be in flight: let them land
+  // before the shared memory goes to the next work item.
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, token, b.getI32IntegerAttr(0));
 
   // Epilogue: full row sums, then one write per row this thread holds.
   ValueRange result = loop.getResults();
