@@ -725,8 +725,9 @@ static llvm::Error runModuleMode() {
   if (target != "cpu" && target != "cuda")
     return fail("--target must be cpu or cuda, got '" + target + "'");
   if (target == "cuda")
-    return fail("target cuda is not available: this build of dilattn has no "
-                "CUDA code generation yet (available targets: cpu)");
+    return fail("module mode runs on target cpu only (target cuda runs "
+                "single calls: give --segment-lengths, --dilation-rates and "
+                "the inputs instead of FILE.mlir)");
   if (entry.empty())
     return fail("module mode needs --entry=NAME (the function to run)");
   auto file = llvm::MemoryBuffer::getFile(moduleFile);

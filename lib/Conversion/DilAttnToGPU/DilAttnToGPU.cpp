@@ -117,7 +117,10 @@ struct KernelPlan {
   }
 };
 
-/// Code-building helpers at one insertion point.
+/// Code-building helpers at one insertion point. Kernels use no math
+/// dialect ops: convert-gpu-to-nvvm may turn them into libdevice calls
+/// (__nv_fmaf, __nv_exp2f), which ptxas cannot resolve without libdevice;
+/// NVPTX fuses the multiply-adds itself.
 struct Emitter {
   OpBuilder &b;
   Location loc;
@@ -861,7 +864,7 @@ void KernelEmitter::emitSimtTile(const Item &item) {
                 b, loc, key,
                 ValueRange{item.batch, keyPos, item.head,
                            e.add(lane, e.idx(c * kWarpSize))});
-            dot = math::FmaOp::create(b, loc, q[c], k, dot);
+            dot = e.addf(e.mulf(q[c], k), dot);
           }
           for (int32_t offset = 16; offset >= 1; offset /= 2)
             dot = e.addf(dot, e.shuffleXor(dot, offset));
@@ -879,7 +882,7 @@ void KernelEmitter::emitSimtTile(const Item &item) {
                 ValueRange{item.batch, keyPos, item.head,
                            e.add(lane, e.idx(c * kWarpSize))});
             next.push_back(
-                math::FmaOp::create(b, loc, p, v, e.mulf(state[2 + c], alpha)));
+                e.addf(e.mulf(p, v), e.mulf(state[2 + c], alpha)));
           }
           scf::YieldOp::create(b, loc, next);
         }
@@ -933,8 +936,8 @@ void KernelEmitter::emitRowWrite(
       Value old = vector::LoadOp::create(b, loc, narrow, output, indices);
       if (narrow != wide)
         old = arith::ExtFOp::create(b, loc, wide, old);
-      result = math::FmaOp::create(
-          b, loc, old, vector::BroadcastOp::create(b, loc, wide, oldCoef),
+      result = e.addf(
+          e.mulf(old, vector::BroadcastOp::create(b, loc, wide, oldCoef)),
           result);
     }
     if (narrow != wide)
