@@ -22,6 +22,16 @@ llvm::ArrayRef<int64_t> dilattn::cudaSupportedHeadDims() {
   return jit::cudaSupportedHeadDims();
 }
 
+llvm::Error dilattn::checkCudaHeadDim(int64_t headDim) {
+  if (llvm::is_contained(cudaSupportedHeadDims(), headDim))
+    return llvm::Error::success();
+  return fail(llvm::formatv(
+      "head dim {0} is not supported by target cuda (supported: {1})", headDim,
+      llvm::join(llvm::map_range(cudaSupportedHeadDims(),
+                                 [](int64_t d) { return std::to_string(d); }),
+                 ", ")));
+}
+
 llvm::Error dilattn::checkCudaAvailable(int device) {
   auto context = cuda::Context::get(device);
   if (!context)
@@ -142,13 +152,8 @@ llvm::Expected<RunInfo> dilattn::cudaDilatedAttention(
                 "cuda");
   int64_t batch = query.shape[0], seqLen = query.shape[1],
           numHeads = query.shape[2], headDim = query.shape[3];
-  if (!llvm::is_contained(cudaSupportedHeadDims(), headDim))
-    return fail(llvm::formatv(
-        "head dim {0} is not supported by target cuda (supported: {1})",
-        headDim,
-        llvm::join(llvm::map_range(cudaSupportedHeadDims(),
-                                   [](int64_t d) { return std::to_string(d); }),
-                   ", ")));
+  if (llvm::Error error = checkCudaHeadDim(headDim))
+    return std::move(error);
   if (llvm::Error error = checkCudaAvailable(options.device))
     return std::move(error);
   RunInfo info;

@@ -8,6 +8,8 @@
 
 #include "dilattn/JIT/Jit.h"
 
+#include "DiagnosticCollector.h"
+
 #include "dilattn/Dialect/DilAttn/IR/DilAttn.h"
 #include "dilattn/InitAll.h"
 #include "dilattn/Pipelines/Pipelines.h"
@@ -107,22 +109,6 @@ static void registerKernelDialects(mlir::DialectRegistry &registry) {
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
 }
-
-/// Collects MLIR diagnostics into one message instead of printing them.
-class DiagnosticCollector {
-public:
-  explicit DiagnosticCollector(mlir::MLIRContext &context)
-      : handler(&context, [this](mlir::Diagnostic &diagnostic) {
-          if (!messages.empty())
-            messages += "; ";
-          messages += diagnostic.str();
-          return mlir::success();
-        }) {}
-  std::string messages;
-
-private:
-  mlir::ScopedDiagnosticHandler handler;
-};
 
 llvm::Expected<std::string>
 dilattn::jit::kernelSourceIR(const KernelSpec &spec, llvm::StringRef symbol) {

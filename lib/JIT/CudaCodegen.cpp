@@ -9,6 +9,8 @@
 
 #include "dilattn/JIT/Jit.h"
 
+#include "DiagnosticCollector.h"
+
 #include "dilattn/Dialect/DilAttn/IR/DilAttn.h"
 #include "dilattn/InitAll.h"
 #include "dilattn/Pipelines/Pipelines.h"
@@ -228,24 +230,6 @@ buildCudaKernelModule(mlir::MLIRContext &context, const KernelSpec &spec,
   func::ReturnOp::create(b, loc);
   return module;
 }
-
-namespace {
-/// Collects MLIR diagnostics into one message instead of printing them.
-class DiagnosticCollector {
-public:
-  explicit DiagnosticCollector(mlir::MLIRContext &context)
-      : handler(&context, [this](mlir::Diagnostic &diagnostic) {
-          if (!messages.empty())
-            messages += "; ";
-          messages += diagnostic.str();
-          return mlir::success();
-        }) {}
-  std::string messages;
-
-private:
-  mlir::ScopedDiagnosticHandler handler;
-};
-} // namespace
 
 llvm::Expected<CudaKernelImage>
 dilattn::jit::compileCudaKernelImage(const KernelSpec &spec,

@@ -26,6 +26,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <tuple>
 #include <unistd.h>
 
 using namespace dilattn;
@@ -360,13 +361,8 @@ static llvm::Error runCuda(const DilatedAttentionConfig &config, Tensor &query,
   if (llvm::Error error = checkDilatedAttention(config, signature))
     return error;
   int64_t headDim = query.shape[3];
-  if (!llvm::is_contained(cudaSupportedHeadDims(), headDim))
-    return fail(llvm::formatv(
-        "head dim {0} is not supported by target cuda (supported: {1})",
-        headDim,
-        llvm::join(llvm::map_range(cudaSupportedHeadDims(),
-                                   [](int64_t d) { return std::to_string(d); }),
-                   ", ")));
+  if (llvm::Error error = checkCudaHeadDim(headDim))
+    return error;
   if (llvm::Error error = checkCudaAvailable())
     return error;
   auto context = cuda::Context::get();
@@ -399,25 +395,21 @@ static llvm::Error runCuda(const DilatedAttentionConfig &config, Tensor &query,
   auto outputBuffer = cuda::DeviceBuffer::allocate(*context, queryBytes.size());
   if (!outputBuffer)
     return outputBuffer.takeError();
+  // Masks go to the device as f32 biases.
   std::optional<cuda::DeviceBuffer> keyBiasBuffer, attnBiasBuffer;
   std::optional<DeviceBias> keyBias, attnBias;
-  if (keyPadding) {
-    std::vector<float> bias = biasOf(*keyPadding);
-    auto buffer = upload(bias.data(), bias.size() * 4);
-    if (!buffer)
-      return buffer.takeError();
-    keyBiasBuffer = std::move(*buffer);
-    keyBias = DeviceBias{keyBiasBuffer->address(),
-                         {keyPadding->shape.begin(), keyPadding->shape.end()}};
-  }
-  if (attn) {
-    std::vector<float> bias = biasOf(*attn);
-    auto buffer = upload(bias.data(), bias.size() * 4);
-    if (!buffer)
-      return buffer.takeError();
-    attnBiasBuffer = std::move(*buffer);
-    attnBias = DeviceBias{attnBiasBuffer->address(),
-                          {attn->shape.begin(), attn->shape.end()}};
+  for (auto [mask, buffer, bias] :
+       {std::tuple{&keyPadding, &keyBiasBuffer, &keyBias},
+        std::tuple{&attn, &attnBiasBuffer, &attnBias}}) {
+    if (!*mask)
+      continue;
+    std::vector<float> values = biasOf(**mask);
+    auto uploaded = upload(values.data(), values.size() * 4);
+    if (!uploaded)
+      return uploaded.takeError();
+    *buffer = std::move(*uploaded);
+    *bias = DeviceBias{(*buffer)->address(),
+                       {(*mask)->shape.begin(), (*mask)->shape.end()}};
   }
   uint64_t dataBytes = cuda::DeviceBuffer::bytesInUse();
 

@@ -53,6 +53,9 @@ struct CudaRunOptions {
 /// The head dims and element kinds target cuda runs.
 llvm::ArrayRef<int64_t> cudaSupportedHeadDims();
 
+/// Refuses head dims target cuda does not run, naming the ones it does.
+llvm::Error checkCudaHeadDim(int64_t headDim);
+
 /// Whether target cuda can run here; the error says why not in one line.
 llvm::Error checkCudaAvailable(int device = 0);
 

@@ -174,12 +174,12 @@ struct Emitter {
   /// llvm.intr.exp2 into libdevice calls (__nv_exp2f), which need libdevice
   /// linked in and are slower.
   Value ptxUnary(llvm::StringRef instruction, Value x) {
-    return LLVM::InlineAsmOp::create(
-               b, loc, b.getF32Type(), ValueRange{x},
-               (instruction + " $0, $1;").str(), "=f,f",
-               /*has_side_effects=*/false, /*is_align_stack=*/false,
-               LLVM::tailcallkind::TailCallKind::None,
-               LLVM::AsmDialectAttr(), ArrayAttr())
+    return LLVM::InlineAsmOp::create(b, loc, b.getF32Type(), ValueRange{x},
+                                     (instruction + " $0, $1;").str(), "=f,f",
+                                     /*has_side_effects=*/false,
+                                     /*is_align_stack=*/false,
+                                     LLVM::tailcallkind::TailCallKind::None,
+                                     LLVM::AsmDialectAttr(), ArrayAttr())
         .getResult(0);
   }
   Value exp2(Value x) { return ptxUnary("ex2.approx.ftz.f32", x); }
@@ -639,8 +639,7 @@ void KernelEmitter::emitTensorCoreTile(const Item &item) {
       Value limit = clamped ? keyLimit : Value();
       SmallVector<Value> tokens;
       asyncLoadRows(key, keyTile(stage), item, firstKey, limit, BN, tokens);
-      asyncLoadRows(value, valueTile(stage), item, firstKey, limit, BN,
-                    tokens);
+      asyncLoadRows(value, valueTile(stage), item, firstKey, limit, BN, tokens);
       scf::YieldOp::create(b, loc, commitGroup(tokens));
     }
     return branch.getResult(0);
@@ -650,8 +649,7 @@ void KernelEmitter::emitTensorCoreTile(const Item &item) {
   // group (blocks past the end load as zeros, which keeps the group count
   // static). The loop waits for them.
   SmallVector<Value> queryTokens;
-  asyncLoadRows(query, queryTile, item, firstQuery, item.rows, BM,
-                queryTokens);
+  asyncLoadRows(query, queryTile, item, firstQuery, item.rows, BM, queryTokens);
   Value token = commitGroup(queryTokens);
   for (int64_t s = 0; s + 1 < S; ++s)
     token = loadBlock(e.idx(s), e.idx(s));
@@ -675,8 +673,7 @@ void KernelEmitter::emitTensorCoreTile(const Item &item) {
     // flight; the barrier then also tells that every warp is done with the
     // stage that block - 1 used, which the load of block + S - 1 reuses.
     // One barrier per block: the loads overlap this block's compute.
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, token,
-                                     b.getI32IntegerAttr(S - 2));
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, token, b.getI32IntegerAttr(S - 2));
     gpu::BarrierOp::create(b, loc);
     Value next = e.add(block, e.idx(S - 1));
     loadBlock(next, e.rem(next, e.idx(S)));
@@ -687,10 +684,10 @@ void KernelEmitter::emitTensorCoreTile(const Item &item) {
     // registers, which the accumulators need to stay out of local memory.
     SmallVector<SmallVector<Value>> queryFragments;
     for (int64_t kk = 0; kk < D / 16; ++kk)
-      queryFragments.push_back(
-          ldmatrix(queryTile, e.add(warpRow, e.rem(lane, e.idx(16))),
-                   e.add(e.idx(kk * 16), e.mul(e.div(lane, e.idx(16)), e.idx(8))),
-                   /*transpose=*/false));
+      queryFragments.push_back(ldmatrix(
+          queryTile, e.add(warpRow, e.rem(lane, e.idx(16))),
+          e.add(e.idx(kk * 16), e.mul(e.div(lane, e.idx(16)), e.idx(8))),
+          /*transpose=*/false));
 
     // Scores S = Q K^T of this warp's 16 rows and the block's BN keys.
     SmallVector<SmallVector<Value>> scores(keyTiles);
@@ -881,8 +878,7 @@ void KernelEmitter::emitSimtTile(const Item &item) {
                 b, loc, value,
                 ValueRange{item.batch, keyPos, item.head,
                            e.add(lane, e.idx(c * kWarpSize))});
-            next.push_back(
-                e.addf(e.mulf(p, v), e.mulf(state[2 + c], alpha)));
+            next.push_back(e.addf(e.mulf(p, v), e.mulf(state[2 + c], alpha)));
           }
           scf::YieldOp::create(b, loc, next);
         }
