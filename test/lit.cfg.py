@@ -45,3 +45,13 @@ if ptxas:
 import sys
 
 config.substitutions.append(("%python", sys.executable))
+
+# Building a program against the installed C API (test/Integration/Embed):
+# CMake, the generator and the C compiler of this build, and pkg-config.
+config.substitutions.append(("%cmake", config.cmake_command))
+config.substitutions.append(("%make_program", config.cmake_make_program))
+config.substitutions.append(("%c_compiler", config.c_compiler))
+if config.dilattn_has_c_api:
+    config.available_features.add("c-api")
+if shutil.which("pkg-config"):
+    config.available_features.add("pkg-config")

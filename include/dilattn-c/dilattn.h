@@ -1,0 +1,215 @@
+/*===- dilattn-c/dilattn.h - the dilattn C API ----------------------------===*\
+|*                                                                            *|
+|* A C interface with a stable ABI to the dilattn JIT: describe a dilated     *|
+|* attention call (SPEC.md section 1), compile it once, run it on host        *|
+|* float32 buffers or on CUDA device buffers. Pure C (C99 and C++); every     *|
+|* object is an opaque handle; every function checks every argument and       *|
+|* returns a dilattn_status. Nothing aborts, nothing throws. See docs/api.md. *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+#ifndef DILATTN_C_DILATTN_H
+#define DILATTN_C_DILATTN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define DILATTN_C_EXPORT __attribute__((visibility("default")))
+#else
+#define DILATTN_C_EXPORT
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The version of this interface. It grows by one whenever functions or enum
+ * values are added; what exists never changes meaning or signature within one
+ * SOVERSION of libdilattn-c. A program built against version V runs with any
+ * library whose dilattn_api_version() is >= V. */
+#define DILATTN_C_API_VERSION 1
+
+/* The interface version of the library loaded at run time. */
+DILATTN_C_EXPORT int dilattn_api_version(void);
+
+/*===--------------------------------------------------------------------===*/
+/* Status codes and enums                                                   */
+/*===--------------------------------------------------------------------===*/
+
+typedef enum dilattn_status {
+  DILATTN_SUCCESS = 0,
+  /* A pointer argument that must not be NULL was NULL. */
+  DILATTN_ERROR_NULL_ARGUMENT = 1,
+  /* A malformed argument: a negative size, a size product that overflows
+   * int64, a rank out of range, an unknown enum value. */
+  DILATTN_ERROR_INVALID_ARGUMENT = 2,
+  /* The call breaks a rule of the contract (SPEC.md section 4): the message
+   * names the rule and the values, as the C++ API and IR verifier do. */
+  DILATTN_ERROR_INVALID_CALL = 3,
+  /* The target cannot run the call: a head dim or element type it does not
+   * support (the message says which ones it does). */
+  DILATTN_ERROR_UNSUPPORTED = 4,
+  /* The target is not available here (e.g. no GPU or no CUDA driver). */
+  DILATTN_ERROR_TARGET_UNAVAILABLE = 5,
+  /* The JIT could not compile or load the kernel. */
+  DILATTN_ERROR_COMPILE = 6,
+  /* Running the kernel failed (e.g. a CUDA launch or driver error). */
+  DILATTN_ERROR_RUNTIME = 7,
+  DILATTN_ERROR_OUT_OF_MEMORY = 8,
+  /* A bug in dilattn; please report the message. */
+  DILATTN_ERROR_INTERNAL = 9
+} dilattn_status;
+
+/* How the patterns of a call are spread over heads (SPEC.md section 1). */
+typedef enum dilattn_mode {
+  DILATTN_MODE_GROUPED = 0, /* default */
+  DILATTN_MODE_LONGNET = 1
+} dilattn_mode;
+
+/* The offset of a head within a pattern in longnet mode. */
+typedef enum dilattn_offset_rule {
+  DILATTN_OFFSET_RULE_CYCLIC = 0, /* head mod r (default) */
+  DILATTN_OFFSET_RULE_BLOCKED = 1 /* floor(head / ceil(H / r)) */
+} dilattn_offset_rule;
+
+typedef enum dilattn_target {
+  DILATTN_TARGET_CPU = 0,
+  DILATTN_TARGET_CUDA = 1
+} dilattn_target;
+
+/* Element types of Q, K, V and the output. The CPU target runs f32; CUDA runs
+ * f16, bf16 and f32. */
+typedef enum dilattn_dtype {
+  DILATTN_DTYPE_F32 = 0,
+  DILATTN_DTYPE_F16 = 1,
+  DILATTN_DTYPE_BF16 = 2
+} dilattn_dtype;
+
+/* A static English name of a status ("success", "null argument", ...);
+ * "unknown status" for values this version does not know. */
+DILATTN_C_EXPORT const char *dilattn_status_string(dilattn_status status);
+
+/*===--------------------------------------------------------------------===*/
+/* Contexts                                                                 */
+/*===--------------------------------------------------------------------===*/
+
+/* A context owns a JIT configuration (the kernel cache) and the last error of
+ * the calls made through it. It may be shared by threads. */
+typedef struct dilattn_context dilattn_context;
+
+/* Creates a context; *out is set to NULL on failure. */
+DILATTN_C_EXPORT dilattn_status dilattn_context_create(dilattn_context **out);
+
+/* Destroys a context (NULL is accepted and does nothing). Every call created
+ * from it must be destroyed first, and no thread may be using it. */
+DILATTN_C_EXPORT void dilattn_context_destroy(dilattn_context *ctx);
+
+/* Sets the directory of the on-disk kernel cache of this context: NULL goes
+ * back to the default (the process-wide JIT: $DILATTN_CACHE_DIR, else
+ * $XDG_CACHE_HOME/dilattn, else ~/.cache/dilattn), "" disables the disk cache,
+ * anything else is the directory (created on first store). Kernels compiled
+ * before stay valid; later calls use the new cache. */
+DILATTN_C_EXPORT dilattn_status
+dilattn_context_set_cache_dir(dilattn_context *ctx, const char *directory);
+
+/* The message of the last failing function on `ctx`, "" if none. With
+ * ctx == NULL, the last error of the calling thread (whatever context it
+ * used). The string stays valid on the calling thread until its next call
+ * into dilattn. */
+DILATTN_C_EXPORT const char *dilattn_context_last_error(dilattn_context *ctx);
+
+/* The message of the last failing function on the calling thread, "" if
+ * none: the same as dilattn_context_last_error(NULL). */
+DILATTN_C_EXPORT const char *dilattn_last_error(void);
+
+/*===--------------------------------------------------------------------===*/
+/* Call descriptors                                                         */
+/*===--------------------------------------------------------------------===*/
+
+/* A description of one dilated attention configuration: patterns, mode,
+ * offset rule, causal, scale. Setting is not thread-safe; once set, one call
+ * may be compiled and run by many threads at once. */
+typedef struct dilattn_call dilattn_call;
+
+/* Creates a call with no patterns, grouped mode, cyclic offsets, not causal,
+ * default scale 1/sqrt(D). *out is NULL on failure. */
+DILATTN_C_EXPORT dilattn_status dilattn_call_create(dilattn_context *ctx,
+                                                    dilattn_call **out);
+
+/* Destroys a call (NULL is accepted and does nothing). */
+DILATTN_C_EXPORT void dilattn_call_destroy(dilattn_call *call);
+
+/* Sets the k = num_patterns (at most 65536) patterns (segment length w_i,
+ * dilation rate r_i). Checked at once against the rules (non-empty,
+ * positive); on failure the call is left unchanged. */
+DILATTN_C_EXPORT dilattn_status
+dilattn_call_set_patterns(dilattn_call *call, const int64_t *segment_lengths,
+                          const int64_t *dilation_rates, size_t num_patterns);
+
+DILATTN_C_EXPORT dilattn_status dilattn_call_set_mode(dilattn_call *call,
+                                                      dilattn_mode mode);
+
+DILATTN_C_EXPORT dilattn_status
+dilattn_call_set_offset_rule(dilattn_call *call, dilattn_offset_rule rule);
+
+/* Non-zero: a query attends only to keys at positions <= its own. */
+DILATTN_C_EXPORT dilattn_status dilattn_call_set_causal(dilattn_call *call,
+                                                        int causal);
+
+/* The softmax scale (finite); dilattn_call_clear_scale goes back to
+ * 1/sqrt(D). */
+DILATTN_C_EXPORT dilattn_status dilattn_call_set_scale(dilattn_call *call,
+                                                       double scale);
+DILATTN_C_EXPORT dilattn_status dilattn_call_clear_scale(dilattn_call *call);
+
+/*===--------------------------------------------------------------------===*/
+/* Compiling and running                                                    */
+/*===--------------------------------------------------------------------===*/
+
+/* Checks the call for `target`, `dtype` and head dim with the rules of the
+ * C++ API and gets its kernel into the JIT caches (memory and disk), so that
+ * a later run does not compile. Batch, sequence length and head count are
+ * free: one kernel serves them all. The mask flags say whether runs will pass
+ * a key padding mask and an attention mask/bias (they pick the kernel).
+ * On target CUDA with no GPU or driver: DILATTN_ERROR_TARGET_UNAVAILABLE and
+ * a one-line message. Optional: a run compiles on demand. */
+DILATTN_C_EXPORT dilattn_status
+dilattn_compile(dilattn_call *call, dilattn_target target, dilattn_dtype dtype,
+                int64_t head_dim, int has_key_padding_mask, int has_attn_mask);
+
+/* Runs the call on the CPU on contiguous row-major float32 host buffers.
+ *   q, k, v, out      (B, N, H, D) with shape = {B, N, H, D}; out is written
+ *                     (caller-owned, may not alias q, k or v);
+ *   key_padding_mask  NULL or (B, N) bytes, non-zero = padded key;
+ *   attn_bias         NULL or an additive float bias (-inf forbids a pair) of
+ *                     rank attn_rank (2, 3 or 4) and shape attn_shape:
+ *                     (N, N), (B, N, N) or (B, H, N, N); with attn_bias NULL,
+ *                     attn_shape must be NULL and attn_rank 0.
+ * Blocks until `out` is complete. Buffers of zero elements may be NULL. */
+DILATTN_C_EXPORT dilattn_status
+dilattn_run_host(dilattn_call *call, const float *q, const float *k,
+                 const float *v, const int64_t shape[4],
+                 const uint8_t *key_padding_mask, const float *attn_bias,
+                 const int64_t *attn_shape, size_t attn_rank, float *out);
+
+/* Runs the call on CUDA device 0 on contiguous row-major device buffers
+ * (CUdeviceptr values) of element type `dtype`:
+ *   q, k, v, out      (B, N, H, D) with shape = {B, N, H, D};
+ *   key_padding_bias  0 (none) or a float32 (B, N) additive bias (0 / -inf);
+ *   attn_bias         0 (none) or a float32 additive bias of rank attn_rank
+ *                     and shape attn_shape, as in dilattn_run_host;
+ *   stream            a CUstream, or NULL for the legacy default stream.
+ * Returns once the work is queued on `stream` (longnet mode waits for the
+ * stream, as its workspace is freed on return). Device pointers are not
+ * dereferenced on the host. */
+DILATTN_C_EXPORT dilattn_status dilattn_run_cuda(
+    dilattn_call *call, dilattn_dtype dtype, uint64_t q, uint64_t k, uint64_t v,
+    const int64_t shape[4], uint64_t key_padding_bias, uint64_t attn_bias,
+    const int64_t *attn_shape, size_t attn_rank, uint64_t out, void *stream);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* DILATTN_C_DILATTN_H */

@@ -1,0 +1,630 @@
+//===- CAPI.cpp - the dilattn C API ---------------------------------------===//
+//
+// include/dilattn-c/dilattn.h over the C++ API. Every entry point checks its
+// arguments itself (null pointers, negative sizes, overflowing products,
+// ranks, enum values), then applies the same rule checks as the C++ API so
+// that a refused call gets its status code (invalid call, unsupported,
+// unavailable) before any work. Exceptions (std::bad_alloc) never cross the
+// C boundary: this file is built with -fexceptions and every entry point
+// catches everything.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dilattn-c/dilattn.h"
+
+#include "dilattn/API/CudaDilatedAttention.h"
+#include "dilattn/API/DilatedAttention.h"
+#include "dilattn/Runtime/CudaRuntime.h"
+#include "dilattn/Support/Problem.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <string>
+
+using namespace dilattn;
+
+struct dilattn_context {
+  std::mutex mutex;
+  /// The JIT of a context with its own cache directory; null: the
+  /// process-wide one.
+  std::shared_ptr<jit::Jit> jit;
+  std::string lastError;
+};
+
+struct dilattn_call {
+  dilattn_context *context = nullptr;
+  DilatedAttentionConfig config;
+};
+
+namespace {
+
+/// A failure on its way out: a status and its message.
+struct Failure {
+  dilattn_status status;
+  std::string message;
+};
+
+/// More patterns than any sensible call has: a guard against garbage counts.
+constexpr size_t kMaxPatterns = 1 << 16;
+
+thread_local std::string threadLastError;
+/// The copy of a context's last error handed to this thread.
+thread_local std::string threadContextErrorCopy;
+
+dilattn_status record(dilattn_context *context, dilattn_status status,
+                      std::string message) {
+  if (context) {
+    std::lock_guard<std::mutex> lock(context->mutex);
+    context->lastError = message;
+  }
+  threadLastError = std::move(message);
+  return status;
+}
+
+/// Runs `body` (returning dilattn_status, or Failure through `fail`) and turns
+/// every exception into a status.
+template <typename Body>
+dilattn_status guarded(dilattn_context *context, Body body) {
+  try {
+    std::optional<Failure> failure;
+    dilattn_status status = body(failure);
+    if (failure)
+      return record(context, failure->status, std::move(failure->message));
+    return status;
+  } catch (const std::bad_alloc &) {
+    return record(context, DILATTN_ERROR_OUT_OF_MEMORY, "out of memory");
+  } catch (const std::exception &error) {
+    return record(context, DILATTN_ERROR_INTERNAL,
+                  std::string("internal error: ") + error.what());
+  } catch (...) {
+    return record(context, DILATTN_ERROR_INTERNAL,
+                  "internal error: unknown exception");
+  }
+}
+
+dilattn_status setFailure(std::optional<Failure> &failure,
+                          dilattn_status status, std::string message) {
+  failure = Failure{status, std::move(message)};
+  return status;
+}
+
+dilattn_status setFailure(std::optional<Failure> &failure,
+                          dilattn_status status, llvm::Error error) {
+  return setFailure(failure, status, llvm::toString(std::move(error)));
+}
+
+std::shared_ptr<jit::Jit> jitOf(dilattn_context *context) {
+  std::lock_guard<std::mutex> lock(context->mutex);
+  if (context->jit)
+    return context->jit;
+  // The process-wide JIT lives as long as the process: no ownership.
+  return std::shared_ptr<jit::Jit>(&jit::Jit::global(), [](jit::Jit *) {});
+}
+
+std::optional<ElementKind> elementOf(dilattn_dtype dtype) {
+  switch (static_cast<int>(dtype)) {
+  case DILATTN_DTYPE_F32:
+    return ElementKind::F32;
+  case DILATTN_DTYPE_F16:
+    return ElementKind::F16;
+  case DILATTN_DTYPE_BF16:
+    return ElementKind::BF16;
+  default:
+    return std::nullopt;
+  }
+}
+
+std::string badDtype(dilattn_dtype dtype) {
+  return llvm::formatv("dtype must be DILATTN_DTYPE_F32 (0), "
+                       "DILATTN_DTYPE_F16 (1) or DILATTN_DTYPE_BF16 (2), got "
+                       "{0}",
+                       static_cast<int>(dtype));
+}
+
+/// Checks a shape given as `rank` sizes: non-null, sizes >= 0, product
+/// within int64. `name` names the argument in messages.
+dilattn_status checkShape(std::optional<Failure> &failure, const char *name,
+                          const int64_t *shape, size_t rank,
+                          llvm::SmallVectorImpl<int64_t> &result) {
+  if (!shape)
+    return setFailure(failure, DILATTN_ERROR_NULL_ARGUMENT,
+                      llvm::formatv("{0} must not be NULL", name));
+  result.assign(shape, shape + rank);
+  for (size_t i = 0; i < rank; ++i)
+    if (shape[i] < 0)
+      return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
+                        llvm::formatv("{0}[{1}] must not be negative, got {2}",
+                                      name, i, shape[i]));
+  int64_t count = 1;
+  for (size_t i = 0; i < rank; ++i)
+    if (llvm::MulOverflow(count, shape[i], count))
+      return setFailure(
+          failure, DILATTN_ERROR_INVALID_ARGUMENT,
+          llvm::formatv("{0} {1} has more elements than int64 can count", name,
+                        formatShape(result)));
+  return DILATTN_SUCCESS;
+}
+
+int64_t product(llvm::ArrayRef<int64_t> shape) {
+  int64_t count = 1;
+  for (int64_t size : shape)
+    count *= size;
+  return count;
+}
+
+/// Checks the optional attention bias arguments: either all absent, or a
+/// rank of 2..4 with a valid shape.
+dilattn_status checkAttnArguments(std::optional<Failure> &failure, bool hasBias,
+                                  const int64_t *attnShape, size_t attnRank,
+                                  llvm::SmallVectorImpl<int64_t> &result) {
+  if (!hasBias) {
+    if (attnShape || attnRank != 0)
+      return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
+                        llvm::formatv("attn_shape and attn_rank must be NULL "
+                                      "and 0 when there is no attn_bias, got "
+                                      "{0} and {1}",
+                                      attnShape ? "a shape" : "NULL",
+                                      attnRank));
+    return DILATTN_SUCCESS;
+  }
+  if (attnRank < 2 || attnRank > 4)
+    return setFailure(
+        failure, DILATTN_ERROR_INVALID_ARGUMENT,
+        llvm::formatv("attn_rank must be 2, 3 or 4, got {0}", attnRank));
+  return checkShape(failure, "attn_shape", attnShape, attnRank, result);
+}
+
+std::string joinDims(llvm::ArrayRef<int64_t> dims) {
+  return llvm::join(
+      llvm::map_range(dims, [](int64_t d) { return std::to_string(d); }), ", ");
+}
+
+/// The target-specific checks of target cuda after the rule checks: head dim,
+/// then availability.
+dilattn_status checkCudaTarget(std::optional<Failure> &failure,
+                               int64_t headDim) {
+  if (!llvm::is_contained(cudaSupportedHeadDims(), headDim))
+    return setFailure(
+        failure, DILATTN_ERROR_UNSUPPORTED,
+        llvm::formatv("head dim {0} is not supported by target cuda "
+                      "(supported: {1})",
+                      headDim, joinDims(cudaSupportedHeadDims())));
+  if (llvm::Error error = checkCudaAvailable(0))
+    return setFailure(failure, DILATTN_ERROR_TARGET_UNAVAILABLE,
+                      std::move(error));
+  return DILATTN_SUCCESS;
+}
+
+/// The status of a rule check failure: element types the target cannot run
+/// are "unsupported", every other rule "invalid call".
+dilattn_status ruleFailure(std::optional<Failure> &failure, llvm::Error error) {
+  std::string message = llvm::toString(std::move(error));
+  dilattn_status status =
+      llvm::StringRef(message).starts_with("query element type must be one of")
+          ? DILATTN_ERROR_UNSUPPORTED
+          : DILATTN_ERROR_INVALID_CALL;
+  return setFailure(failure, status, std::move(message));
+}
+
+#define DILATTN_REQUIRE(pointer, name)                                         \
+  do {                                                                         \
+    if (!(pointer))                                                            \
+      return setFailure(failure, DILATTN_ERROR_NULL_ARGUMENT,                  \
+                        name " must not be NULL");                             \
+  } while (false)
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Versions, statuses, errors
+//===----------------------------------------------------------------------===//
+
+extern "C" int dilattn_api_version(void) { return DILATTN_C_API_VERSION; }
+
+extern "C" const char *dilattn_status_string(dilattn_status status) {
+  switch (static_cast<int>(status)) {
+  case DILATTN_SUCCESS:
+    return "success";
+  case DILATTN_ERROR_NULL_ARGUMENT:
+    return "null argument";
+  case DILATTN_ERROR_INVALID_ARGUMENT:
+    return "invalid argument";
+  case DILATTN_ERROR_INVALID_CALL:
+    return "invalid call";
+  case DILATTN_ERROR_UNSUPPORTED:
+    return "unsupported by the target";
+  case DILATTN_ERROR_TARGET_UNAVAILABLE:
+    return "target unavailable";
+  case DILATTN_ERROR_COMPILE:
+    return "compilation failed";
+  case DILATTN_ERROR_RUNTIME:
+    return "runtime error";
+  case DILATTN_ERROR_OUT_OF_MEMORY:
+    return "out of memory";
+  case DILATTN_ERROR_INTERNAL:
+    return "internal error";
+  default:
+    return "unknown status";
+  }
+}
+
+extern "C" const char *dilattn_last_error(void) {
+  return threadLastError.c_str();
+}
+
+extern "C" const char *dilattn_context_last_error(dilattn_context *ctx) {
+  if (!ctx)
+    return threadLastError.c_str();
+  try {
+    std::lock_guard<std::mutex> lock(ctx->mutex);
+    threadContextErrorCopy = ctx->lastError;
+  } catch (...) {
+    return "out of memory";
+  }
+  return threadContextErrorCopy.c_str();
+}
+
+//===----------------------------------------------------------------------===//
+// Contexts
+//===----------------------------------------------------------------------===//
+
+extern "C" dilattn_status dilattn_context_create(dilattn_context **out) {
+  return guarded(nullptr, [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(out, "out");
+    *out = nullptr;
+    *out = new dilattn_context();
+    return DILATTN_SUCCESS;
+  });
+}
+
+extern "C" void dilattn_context_destroy(dilattn_context *ctx) { delete ctx; }
+
+extern "C" dilattn_status dilattn_context_set_cache_dir(dilattn_context *ctx,
+                                                        const char *directory) {
+  return guarded(ctx, [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(ctx, "ctx");
+    std::shared_ptr<jit::Jit> jit;
+    if (directory) {
+      jit::JitOptions options;
+      options.cacheDirectory = directory;
+      options.useDefaultCacheDirectory = false;
+      jit = std::make_shared<jit::Jit>(std::move(options));
+    }
+    // Runs in flight keep the JIT they started with.
+    std::lock_guard<std::mutex> lock(ctx->mutex);
+    ctx->jit = std::move(jit);
+    return DILATTN_SUCCESS;
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Call descriptors
+//===----------------------------------------------------------------------===//
+
+extern "C" dilattn_status dilattn_call_create(dilattn_context *ctx,
+                                              dilattn_call **out) {
+  return guarded(ctx, [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(ctx, "ctx");
+    DILATTN_REQUIRE(out, "out");
+    *out = nullptr;
+    auto call = std::make_unique<dilattn_call>();
+    call->context = ctx;
+    *out = call.release();
+    return DILATTN_SUCCESS;
+  });
+}
+
+extern "C" void dilattn_call_destroy(dilattn_call *call) { delete call; }
+
+static dilattn_context *contextOf(const dilattn_call *call) {
+  return call ? call->context : nullptr;
+}
+
+extern "C" dilattn_status
+dilattn_call_set_patterns(dilattn_call *call, const int64_t *segment_lengths,
+                          const int64_t *dilation_rates, size_t num_patterns) {
+  return guarded(contextOf(call), [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(call, "call");
+    if (num_patterns > kMaxPatterns)
+      return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
+                        llvm::formatv("num_patterns must be at most {0}, got "
+                                      "{1}",
+                                      kMaxPatterns, num_patterns));
+    if (num_patterns > 0) {
+      DILATTN_REQUIRE(segment_lengths, "segment_lengths");
+      DILATTN_REQUIRE(dilation_rates, "dilation_rates");
+    }
+    DilatedAttentionConfig config = call->config;
+    config.segmentLengths.assign(segment_lengths,
+                                 segment_lengths + num_patterns);
+    config.dilationRates.assign(dilation_rates, dilation_rates + num_patterns);
+    if (llvm::Error error = checkConfig(config))
+      return ruleFailure(failure, std::move(error));
+    call->config = std::move(config);
+    return DILATTN_SUCCESS;
+  });
+}
+
+extern "C" dilattn_status dilattn_call_set_mode(dilattn_call *call,
+                                                dilattn_mode mode) {
+  return guarded(contextOf(call), [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(call, "call");
+    switch (static_cast<int>(mode)) {
+    case DILATTN_MODE_GROUPED:
+      call->config.mode = AttentionMode::Grouped;
+      return DILATTN_SUCCESS;
+    case DILATTN_MODE_LONGNET:
+      call->config.mode = AttentionMode::LongNet;
+      return DILATTN_SUCCESS;
+    default:
+      return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
+                        llvm::formatv("mode must be DILATTN_MODE_GROUPED (0) "
+                                      "or DILATTN_MODE_LONGNET (1), got {0}",
+                                      static_cast<int>(mode)));
+    }
+  });
+}
+
+extern "C" dilattn_status
+dilattn_call_set_offset_rule(dilattn_call *call, dilattn_offset_rule rule) {
+  return guarded(contextOf(call), [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(call, "call");
+    switch (static_cast<int>(rule)) {
+    case DILATTN_OFFSET_RULE_CYCLIC:
+      call->config.offsetRule = OffsetRule::Cyclic;
+      return DILATTN_SUCCESS;
+    case DILATTN_OFFSET_RULE_BLOCKED:
+      call->config.offsetRule = OffsetRule::Blocked;
+      return DILATTN_SUCCESS;
+    default:
+      return setFailure(
+          failure, DILATTN_ERROR_INVALID_ARGUMENT,
+          llvm::formatv("offset_rule must be DILATTN_OFFSET_RULE_CYCLIC (0) "
+                        "or DILATTN_OFFSET_RULE_BLOCKED (1), got {0}",
+                        static_cast<int>(rule)));
+    }
+  });
+}
+
+extern "C" dilattn_status dilattn_call_set_causal(dilattn_call *call,
+                                                  int causal) {
+  return guarded(contextOf(call), [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(call, "call");
+    call->config.causal = causal != 0;
+    return DILATTN_SUCCESS;
+  });
+}
+
+extern "C" dilattn_status dilattn_call_set_scale(dilattn_call *call,
+                                                 double scale) {
+  return guarded(contextOf(call), [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(call, "call");
+    // The scale rule (finite) alone: the patterns may not be set yet.
+    DilatedAttentionConfig probe;
+    probe.segmentLengths = {1};
+    probe.dilationRates = {1};
+    probe.scale = scale;
+    if (llvm::Error error = checkConfig(probe))
+      return ruleFailure(failure, std::move(error));
+    call->config.scale = scale;
+    return DILATTN_SUCCESS;
+  });
+}
+
+extern "C" dilattn_status dilattn_call_clear_scale(dilattn_call *call) {
+  return guarded(contextOf(call), [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(call, "call");
+    call->config.scale.reset();
+    return DILATTN_SUCCESS;
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Compiling and running
+//===----------------------------------------------------------------------===//
+
+extern "C" dilattn_status
+dilattn_compile(dilattn_call *call, dilattn_target target, dilattn_dtype dtype,
+                int64_t head_dim, int has_key_padding_mask, int has_attn_mask) {
+  return guarded(contextOf(call), [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(call, "call");
+    int targetValue = static_cast<int>(target);
+    if (targetValue != DILATTN_TARGET_CPU && targetValue != DILATTN_TARGET_CUDA)
+      return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
+                        llvm::formatv("target must be DILATTN_TARGET_CPU (0) "
+                                      "or DILATTN_TARGET_CUDA (1), got {0}",
+                                      targetValue));
+    std::optional<ElementKind> element = elementOf(dtype);
+    if (!element)
+      return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
+                        badDtype(dtype));
+    if (head_dim <= 0)
+      return setFailure(
+          failure, DILATTN_ERROR_INVALID_ARGUMENT,
+          llvm::formatv("head_dim must be positive, got {0}", head_dim));
+    bool cuda = targetValue == DILATTN_TARGET_CUDA;
+
+    // Batch, sequence length and heads are left open: the kernel serves
+    // every value.
+    DilatedAttentionSignature signature;
+    llvm::SmallVector<int64_t, 4> shape = {kDynamicSize, kDynamicSize,
+                                           kDynamicSize, head_dim};
+    signature.query = TensorSignature::get(shape, *element);
+    signature.key = signature.query;
+    signature.value = signature.query;
+    if (cuda) {
+      signature.supportedElements = {ElementKind::F16, ElementKind::BF16,
+                                     ElementKind::F32};
+      signature.allowFloatKeyPaddingMask = true;
+    } else {
+      signature.supportedElements = {ElementKind::F32};
+    }
+    if (has_key_padding_mask)
+      signature.keyPaddingMask =
+          TensorSignature::get({kDynamicSize, kDynamicSize},
+                               cuda ? ElementKind::F32 : ElementKind::I1);
+    if (has_attn_mask)
+      signature.attnMask =
+          TensorSignature::get({kDynamicSize, kDynamicSize}, ElementKind::F32);
+    if (llvm::Error error = checkDilatedAttention(call->config, signature))
+      return ruleFailure(failure, std::move(error));
+
+    jit::KernelSpec spec;
+    spec.config = call->config;
+    spec.headDim = head_dim;
+    spec.element = *element;
+    spec.hasKeyPaddingMask = has_key_padding_mask != 0;
+    spec.hasAttnMask = has_attn_mask != 0;
+    std::shared_ptr<jit::Jit> jit = jitOf(call->context);
+    if (!cuda) {
+      // The spec dilattn::dilatedAttention asks for.
+      spec.tuning = jit::CpuTuning().resolvedForHost();
+      auto kernel = jit->getKernel(spec);
+      if (!kernel)
+        return setFailure(failure, DILATTN_ERROR_COMPILE, kernel.takeError());
+      return DILATTN_SUCCESS;
+    }
+
+    if (checkCudaTarget(failure, head_dim) != DILATTN_SUCCESS)
+      return failure->status;
+    auto context = runtime::cuda::Context::get(0);
+    if (!context)
+      return setFailure(failure, DILATTN_ERROR_TARGET_UNAVAILABLE,
+                        context.takeError());
+    const runtime::cuda::DeviceInfo &device = context->info();
+    spec.target = jit::Target::Cuda;
+    spec.cudaChip = llvm::formatv("sm_{0}{1}", device.computeCapabilityMajor,
+                                  device.computeCapabilityMinor)
+                        .str();
+    // The spec dilattn::cudaDilatedAttention asks for.
+    spec.cudaTuning = CudaRunOptions().tuning;
+    auto kernel = jit->getCudaKernel(spec);
+    if (!kernel)
+      return setFailure(failure, DILATTN_ERROR_COMPILE, kernel.takeError());
+    return DILATTN_SUCCESS;
+  });
+}
+
+extern "C" dilattn_status
+dilattn_run_host(dilattn_call *call, const float *q, const float *k,
+                 const float *v, const int64_t shape[4],
+                 const uint8_t *key_padding_mask, const float *attn_bias,
+                 const int64_t *attn_shape, size_t attn_rank, float *out) {
+  return guarded(contextOf(call), [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(call, "call");
+    llvm::SmallVector<int64_t, 4> sizes, attnSizes;
+    if (checkShape(failure, "shape", shape, 4, sizes) != DILATTN_SUCCESS)
+      return failure->status;
+    if (product(sizes) != 0) {
+      DILATTN_REQUIRE(q, "q");
+      DILATTN_REQUIRE(k, "k");
+      DILATTN_REQUIRE(v, "v");
+      DILATTN_REQUIRE(out, "out");
+    }
+    if (checkAttnArguments(failure, attn_bias != nullptr, attn_shape, attn_rank,
+                           attnSizes) != DILATTN_SUCCESS)
+      return failure->status;
+
+    std::optional<HostMask> keyPadding, attn;
+    if (key_padding_mask)
+      keyPadding = HostMask{HostMask::Kind::Bool,
+                            key_padding_mask,
+                            nullptr,
+                            {sizes[0], sizes[1]}};
+    if (attn_bias)
+      attn = HostMask{HostMask::Kind::Float, nullptr, attn_bias, attnSizes};
+
+    // The rule checks of dilattn::dilatedAttention, first, for their status.
+    DilatedAttentionSignature signature;
+    signature.query = TensorSignature::get(sizes, ElementKind::F32);
+    signature.key = signature.query;
+    signature.value = signature.query;
+    signature.supportedElements = {ElementKind::F32};
+    if (keyPadding)
+      signature.keyPaddingMask =
+          TensorSignature::get(keyPadding->shape, ElementKind::I1);
+    if (attn)
+      signature.attnMask = TensorSignature::get(attnSizes, ElementKind::F32);
+    if (llvm::Error error = checkDilatedAttention(call->config, signature))
+      return ruleFailure(failure, std::move(error));
+
+    std::shared_ptr<jit::Jit> jit = jitOf(call->context);
+    RunOptions options;
+    options.jit = jit.get();
+    auto info = dilatedAttention(call->config, HostTensor{q, sizes},
+                                 HostTensor{k, sizes}, HostTensor{v, sizes},
+                                 keyPadding, attn, out, sizes, options);
+    if (!info)
+      return setFailure(failure, DILATTN_ERROR_COMPILE, info.takeError());
+    return DILATTN_SUCCESS;
+  });
+}
+
+extern "C" dilattn_status dilattn_run_cuda(
+    dilattn_call *call, dilattn_dtype dtype, uint64_t q, uint64_t k, uint64_t v,
+    const int64_t shape[4], uint64_t key_padding_bias, uint64_t attn_bias,
+    const int64_t *attn_shape, size_t attn_rank, uint64_t out, void *stream) {
+  return guarded(contextOf(call), [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(call, "call");
+    std::optional<ElementKind> element = elementOf(dtype);
+    if (!element)
+      return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
+                        badDtype(dtype));
+    llvm::SmallVector<int64_t, 4> sizes, attnSizes;
+    if (checkShape(failure, "shape", shape, 4, sizes) != DILATTN_SUCCESS)
+      return failure->status;
+    if (product(sizes) != 0) {
+      DILATTN_REQUIRE(q, "q");
+      DILATTN_REQUIRE(k, "k");
+      DILATTN_REQUIRE(v, "v");
+      DILATTN_REQUIRE(out, "out");
+    }
+    if (checkAttnArguments(failure, attn_bias != 0, attn_shape, attn_rank,
+                           attnSizes) != DILATTN_SUCCESS)
+      return failure->status;
+
+    std::optional<DeviceBias> keyBias, attnBias;
+    if (key_padding_bias)
+      keyBias = DeviceBias{key_padding_bias, {sizes[0], sizes[1]}};
+    if (attn_bias)
+      attnBias = DeviceBias{attn_bias, attnSizes};
+
+    // The checks of dilattn::cudaDilatedAttention, in its order, first, for
+    // their status: rules, head dim, availability.
+    DilatedAttentionSignature signature;
+    signature.query = TensorSignature::get(sizes, *element);
+    signature.key = signature.query;
+    signature.value = signature.query;
+    signature.supportedElements = {ElementKind::F16, ElementKind::BF16,
+                                   ElementKind::F32};
+    signature.allowFloatKeyPaddingMask = true;
+    if (keyBias)
+      signature.keyPaddingMask =
+          TensorSignature::get(keyBias->shape, ElementKind::F32);
+    if (attnBias)
+      signature.attnMask = TensorSignature::get(attnSizes, ElementKind::F32);
+    if (llvm::Error error = checkDilatedAttention(call->config, signature))
+      return ruleFailure(failure, std::move(error));
+    if (checkCudaTarget(failure, sizes[3]) != DILATTN_SUCCESS)
+      return failure->status;
+
+    std::shared_ptr<jit::Jit> jit = jitOf(call->context);
+    CudaRunOptions options;
+    options.jit = jit.get();
+    options.stream = stream;
+    auto info = cudaDilatedAttention(
+        call->config, DeviceTensor{q, sizes, *element},
+        DeviceTensor{k, sizes, *element}, DeviceTensor{v, sizes, *element},
+        keyBias, attnBias, DeviceTensor{out, sizes, *element}, options);
+    if (!info)
+      return setFailure(failure, DILATTN_ERROR_RUNTIME, info.takeError());
+    return DILATTN_SUCCESS;
+  });
+}
