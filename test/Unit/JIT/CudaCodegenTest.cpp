@@ -101,9 +101,9 @@ TEST(CudaCodegen, ImagesRoundTripAndCorruptOnesAreRefused) {
   EXPECT_EQ(back->launches[1].blockThreads, 64);
   // Every truncation is refused, as are foreign headers.
   for (size_t n = 0; n < bytes.size(); ++n)
-    EXPECT_FALSE(CudaKernelImage::deserialize(
-                     llvm::ArrayRef<uint8_t>(bytes.data(), n))
-                     .has_value())
+    EXPECT_FALSE(
+        CudaKernelImage::deserialize(llvm::ArrayRef<uint8_t>(bytes.data(), n))
+            .has_value())
         << "truncated to " << n;
   std::vector<uint8_t> foreign = bytes;
   foreign[0] = 'X';
