@@ -19,10 +19,14 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SHA256.h"
+#include "llvm/Support/Threading.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 
 using namespace dilattn;
 using namespace dilattn::jit;
@@ -119,31 +123,20 @@ std::string Jit::hostTarget() {
       .str();
 }
 
-struct Jit::Impl {
-  JitOptions options;
-  std::string cacheDirectory;
-  std::unique_ptr<DiskCache> disk;
-  MemoryCache<CompiledKernel> memory;
-  MemoryCache<CompiledCudaKernel> cudaMemory;
-  std::mutex linkMutex;
+namespace {
+
+/// The ORC JIT that kernels are linked into, shared by a Jit and the kernels
+/// it handed out. Each kernel gets a JITDylib of its own, removed (its code
+/// unloaded) when the last holder of the kernel lets go: an evicted kernel
+/// then really frees its memory, and a key evicted and requested again links
+/// its object anew without colliding with the symbols of the old copy, which
+/// a caller may still be running.
+struct Linker {
+  std::mutex mutex;
   std::unique_ptr<llvm::orc::LLJIT> lljit;
-  std::atomic<uint64_t> compiles{0};
+  uint64_t nextDylib = 0;
 
-  explicit Impl(JitOptions opts)
-      : options(std::move(opts)), memory(options.memoryBudgetBytes),
-        cudaMemory(options.memoryBudgetBytes) {
-    cacheDirectory = options.cacheDirectory;
-    if (cacheDirectory.empty() && options.useDefaultCacheDirectory)
-      cacheDirectory = DiskCache::defaultDirectory();
-    if (!cacheDirectory.empty()) {
-      disk = std::make_unique<DiskCache>(
-          cacheDirectory, CacheIdentity{compilerVersion(), hostTarget()});
-      // Temporary files of writers that died long ago.
-      disk->removeStaleTemporaries(std::chrono::hours(1));
-    }
-  }
-
-  llvm::Error ensureLinker() {
+  llvm::Error ensureCreated() {
     if (lljit)
       return llvm::Error::success();
     initializeNativeTarget();
@@ -161,22 +154,134 @@ struct Jit::Impl {
     return llvm::Error::success();
   }
 
-  /// Links `object` and returns the address of its entry point.
-  llvm::Expected<runtime::CpuKernelFn> link(llvm::ArrayRef<uint8_t> object,
-                                            llvm::StringRef symbol) {
-    std::lock_guard<std::mutex> lock(linkMutex);
-    if (llvm::Error error = ensureLinker())
+  /// Links `object` into a new JITDylib; returns the entry point and the
+  /// dylib.
+  llvm::Expected<std::pair<runtime::CpuKernelFn, llvm::orc::JITDylib *>>
+  link(llvm::ArrayRef<uint8_t> object, llvm::StringRef symbol) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (llvm::Error error = ensureCreated())
       return std::move(error);
+    auto dylib = lljit->createJITDylib(
+        (llvm::Twine(symbol) + "#" + llvm::Twine(nextDylib++)).str());
+    if (!dylib)
+      return dylib.takeError();
+    // The process's symbols, through the main dylib's generator.
+    dylib->addToLinkOrder(lljit->getMainJITDylib());
     auto buffer = llvm::MemoryBuffer::getMemBufferCopy(
         llvm::StringRef(reinterpret_cast<const char *>(object.data()),
                         object.size()),
         symbol);
-    if (llvm::Error error = lljit->addObjectFile(std::move(buffer)))
-      return std::move(error);
-    auto address = lljit->lookup(("_mlir_ciface_" + symbol).str());
-    if (!address)
+    auto address = [&]() -> llvm::Expected<llvm::orc::ExecutorAddr> {
+      if (llvm::Error error = lljit->addObjectFile(*dylib, std::move(buffer)))
+        return std::move(error);
+      return lljit->lookup(*dylib, ("_mlir_ciface_" + symbol).str());
+    }();
+    if (!address) {
+      // Nothing of a failed link stays loaded.
+      llvm::consumeError(lljit->getExecutionSession().removeJITDylib(*dylib));
       return address.takeError();
-    return address->toPtr<runtime::CpuKernelFn>();
+    }
+    return std::make_pair(address->toPtr<runtime::CpuKernelFn>(), &*dylib);
+  }
+
+  void unload(llvm::orc::JITDylib &dylib) {
+    std::lock_guard<std::mutex> lock(mutex);
+    // An error here leaves the code loaded, which costs memory, never
+    // correctness: nothing calls it any more.
+    llvm::consumeError(lljit->getExecutionSession().removeJITDylib(dylib));
+  }
+};
+
+} // namespace
+
+struct Jit::Impl {
+  JitOptions options;
+  std::string cacheDirectory;
+  std::unique_ptr<DiskCache> disk;
+  /// Declared before the caches, so destroyed after them: the caches'
+  /// kernels unload themselves from it.
+  std::shared_ptr<Linker> linker = std::make_shared<Linker>();
+  MemoryCache<CompiledKernel> memory;
+  MemoryCache<CompiledCudaKernel> cudaMemory;
+  std::atomic<uint64_t> compiles{0};
+
+  /// The bound on compiles in flight (see JitOptions::maxConcurrentCompiles).
+  std::mutex compileSlotsMutex;
+  std::condition_variable compileSlotFreed;
+  int compileSlots = 0;
+  int compilesRunning = 0;
+  int peakCompilesRunning = 0;
+
+  explicit Impl(JitOptions opts)
+      : options(std::move(opts)), memory(options.memoryBudgetBytes),
+        cudaMemory(options.memoryBudgetBytes) {
+    compileSlots =
+        options.maxConcurrentCompiles > 0
+            ? options.maxConcurrentCompiles
+            : static_cast<int>(std::max(
+                  1u, llvm::hardware_concurrency().compute_thread_count()));
+    cacheDirectory = options.cacheDirectory;
+    if (cacheDirectory.empty() && options.useDefaultCacheDirectory)
+      cacheDirectory = DiskCache::defaultDirectory();
+    if (!cacheDirectory.empty()) {
+      disk = std::make_unique<DiskCache>(
+          cacheDirectory, CacheIdentity{compilerVersion(), hostTarget()});
+      // Temporary files of writers that died long ago.
+      disk->removeStaleTemporaries(std::chrono::hours(1));
+    }
+  }
+
+  /// Runs `compile` once fewer than `compileSlots` compiles are running.
+  /// Compiling is CPU-bound and takes tens of MiB: more compiles than cores
+  /// at once only cost memory. Threads asking for one key wait in the memory
+  /// cache instead (single flight), so only distinct keys queue here.
+  template <typename T>
+  llvm::Expected<T>
+  withCompileSlot(llvm::function_ref<llvm::Expected<T>()> compile) {
+    {
+      std::unique_lock<std::mutex> lock(compileSlotsMutex);
+      compileSlotFreed.wait(lock,
+                            [&] { return compilesRunning < compileSlots; });
+      ++compilesRunning;
+      peakCompilesRunning = std::max(peakCompilesRunning, compilesRunning);
+    }
+    struct Release {
+      Impl &impl;
+      ~Release() {
+        {
+          std::lock_guard<std::mutex> lock(impl.compileSlotsMutex);
+          --impl.compilesRunning;
+        }
+        impl.compileSlotFreed.notify_one();
+      }
+    } release{*this};
+    return compile();
+  }
+
+  llvm::Expected<std::vector<uint8_t>> compileCpu(const KernelSpec &spec,
+                                                  llvm::StringRef symbol) {
+    return withCompileSlot<std::vector<uint8_t>>(
+        [&] { return compileCpuKernelObject(spec, symbol); });
+  }
+
+  /// Links `object` and returns a kernel that unloads its code when the
+  /// last reference to it goes, or, should the Jit be gone by then, leaves
+  /// it to the Jit's destruction.
+  llvm::Expected<std::shared_ptr<CompiledKernel>>
+  link(llvm::ArrayRef<uint8_t> object, llvm::StringRef symbol) {
+    auto linked = linker->link(object, symbol);
+    if (!linked)
+      return linked.takeError();
+    std::weak_ptr<Linker> owner = linker;
+    llvm::orc::JITDylib *dylib = linked->second;
+    std::shared_ptr<CompiledKernel> kernel(
+        new CompiledKernel(), [owner, dylib](CompiledKernel *kernel) {
+          if (std::shared_ptr<Linker> live = owner.lock())
+            live->unload(*dylib);
+          delete kernel;
+        });
+    kernel->entry = linked->first;
+    return kernel;
   }
 };
 
@@ -217,7 +322,7 @@ Jit::getKernel(const KernelSpec &requested, CacheOutcome *outcome) {
           }
         }
         if (!fromDisk) {
-          auto compiled = compileCpuKernelObject(spec, symbol);
+          auto compiled = impl->compileCpu(spec, symbol);
           if (!compiled)
             return compiled.takeError();
           object = std::move(*compiled);
@@ -235,27 +340,26 @@ Jit::getKernel(const KernelSpec &requested, CacheOutcome *outcome) {
             }
           }
         }
-        auto entry = impl->link(object, symbol);
-        if (!entry && fromDisk) {
+        auto linked = impl->link(object, symbol);
+        if (!linked && fromDisk) {
           // A valid entry that does not link (e.g. produced by a differently
           // configured LLVM): recompile rather than fail.
-          llvm::consumeError(entry.takeError());
-          auto compiled = compileCpuKernelObject(spec, symbol + "_r");
+          llvm::consumeError(linked.takeError());
+          auto compiled = impl->compileCpu(spec, symbol);
           if (!compiled)
             return compiled.takeError();
           object = std::move(*compiled);
           ++impl->compiles;
           fromDisk = false;
-          entry = impl->link(object, symbol + "_r");
-          if (entry && impl->disk)
+          linked = impl->link(object, symbol);
+          if (linked && impl->disk)
             llvm::consumeError(impl->disk->store(key, object));
         }
-        if (!entry)
-          return entry.takeError();
-        auto result = std::make_shared<CompiledKernel>();
+        if (!linked)
+          return linked.takeError();
+        std::shared_ptr<CompiledKernel> result = std::move(*linked);
         result->spec = spec;
         result->blockSize = spec.blockSize();
-        result->entry = *entry;
         result->loadedFromDisk = fromDisk;
         result->compileMs = std::chrono::duration<double, std::milli>(
                                 std::chrono::steady_clock::now() - start)
@@ -295,7 +399,8 @@ Jit::getCudaKernel(const KernelSpec &requested, CacheOutcome *outcome) {
           }
         }
         if (!fromDisk) {
-          auto compiled = compileCudaKernelImage(spec, symbolFor(key));
+          auto compiled = impl->withCompileSlot<CudaKernelImage>(
+              [&] { return compileCudaKernelImage(spec, symbolFor(key)); });
           if (!compiled)
             return compiled.takeError();
           result->image = std::move(*compiled);
@@ -341,6 +446,12 @@ JitStats Jit::stats() const {
     stats.diskStoreFailures = disk.storeFailures;
   }
   stats.compiles = impl->compiles;
+  {
+    std::lock_guard<std::mutex> lock(impl->compileSlotsMutex);
+    stats.peakConcurrentCompiles = impl->peakCompilesRunning;
+  }
+  stats.memoryEvictions = memory.evictions + cudaMemory.evictions;
+  stats.memoryBytes = memory.bytes + cudaMemory.bytes;
   return stats;
 }
 

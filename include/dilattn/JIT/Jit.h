@@ -119,8 +119,14 @@ struct JitOptions {
   /// $DILATTN_CACHE_DIR, else $XDG_CACHE_HOME/dilattn, else ~/.cache/dilattn.
   std::string cacheDirectory;
   bool useDefaultCacheDirectory = true;
-  /// Budget of the in-memory cache, in bytes of object code.
+  /// Budget of the in-memory cache, in bytes of object code. Kernels beyond
+  /// it are evicted least recently used first, and their code is unloaded
+  /// once no caller holds them.
   size_t memoryBudgetBytes = 256u << 20;
+  /// At most this many kernels compile at once (each compile takes one core
+  /// and tens of MiB); further compiles of other keys wait. 0: the number of
+  /// hardware threads.
+  int maxConcurrentCompiles = 0;
 };
 
 struct JitStats {
@@ -128,6 +134,11 @@ struct JitStats {
   uint64_t diskHits = 0, diskMisses = 0, diskInvalidEntries = 0,
            diskStoreFailures = 0;
   uint64_t compiles = 0;
+  /// The most compiles that ran at once (at most maxConcurrentCompiles).
+  int peakConcurrentCompiles = 0;
+  /// Kernels evicted from the in-memory cache, and the bytes it holds now.
+  uint64_t memoryEvictions = 0;
+  size_t memoryBytes = 0;
 };
 
 class Jit {

@@ -203,6 +203,32 @@ TEST_F(JitCache, ConcurrentRequestsCompileOncePerKey) {
   EXPECT_EQ(entries().size(), 3u);
 }
 
+TEST_F(JitCache, EvictedKernelIsLinkedAgain) {
+  // A budget below one kernel evicts each kernel as soon as it is made. The
+  // next request loads it from disk and links a second copy while the first
+  // is still held (and runnable): the copies must not collide.
+  jit::JitOptions options;
+  options.cacheDirectory = directory;
+  options.useDefaultCacheDirectory = false;
+  options.memoryBudgetBytes = 1;
+  jit::Jit jit(options);
+  jit::CacheOutcome outcome;
+  auto first = jit.getKernel(spec(2), &outcome);
+  ASSERT_TRUE(static_cast<bool>(first)) << llvm::toString(first.takeError());
+  EXPECT_EQ(outcome, jit::CacheOutcome::Compiled);
+  for (int i = 0; i < 3; ++i) {
+    auto again = jit.getKernel(spec(2), &outcome);
+    ASSERT_TRUE(static_cast<bool>(again)) << llvm::toString(again.takeError());
+    EXPECT_EQ(outcome, jit::CacheOutcome::DiskHit);
+    EXPECT_NE(again->get(), first->get());
+    EXPECT_LE(runAndCompare(**again), 1e-5);
+  }
+  EXPECT_LE(runAndCompare(**first), 1e-5);
+  EXPECT_EQ(jit.stats().compiles, 1u);
+  EXPECT_EQ(jit.stats().memoryEvictions, 4u);
+  EXPECT_EQ(jit.stats().memoryBytes, 0u);
+}
+
 TEST_F(JitCache, UnwritableDirectoryStillRuns) {
   // A cache directory under a regular file cannot be created (even as root).
   std::string file = directory + "/not-a-directory";

@@ -19,10 +19,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <stdexcept>
@@ -30,6 +32,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -567,6 +570,42 @@ TEST(DiskCache, FullDirectoryFailsStoreCleanly) {
   ASSERT_TRUE(exitedWith(status, 0)) << status;
   EXPECT_EQ(countTemporaries(dir.str()), 0u);
   EXPECT_EQ(cache.load("key"), bytesOf("old"));
+}
+
+TEST(DiskCache, FullTmpfsDirectory) {
+  // A real full file system: a 64 KiB tmpfs (needs root; the simulated full
+  // disk above runs everywhere).
+  TempDir dir;
+  if (::mount("tmpfs", dir.str().c_str(), "tmpfs", 0, "size=64k,mode=0700") !=
+      0)
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{dir.str()};
+
+  DiskCache cache(dir.str(), testIdentity());
+  Bytes small = makePayload(1, 1, 1000);
+  ASSERT_FALSE(llvm::errorToBool(cache.store("key", small)));
+  // Larger than the whole file system: ENOSPC in the middle of the write.
+  llvm::Error error = cache.store("big", makePayload(2, 2, 200000));
+  ASSERT_TRUE(static_cast<bool>(error));
+  std::string message = llvm::toString(std::move(error));
+  EXPECT_NE(message.find("No space left on device"), std::string::npos)
+      << message;
+  // Replacing an entry with one that does not fit keeps the old one.
+  llvm::Error replace = cache.store("key", makePayload(3, 3, 200000));
+  EXPECT_TRUE(static_cast<bool>(replace));
+  llvm::consumeError(std::move(replace));
+  EXPECT_EQ(cache.stats().storeFailures, 2u);
+  EXPECT_EQ(countTemporaries(dir.str()), 0u);
+  EXPECT_EQ(cache.load("key"), small);
+  EXPECT_FALSE(cache.load("big"));
+  EXPECT_EQ(cache.stats().invalidEntries, 0u);
+  // Space that frees up is used again.
+  ASSERT_FALSE(
+      llvm::errorToBool(cache.store("other", makePayload(4, 4, 2000))));
+  EXPECT_EQ(cache.load("other"), makePayload(4, 4, 2000));
 }
 
 TEST(DiskCache, ReadOnlyDirectory) {
