@@ -196,4 +196,95 @@ def DilAttnConvertToGPU : Pass<"dilattn-convert-to-gpu", "ModuleOp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def DilAttnVectorizeLinalg : Pass<"dilattn-vectorize-linalg", "func::FuncOp"> {
+  let summary = "Tile linalg ops on buffers into register tiles and vectorize "
+                "them, outer tiles as parallel loops";
+  let description = [{
+    Makes the linalg part of a program (the projections, bias adds, layer
+    norm and residual adds of a multi-head block, after bufferization) run
+    as vector code on all cores. Only linalg ops directly in a function body
+    are handled; the rest of the pipeline lowers whatever is left (dynamic
+    remainders, transposes) to loops as before.
+
+    - Contractions `C[.., m, n] += A[.., m, k] * B[k, n]` (one reduction
+      dim, f32, `linalg.contract`, `linalg.matmul` or an equivalent generic)
+      are tiled three times: an `scf.parallel` over blocks of
+      `block-rows` x `block-cols` outputs (the unit of work a thread takes),
+      an `scf.for` over `block-depth` slices of `k` (so that a slice of B
+      stays in L1/L2), and register tiles of `tile-rows` x
+      (`tile-vectors` * `vector-width`) outputs with `k` stepped by one.
+      A right-hand side stored `(n, k)` (a linear layer's `W[o, e]`) is
+      first transposed into a temporary `(k, n)` buffer, so that a row of B
+      is one contiguous vector load. Register loops are peeled so that full
+      tiles have static shapes; those are vectorized to `vector.contract`,
+      the accumulator's reads and writes are hoisted out of the `k` loop (it
+      stays in registers) and the contraction is lowered to outer products,
+      i.e. one broadcast of an A element and `tile-vectors` FMAs per row.
+    - Other linalg ops whose operands are contiguous along the innermost
+      loop (elementwise ops, fills, broadcasts, reductions over the innermost
+      dim) get an `scf.parallel` over rows, then are tiled to one row of
+      `vector-width` lanes (innermost parallel dim) or a whole row
+      (innermost reduction dim of static size up to 4096) and vectorized.
+
+    The vector ops are lowered to loads, stores, broadcasts, FMAs and
+    reductions of 1-D vectors here. The `scf.parallel` loops are left for
+    `dilattn-outline-parallel-work`.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
+           "f32 lanes of a vector register (8 for AVX2, 16 for AVX-512)">,
+    Option<"tileRows", "tile-rows", "int64_t", /*default=*/"0",
+           "rows of a matmul register tile (0: 6 for 8 lanes, 8 otherwise)">,
+    Option<"tileVectors", "tile-vectors", "int64_t", /*default=*/"2",
+           "vectors per row of a matmul register tile">,
+    Option<"blockRows", "block-rows", "int64_t", /*default=*/"96",
+           "matmul rows per parallel work item (a multiple of tile-rows "
+           "works best)">,
+    Option<"blockCols", "block-cols", "int64_t", /*default=*/"128",
+           "matmul columns per parallel work item">,
+    Option<"blockDepth", "block-depth", "int64_t", /*default=*/"256",
+           "reduction slice of a matmul work item">
+  ];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def DilAttnOutlineParallelWork
+    : Pass<"dilattn-outline-parallel-work", "ModuleOp"> {
+  let summary = "Run parallel loops and whole attention calls on the "
+                "runtime's thread pool";
+  let description = [{
+    Rewrites the parallel work of a program on buffers into calls of the
+    runtime's parallel-for, `dilattn_parallel_for(body, context, n)`, which
+    calls `body(context, begin, end)` on ranges covering `[0, n)` from all
+    threads of the dilattn thread pool:
+
+    - an outermost `scf.parallel` (no reductions): its iterations are
+      numbered `0 .. n-1` (row-major over its dims); the body moves into
+      `<func>__parallel_N(context, begin, end)`, a loop over `[begin, end)`
+      that recomputes the induction variables;
+    - a `dilattn.write_dilated_attention` without an `items` range: its work
+      items `(b, h, block)` are the iterations, and
+      `<func>__parallel_N` is the op with `items(begin, end)`, exactly as op
+      mode splits a call.
+
+    The values the body uses from outside (memrefs, indices, integers and
+    floats) are stored into a stack struct whose address is the context:
+    memrefs as their LLVM descriptors (through
+    `builtin.unrealized_conversion_cast`, which the conversion to LLVM
+    folds), indices as i64. Loops whose body uses other types stay
+    sequential. The runtime symbol is resolved by the JIT (module mode
+    registers it with the ExecutionEngine).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 #endif // DILATTN_PASSES_TD

@@ -5,6 +5,7 @@
 #include "dilattn/Dialect/DilAttn/IR/DilAttn.h"
 #include "dilattn/InitAll.h"
 #include "dilattn/Pipelines/Pipelines.h"
+#include "dilattn/Runtime/CpuRuntime.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -17,8 +18,12 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/Mangling.h"
+#include "llvm/IR/Module.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/SourceMgr.h"
+#include "llvm/Target/TargetMachine.h"
 
 #include <chrono>
 #include <functional>
@@ -163,16 +168,45 @@ CompiledModule::compile(llvm::StringRef source, llvm::StringRef sourceName,
   if (mlir::failed(pm.run(*module)))
     return fail("compiling @" + entry + " failed:\n" + diagnostics);
 
+  // Optimise and generate code for the host CPU, as op mode does: the
+  // vector code is written for its registers (AVX2 or AVX-512), and without
+  // the host's features the JIT would legalise it for baseline x86-64.
+  auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!machineBuilder)
+    return machineBuilder.takeError();
+  auto machine = machineBuilder->createTargetMachine();
+  if (!machine)
+    return machine.takeError();
+  std::string cpu = (*machine)->getTargetCPU().str();
+  std::string features = (*machine)->getTargetFeatureString().str();
+  auto optimizeForHost = mlir::makeOptimizingTransformer(
+      /*optLevel=*/3, /*sizeLevel=*/0, machine->get());
   // The options hold a function_ref: the transformer must outlive create().
   std::function<llvm::Error(llvm::Module *)> optimize =
-      mlir::makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
-                                      /*targetMachine=*/nullptr);
+      [&](llvm::Module *llvmModule) {
+        for (llvm::Function &function : *llvmModule) {
+          if (function.isDeclaration())
+            continue;
+          function.addFnAttr("target-cpu", cpu);
+          function.addFnAttr("target-features", features);
+        }
+        return optimizeForHost(llvmModule);
+      };
   mlir::ExecutionEngineOptions engineOptions;
   engineOptions.transformer = optimize;
   engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   auto engine = mlir::ExecutionEngine::create(*module, engineOptions);
   if (!engine)
     return engine.takeError();
+  // Parallel loops and attention calls call the runtime's parallel-for
+  // (dilattn-outline-parallel-work): resolve it to this process's runtime.
+  (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap symbols;
+    symbols[interner("dilattn_parallel_for")] = {
+        llvm::orc::ExecutorAddr::fromPtr(&dilattn_parallel_for),
+        llvm::JITSymbolFlags::Exported};
+    return symbols;
+  });
   compiled->impl->engine = std::move(*engine);
   compiled->compileMs = std::chrono::duration<double, std::milli>(
                             std::chrono::steady_clock::now() - start)

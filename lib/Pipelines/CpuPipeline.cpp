@@ -45,6 +45,22 @@ void ::dilattn::buildCpuPipeline(OpPassManager &pm,
                                  const CpuPipelineOptions &options) {
   buildBufferizationSteps(pm);
 
+  // The linalg parts of a program (projections, layer norm, elementwise
+  // ops): tiled for threads, caches and registers and vectorized; parallel
+  // loops and whole attention calls then go to the runtime's thread pool.
+  // Kernels in buffer form with an item range (op mode) have neither.
+  if (options.vectorizeLinalg) {
+    mlir::dilattn::DilAttnVectorizeLinalgOptions linalgOptions;
+    linalgOptions.vectorWidth = options.vectorWidth;
+    linalgOptions.tileRows = options.matmulTileRows;
+    OpPassManager &linalg = pm.nest<func::FuncOp>();
+    linalg.addPass(mlir::dilattn::createDilAttnVectorizeLinalg(linalgOptions));
+    linalg.addPass(createCanonicalizerPass());
+    linalg.addPass(createCSEPass());
+  }
+  if (options.parallel)
+    pm.addPass(mlir::dilattn::createDilAttnOutlineParallelWork());
+
   // Kernel structure: work items, patterns, segments; one state per item.
   OpPassManager &kernel = pm.nest<func::FuncOp>();
   kernel.addPass(mlir::dilattn::createDilAttnTileSegments());
@@ -71,6 +87,9 @@ void ::dilattn::buildCpuPipeline(OpPassManager &pm,
   pm.addPass(createConvertIndexToLLVMPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
+  // Vector lowering leaves ub.poison as the initial value of unrolled
+  // vectors.
+  pm.addPass(createUBToLLVMConversionPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
 }

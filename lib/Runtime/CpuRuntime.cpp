@@ -61,3 +61,10 @@ ThreadPool &ThreadPool::global() {
   static ThreadPool pool;
   return pool;
 }
+
+extern "C" void dilattn_parallel_for(void (*body)(void *, int64_t, int64_t),
+                                     void *context, int64_t numIterations) {
+  ThreadPool::global().parallelFor(
+      numIterations,
+      [&](int64_t begin, int64_t end) { body(context, begin, end); });
+}

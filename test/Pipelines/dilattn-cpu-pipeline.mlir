@@ -1,8 +1,8 @@
-// RUN: dilattn-opt %s -split-input-file --dilattn-cpu-pipeline | FileCheck %s --enable-var-scope --check-prefixes=CHECK,FUSE \
+// RUN: dilattn-opt %s -split-input-file --dilattn-cpu-pipeline="parallel=false" | FileCheck %s --enable-var-scope --check-prefixes=CHECK,FUSE \
 // RUN:   --implicit-check-not=" dilattn." --implicit-check-not=" scf." --implicit-check-not=" memref." --implicit-check-not=" vector." \
 // RUN:   --implicit-check-not=" arith." --implicit-check-not=" math." --implicit-check-not=" linalg." --implicit-check-not=" cf." \
 // RUN:   --implicit-check-not=" func." --implicit-check-not="unrealized_conversion_cast"
-// RUN: dilattn-opt %s -split-input-file --dilattn-cpu-pipeline="tile-queries=2 fuse-patterns=false" | FileCheck %s --enable-var-scope --check-prefixes=CHECK,NOFUSE \
+// RUN: dilattn-opt %s -split-input-file --dilattn-cpu-pipeline="tile-queries=2 fuse-patterns=false parallel=false" | FileCheck %s --enable-var-scope --check-prefixes=CHECK,NOFUSE \
 // RUN:   --implicit-check-not=" dilattn." --implicit-check-not=" scf." --implicit-check-not=" memref." --implicit-check-not=" vector." \
 // RUN:   --implicit-check-not=" arith." --implicit-check-not=" math." --implicit-check-not=" linalg." --implicit-check-not=" cf." \
 // RUN:   --implicit-check-not=" func." --implicit-check-not="unrealized_conversion_cast"
@@ -14,6 +14,9 @@
 // (llvm.alloca). With the default options the patterns of a longnet call
 // share one online-softmax state (3 stack buffers per call); with
 // fuse-patterns=false each pattern keeps its own (3 per pattern).
+// parallel=false keeps calls without an item range in the function (with
+// the default, dilattn-outline-parallel-work moves them into a body function
+// run by the runtime's parallel-for: see dilattn-cpu-pipeline-block.mlir).
 
 // Grouped mode with both masks (the attention bias broadcast over batch and
 // heads: zero strides; viewed with stride 2 by the second pattern), causal.

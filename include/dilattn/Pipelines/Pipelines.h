@@ -36,6 +36,22 @@ struct CpuPipelineOptions
       llvm::cl::desc("fold all patterns of a call into one online-softmax "
                      "state"),
       llvm::cl::init(true)};
+  Option<bool> vectorizeLinalg{
+      *this, "vectorize-linalg",
+      llvm::cl::desc("tile and vectorize the linalg ops of functions on "
+                     "tensors (projections, layer norm, elementwise ops); "
+                     "off: scalar loops"),
+      llvm::cl::init(true)};
+  Option<int64_t> matmulTileRows{
+      *this, "matmul-tile-rows",
+      llvm::cl::desc("rows of a matmul register tile (0: from vector-width)"),
+      llvm::cl::init(0)};
+  Option<bool> parallel{
+      *this, "parallel",
+      llvm::cl::desc("run parallel loops and attention calls without an "
+                     "item range on the runtime's thread pool "
+                     "(dilattn_parallel_for)"),
+      llvm::cl::init(true)};
 };
 
 /// dilattn programs down to the LLVM dialect: functions on tensors are

@@ -64,4 +64,15 @@ private:
 
 } // namespace dilattn::runtime
 
+extern "C" {
+/// The parallel-for that compiled programs call (module mode: see
+/// dilattn-outline-parallel-work): runs body(context, begin, end) over chunks
+/// covering [0, numIterations) on the process-wide thread pool and returns
+/// when all are done. A plain C symbol, so that JIT-compiled code can call
+/// it; module mode registers it with the ExecutionEngine.
+void dilattn_parallel_for(void (*body)(void *context, int64_t begin,
+                                       int64_t end),
+                          void *context, int64_t numIterations);
+}
+
 #endif // DILATTN_RUNTIME_CPURUNTIME_H

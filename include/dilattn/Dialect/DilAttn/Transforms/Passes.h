@@ -4,6 +4,7 @@
 #define DILATTN_DIALECT_DILATTN_TRANSFORMS_PASSES_H
 
 #include "dilattn/Dialect/DilAttn/IR/DilAttn.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
