@@ -199,11 +199,23 @@ CompiledModule::compile(llvm::StringRef source, llvm::StringRef sourceName,
   if (!engine)
     return engine.takeError();
   // Parallel loops and attention calls call the runtime's parallel-for
-  // (dilattn-outline-parallel-work): resolve it to this process's runtime.
+  // (dilattn-outline-parallel-work): resolve it, and the buffer allocation
+  // functions, to this process's runtime.
   (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
     llvm::orc::SymbolMap symbols;
     symbols[interner("dilattn_parallel_for")] = {
         llvm::orc::ExecutorAddr::fromPtr(&dilattn_parallel_for),
+        llvm::JITSymbolFlags::Exported};
+    // Heap buffers (the pipeline's generic allocation functions) from the
+    // runtime's cache: temporaries are reused across runs.
+    symbols[interner("_mlir_memref_to_llvm_alloc")] = {
+        llvm::orc::ExecutorAddr::fromPtr(&dilattn_buffer_alloc),
+        llvm::JITSymbolFlags::Exported};
+    symbols[interner("_mlir_memref_to_llvm_aligned_alloc")] = {
+        llvm::orc::ExecutorAddr::fromPtr(&dilattn_buffer_aligned_alloc),
+        llvm::JITSymbolFlags::Exported};
+    symbols[interner("_mlir_memref_to_llvm_free")] = {
+        llvm::orc::ExecutorAddr::fromPtr(&dilattn_buffer_free),
         llvm::JITSymbolFlags::Exported};
     return symbols;
   });

@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <map>
+#include <mutex>
+#include <unordered_map>
 
 using namespace dilattn::runtime;
 
@@ -67,4 +70,74 @@ extern "C" void dilattn_parallel_for(void (*body)(void *, int64_t, int64_t),
   ThreadPool::global().parallelFor(
       numIterations,
       [&](int64_t begin, int64_t end) { body(context, begin, end); });
+}
+
+namespace {
+/// Large blocks handed out (with their sizes) and those freed for reuse.
+struct BufferCache {
+  static constexpr size_t kMinCachedBytes = size_t(1) << 20;
+  static constexpr size_t kMaxIdleBytes = size_t(1) << 30;
+  std::mutex mutex;
+  std::unordered_map<void *, size_t> sizes;
+  std::multimap<size_t, void *> idle;
+  size_t idleBytes = 0;
+};
+} // namespace
+
+static BufferCache &bufferCache() {
+  // Never destroyed: compiled code may free buffers during static
+  // destruction.
+  static BufferCache *cache = new BufferCache();
+  return *cache;
+}
+
+extern "C" void *dilattn_buffer_alloc(size_t size) {
+  if (size < BufferCache::kMinCachedBytes)
+    return std::malloc(size);
+  BufferCache &cache = bufferCache();
+  {
+    std::lock_guard<std::mutex> lock(cache.mutex);
+    // An idle block of the size or at most twice as large.
+    auto found = cache.idle.lower_bound(size);
+    if (found != cache.idle.end() && found->first / 2 <= size) {
+      void *pointer = found->second;
+      cache.idleBytes -= found->first;
+      cache.idle.erase(found);
+      return pointer;
+    }
+  }
+  void *pointer = std::malloc(size);
+  if (!pointer)
+    return nullptr;
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  cache.sizes[pointer] = size;
+  return pointer;
+}
+
+extern "C" void *dilattn_buffer_aligned_alloc(size_t alignment, size_t size) {
+  // Not cached (the pipeline allocates with malloc-style calls); freed by
+  // dilattn_buffer_free like any block it does not know.
+  void *pointer = nullptr;
+  if (posix_memalign(&pointer, std::max(alignment, sizeof(void *)), size))
+    return nullptr;
+  return pointer;
+}
+
+extern "C" void dilattn_buffer_free(void *pointer) {
+  if (!pointer)
+    return;
+  BufferCache &cache = bufferCache();
+  {
+    std::lock_guard<std::mutex> lock(cache.mutex);
+    auto known = cache.sizes.find(pointer);
+    if (known != cache.sizes.end()) {
+      if (cache.idleBytes + known->second <= BufferCache::kMaxIdleBytes) {
+        cache.idle.emplace(known->second, pointer);
+        cache.idleBytes += known->second;
+        return;
+      }
+      cache.sizes.erase(known);
+    }
+  }
+  std::free(pointer);
 }

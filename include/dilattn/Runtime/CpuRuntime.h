@@ -11,6 +11,7 @@
 
 #include "llvm/ADT/STLFunctionalExtras.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -73,6 +74,15 @@ extern "C" {
 void dilattn_parallel_for(void (*body)(void *context, int64_t begin,
                                        int64_t end),
                           void *context, int64_t numIterations);
+
+/// Heap buffers of compiled programs (module mode maps MLIR's generic
+/// allocation functions, `_mlir_memref_to_llvm_alloc` and `..._free`, to
+/// these). Blocks of 1 MiB and more are kept for reuse when freed (up to
+/// 1 GiB idle in all), so that a program run again does not map and
+/// page-fault its temporaries afresh each time; smaller ones are malloc's.
+void *dilattn_buffer_alloc(size_t size);
+void *dilattn_buffer_aligned_alloc(size_t alignment, size_t size);
+void dilattn_buffer_free(void *pointer);
 }
 
 #endif // DILATTN_RUNTIME_CPURUNTIME_H

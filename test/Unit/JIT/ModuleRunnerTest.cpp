@@ -169,6 +169,86 @@ func.func @block(%x: tensor<{0}x{1}x{2}xf32>, %wq: tensor<{2}x{2}xf32>,
   EXPECT_GT((*compiled)->getEffectiveFlops(), 0.0);
 }
 
+/// A block large enough for the vectorized paths: full matmul register tiles
+/// with peeled remainders, vectorized layer norm, parallel work items, and
+/// temporaries of 1 MiB that the runtime's buffer cache hands out again on
+/// the second run.
+TEST(ModuleRunner, VectorizedBlockRunsTwice) {
+  const int64_t batch = 1, seqLen = 4100, embed = 64, heads = 4;
+  std::string source = llvm::formatv(R"mlir(
+func.func @block(%x: tensor<{0}x{1}x{2}xf32>, %wq: tensor<{2}x{2}xf32>,
+                 %wk: tensor<{2}x{2}xf32>, %wv: tensor<{2}x{2}xf32>,
+                 %wo: tensor<{2}x{2}xf32>, %bq: tensor<{2}xf32>,
+                 %bk: tensor<{2}xf32>, %bv: tensor<{2}xf32>,
+                 %bo: tensor<{2}xf32>, %g: tensor<{2}xf32>,
+                 %b: tensor<{2}xf32>) -> tensor<{0}x{1}x{2}xf32> {{
+  %0 = dilattn.multihead_dilated_attention %x, %x, %x
+      weights(%wq, %wk, %wv, %wo) biases(%bq, %bk, %bv, %bo)
+      layer_norm(%g, %b) num_heads = {3}
+      segment_lengths = [256, 512] dilation_rates = [1, 2]
+      : (tensor<{0}x{1}x{2}xf32>, tensor<{0}x{1}x{2}xf32>,
+         tensor<{0}x{1}x{2}xf32>, tensor<{2}x{2}xf32>, tensor<{2}x{2}xf32>,
+         tensor<{2}x{2}xf32>, tensor<{2}x{2}xf32>, tensor<{2}xf32>,
+         tensor<{2}xf32>, tensor<{2}xf32>, tensor<{2}xf32>, tensor<{2}xf32>,
+         tensor<{2}xf32>) -> tensor<{0}x{1}x{2}xf32>
+  %1 = arith.addf %0, %x : tensor<{0}x{1}x{2}xf32>
+  return %1 : tensor<{0}x{1}x{2}xf32>
+}
+)mlir",
+                                     batch, seqLen, embed, heads);
+  auto compiled = jit::CompiledModule::compile(source, "block.mlir", "block");
+  ASSERT_TRUE(static_cast<bool>(compiled))
+      << llvm::toString(compiled.takeError());
+
+  std::vector<int64_t> xShape = {batch, seqLen, embed};
+  double weightScale = 1.0 / std::sqrt(static_cast<double>(embed));
+  reference::Tensor x = randomF32(xShape, 41);
+  reference::MultiheadWeights weights;
+  weights.queryWeight = randomF32({embed, embed}, 42, weightScale);
+  weights.keyWeight = randomF32({embed, embed}, 43, weightScale);
+  weights.valueWeight = randomF32({embed, embed}, 44, weightScale);
+  weights.outWeight = randomF32({embed, embed}, 45, weightScale);
+  weights.queryBias = randomF32({embed}, 46, 0.1);
+  weights.keyBias = randomF32({embed}, 47, 0.1);
+  weights.valueBias = randomF32({embed}, 48, 0.1);
+  weights.outBias = randomF32({embed}, 49, 0.1);
+  weights.layerNormWeight = randomF32({embed}, 50);
+  weights.layerNormBias = randomF32({embed}, 51, 0.1);
+  std::vector<std::vector<float>> data;
+  for (const reference::Tensor *tensor :
+       {&x, &weights.queryWeight, &weights.keyWeight, &weights.valueWeight,
+        &weights.outWeight, &*weights.queryBias, &*weights.keyBias,
+        &*weights.valueBias, &*weights.outBias, &*weights.layerNormWeight,
+        &*weights.layerNormBias})
+    data.push_back(toFloat(*tensor));
+  std::vector<jit::ModuleBuffer> inputs;
+  inputs.push_back(bufferOf(data[0].data(), xShape));
+  for (int i = 1; i <= 4; ++i)
+    inputs.push_back(bufferOf(data[i].data(), {embed, embed}));
+  for (int i = 5; i <= 10; ++i)
+    inputs.push_back(bufferOf(data[i].data(), {embed}));
+
+  DilatedAttentionConfig config;
+  config.segmentLengths = {256, 512};
+  config.dilationRates = {1, 2};
+  auto expected =
+      reference::multiheadDilatedAttention(config, heads, x, x, x, weights, {});
+  ASSERT_TRUE(static_cast<bool>(expected))
+      << llvm::toString(expected.takeError());
+  for (size_t i = 0; i < expected->data.size(); ++i)
+    expected->data[i] += x.data[i];
+  for (int run = 0; run < 2; ++run) {
+    std::vector<float> out(data[0].size(), -1.0f);
+    llvm::Error error =
+        (*compiled)->run(inputs, {bufferOf(out.data(), xShape)});
+    ASSERT_FALSE(static_cast<bool>(error)) << llvm::toString(std::move(error));
+    EXPECT_LE(
+        reference::compare(llvm::ArrayRef<float>(out), expected->data).relative,
+        1e-5)
+        << "run " << run;
+  }
+}
+
 TEST(ModuleRunner, RefusesBadModulesAndInputs) {
   const char *source = R"mlir(
 func.func @f(%q: tensor<1x16x2x8xf32>) -> tensor<1x16x2x8xf32> {
