@@ -10,6 +10,7 @@
 #include "dilattn/API/DilatedAttention.h"
 #include "dilattn/JIT/ModuleRunner.h"
 #include "dilattn/Reference/Reference.h"
+#include "dilattn/Runtime/CpuRuntime.h"
 #include "dilattn/Runtime/CudaRuntime.h"
 #include "dilattn/Support/Npy.h"
 
@@ -804,10 +805,13 @@ static llvm::Error runModuleMode() {
     double flops = module.getEffectiveFlops();
     llvm::outs() << llvm::formatv(
         "{{\"median_ms\": {0:f4}, \"gflops\": {1:f2}, \"compile_ms\": "
-        "{2:f1}, \"cache\": \"miss\", \"reps\": {3}, \"threads\": 1, "
+        "{2:f1}, \"cache\": \"miss\", \"reps\": {3}, \"threads\": {4}, "
         "\"target\": \"cpu\"}\n",
         ms, ms > 0 ? flops / (ms * 1e6) : 0.0, module.getCompileMs(),
-        bench.getValue());
+        bench.getValue(),
+        // Module mode runs its parallel work on the process-wide pool
+        // ($DILATTN_NUM_THREADS, else all cores).
+        runtime::ThreadPool::global().getNumThreads());
   }
   return llvm::Error::success();
 }
