@@ -299,7 +299,7 @@ def main():
                 "projections with biases, dilated attention, sub-layer norm, "
                 "out projection, residual add: %.1f GFLOP of projections + "
                 "%.2f GFLOP effective attention = %.1f GFLOP. Load average "
-                "%.1f before, %.1f after (1-minute; other processes shared "
+                "%.1f before, %.1f after (1-minute; other processes may share "
                 "the cores).\n\n" % (projection_gflop, gflop, block_gflop,
                                       load_before[0], load_after[0]))
         f.write("| block | median ms | GFLOP/s | ratio |\n"
