@@ -155,7 +155,8 @@ dilattn::jit::compileCpuKernelObject(const KernelSpec &requested,
           : 1;
   double scratch =
       4.0 *
-      (static_cast<double>(spec.blockSize()) * (spec.headDim + 2) * numStates +
+      (static_cast<double>(spec.blockSize()) *
+           (static_cast<double>(spec.headDim) + 2) * numStates +
        static_cast<double>(spec.headDim) * tuning.tileKeys +
        static_cast<double>(tuning.tileQueries) * tuning.tileKeys);
   if (scratch > kStackBudget)

@@ -458,8 +458,18 @@ int64_t dilattn::defaultBlockSize(const DilatedAttentionConfig &config,
   int64_t block = 64;
   while (block < 64 * maxRate && block < (int64_t(1) << 16))
     block *= 2;
-  int64_t rowBytes = (headDim + 2) * 4;
-  while (block > 16 && block * rowBytes * numStates > (256 << 10))
+  // Saturating: head dims from the C API are unbounded, and a row too large
+  // for the budget just gives the smallest block (the code generators then
+  // refuse what does not fit their scratch budget, with a message).
+  uint64_t rowBytes = llvm::SaturatingMultiply(
+      llvm::SaturatingAdd(static_cast<uint64_t>(std::max<int64_t>(headDim, 0)),
+                          uint64_t(2)),
+      uint64_t(4));
+  uint64_t stateBytes = llvm::SaturatingMultiply(
+      rowBytes, static_cast<uint64_t>(std::max<int64_t>(numStates, 1)));
+  while (block > 16 &&
+         llvm::SaturatingMultiply(static_cast<uint64_t>(block), stateBytes) >
+             (uint64_t(256) << 10))
     block /= 2;
   return block;
 }

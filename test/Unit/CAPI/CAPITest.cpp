@@ -214,6 +214,12 @@ TEST_F(CAPI, Compile) {
   expectError(
       dilattn_compile(call, DILATTN_TARGET_CPU, DILATTN_DTYPE_F32, -8, 0, 0),
       DILATTN_ERROR_INVALID_ARGUMENT, "head_dim must be positive, got -8");
+  // Head dims whose scratch sizes overflow 64 bits are refused by the CPU
+  // code generator's budget, not computed with (fuzzer finding 5).
+  for (int64_t huge : {int64_t(1) << 40, std::numeric_limits<int64_t>::max()})
+    expectError(dilattn_compile(call, DILATTN_TARGET_CPU, DILATTN_DTYPE_F32,
+                                huge, 0, 0),
+                DILATTN_ERROR_COMPILE, "stack budget");
   expectError(
       dilattn_compile(call, DILATTN_TARGET_CPU, DILATTN_DTYPE_BF16, 16, 0, 0),
       DILATTN_ERROR_UNSUPPORTED,
