@@ -7,6 +7,7 @@
 #include "dilattn/Pipelines/Pipelines.h"
 #include "dilattn/Runtime/CpuRuntime.h"
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -157,6 +158,15 @@ CompiledModule::compile(llvm::StringRef source, llvm::StringRef sourceName,
 
   function->setAttr("llvm.emit_c_interface",
                     mlir::UnitAttr::get(context.get()));
+  // The arguments are the caller's input buffers, which a run must not
+  // change (callers run a program many times on the same inputs, from
+  // several threads). One-Shot Bufferize takes function arguments as
+  // writable unless told otherwise, and would compute, say, a residual add
+  // in place in an input.
+  for (unsigned index = 0; index < function.getNumArguments(); ++index)
+    function.setArgAttr(
+        index, mlir::bufferization::BufferizationDialect::kWritableAttrName,
+        mlir::BoolAttr::get(context.get(), false));
   CpuTuning resolved = tuning.resolvedForHost();
   CpuPipelineOptions options;
   options.vectorWidth = resolved.vectorWidth;
