@@ -154,11 +154,10 @@ dilattn::jit::compileCpuKernelObject(const KernelSpec &requested,
           ? static_cast<int64_t>(spec.config.numPatterns())
           : 1;
   double scratch =
-      4.0 *
-      (static_cast<double>(spec.blockSize()) *
-           (static_cast<double>(spec.headDim) + 2) * numStates +
-       static_cast<double>(spec.headDim) * tuning.tileKeys +
-       static_cast<double>(tuning.tileQueries) * tuning.tileKeys);
+      4.0 * (static_cast<double>(spec.blockSize()) *
+                 (static_cast<double>(spec.headDim) + 2) * numStates +
+             static_cast<double>(spec.headDim) * tuning.tileKeys +
+             static_cast<double>(tuning.tileQueries) * tuning.tileKeys);
   if (scratch > kStackBudget)
     return fail(llvm::formatv(
         "the cpu kernel for head dim {0} and block size {1} needs {2:f0} KiB "
