@@ -387,17 +387,16 @@ dilattn::reference::dilatedAttention(const DilatedAttentionConfig &config,
 // SPEC.md section 2: multi-head block
 //===----------------------------------------------------------------------===//
 
-/// y[b, n, e] = sum_f x[b, n, f] * W[e, f] + bias[e].
-static Tensor linear(const Tensor &input, const Tensor &weight,
-                     const std::optional<Tensor> &bias) {
+Tensor dilattn::reference::linear(const Tensor &input, const Tensor &weight,
+                                  const std::optional<Tensor> &bias) {
   int64_t batch = input.shape[0], seqLen = input.shape[1],
-          embedDim = input.shape[2];
-  Tensor output = Tensor::zeros({batch, seqLen, embedDim});
+          inDim = input.shape[2], outDim = weight.shape[0];
+  Tensor output = Tensor::zeros({batch, seqLen, outDim});
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t n = 0; n < seqLen; ++n)
-      for (int64_t e = 0; e < embedDim; ++e) {
+      for (int64_t e = 0; e < outDim; ++e) {
         double sum = 0.0;
-        for (int64_t f = 0; f < embedDim; ++f)
+        for (int64_t f = 0; f < inDim; ++f)
           sum += input.at({b, n, f}) * weight.at({e, f});
         if (bias)
           sum += bias->at({e});
@@ -432,10 +431,8 @@ static Tensor mergeHeads(const Tensor &input) {
   return output;
 }
 
-/// Layer norm over E with the biased variance:
-/// (x - mean) / sqrt(var + eps) * weight + bias.
-static Tensor layerNorm(const Tensor &input, const Tensor &weight,
-                        const Tensor &bias, double eps) {
+Tensor dilattn::reference::layerNorm(const Tensor &input, const Tensor &weight,
+                                     const Tensor &bias, double eps) {
   int64_t batch = input.shape[0], seqLen = input.shape[1],
           embedDim = input.shape[2];
   Tensor output = Tensor::zeros({batch, seqLen, embedDim});
@@ -457,6 +454,14 @@ static Tensor layerNorm(const Tensor &input, const Tensor &weight,
             (input.at({b, n, e}) - mean) * inverseStd * weight.at({e}) +
             bias.at({e});
     }
+  return output;
+}
+
+Tensor dilattn::reference::geluTanh(const Tensor &input) {
+  Tensor output = input;
+  for (double &x : output.data)
+    x = 0.5 * x *
+        (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
   return output;
 }
 

@@ -117,6 +117,19 @@ llvm::Expected<Tensor> multiheadDilatedAttention(
     const Tensor &key, const Tensor &value, const MultiheadWeights &weights,
     const Masks &masks = {});
 
+/// The pieces of a LongNet block, for graphs built of them (unchecked:
+/// callers pass shapes that fit).
+/// y[b, n, o] = sum_e x[b, n, e] * W[o, e] + bias[o] for x (B, N, E) and
+/// W (O, E).
+Tensor linear(const Tensor &input, const Tensor &weight,
+              const std::optional<Tensor> &bias);
+/// Layer norm over the last dimension of (B, N, E) with the biased variance:
+/// (x - mean) / sqrt(var + eps) * weight + bias.
+Tensor layerNorm(const Tensor &input, const Tensor &weight, const Tensor &bias,
+                 double eps);
+/// GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+Tensor geluTanh(const Tensor &input);
+
 /// Error of an output against a reference: the largest absolute difference
 /// and ||out - ref|| / ||ref|| (Frobenius). Both are +inf when the sizes
 /// differ or either side holds a NaN or infinity, so that a broken output can
