@@ -28,7 +28,7 @@ extern "C" {
  * values are added; what exists never changes meaning or signature within one
  * SOVERSION of libdilattn-c. A program built against version V runs with any
  * library whose dilattn_api_version() is >= V. */
-#define DILATTN_C_API_VERSION 1
+#define DILATTN_C_API_VERSION 2
 
 /* The interface version of the library loaded at run time. */
 DILATTN_C_EXPORT int dilattn_api_version(void);
@@ -207,6 +207,152 @@ DILATTN_C_EXPORT dilattn_status dilattn_run_cuda(
     dilattn_call *call, dilattn_dtype dtype, uint64_t q, uint64_t k, uint64_t v,
     const int64_t shape[4], uint64_t key_padding_bias, uint64_t attn_bias,
     const int64_t *attn_shape, size_t attn_rank, uint64_t out, void *stream);
+
+/*===--------------------------------------------------------------------===*/
+/* Graphs and programs (interface version 2)                                */
+/*===--------------------------------------------------------------------===*/
+
+/* A dataflow graph under construction: inputs, then operations on values
+ * (dilated attention, multi-head dilated attention, linear layers, layer
+ * norm, adds, activations), then outputs. Each dilattn_graph_add_* checks
+ * its operands at once (shapes, element types, the rules of SPEC.md section
+ * 4) and, when it refuses, returns DILATTN_ERROR_INVALID_CALL with a message
+ * naming the operation and leaves the graph unchanged. A graph is used by
+ * one thread at a time; the program it compiles to by any number. */
+typedef struct dilattn_graph dilattn_graph;
+
+/* A value of a graph: an index >= 0 handed out by the graph. */
+typedef int32_t dilattn_value;
+
+/* "No value" for optional operands (biases, masks). */
+#define DILATTN_NO_VALUE ((dilattn_value) - 1)
+
+/* Element types of graph inputs. */
+typedef enum dilattn_element {
+  DILATTN_ELEMENT_F32 = 0,
+  DILATTN_ELEMENT_BOOL = 1 /* one byte per element, non-zero = true */
+} dilattn_element;
+
+/* A compiled graph or module: run it on host buffers. */
+typedef struct dilattn_program dilattn_program;
+
+/* Creates an empty graph whose MLIR function is @name ([A-Za-z_][A-Za-z0-9_]*,
+ * NULL for "graph"). *out is NULL on failure. */
+DILATTN_C_EXPORT dilattn_status dilattn_graph_create(dilattn_context *ctx,
+                                                     const char *name,
+                                                     dilattn_graph **out);
+
+/* Destroys a graph (NULL is accepted). Programs compiled from it stay. */
+DILATTN_C_EXPORT void dilattn_graph_destroy(dilattn_graph *graph);
+
+/* Adds an input of static shape (rank sizes >= 0; shape may be NULL when
+ * rank is 0). */
+DILATTN_C_EXPORT dilattn_status dilattn_graph_add_input(
+    dilattn_graph *graph, const char *name, const int64_t *shape, size_t rank,
+    dilattn_element element, dilattn_value *out);
+
+/* Dilated attention (SPEC.md section 1) of (B, N, H, D) values with the
+ * patterns, mode, offset rule, causal flag and scale of `call`.
+ * key_padding_mask (boolean (B, N)) and attn_mask (boolean or f32 of shape
+ * (N, N), (B, N, N) or (B, H, N, N)) may be DILATTN_NO_VALUE. */
+DILATTN_C_EXPORT dilattn_status dilattn_graph_add_dilated_attention(
+    dilattn_graph *graph, const dilattn_call *call, dilattn_value query,
+    dilattn_value key, dilattn_value value, dilattn_value key_padding_mask,
+    dilattn_value attn_mask, dilattn_value *out);
+
+/* Multi-head dilated attention (SPEC.md section 2) of (B, N, E) values with
+ * num_heads heads: weights = {Wq, Wk, Wv, Wo}, each (E, E); biases = NULL or
+ * {bq, bk, bv, bo}, each (E) or DILATTN_NO_VALUE; the sub-layer norm is on
+ * when layer_norm_weight and layer_norm_bias ((E) each) are both given
+ * (epsilon layer_norm_eps > 0). */
+DILATTN_C_EXPORT dilattn_status dilattn_graph_add_multihead_dilated_attention(
+    dilattn_graph *graph, const dilattn_call *call, int64_t num_heads,
+    dilattn_value query, dilattn_value key, dilattn_value value,
+    const dilattn_value weights[4], const dilattn_value *biases,
+    dilattn_value layer_norm_weight, dilattn_value layer_norm_bias,
+    double layer_norm_eps, dilattn_value key_padding_mask,
+    dilattn_value attn_mask, dilattn_value *out);
+
+/* y = x W^T + b: x (B, N, E), weight (O, E), bias (O) or DILATTN_NO_VALUE. */
+DILATTN_C_EXPORT dilattn_status dilattn_graph_add_linear(dilattn_graph *graph,
+                                                         dilattn_value input,
+                                                         dilattn_value weight,
+                                                         dilattn_value bias,
+                                                         dilattn_value *out);
+
+/* Layer norm over the last dimension of (B, N, E) with (E) weight and bias. */
+DILATTN_C_EXPORT dilattn_status dilattn_graph_add_layer_norm(
+    dilattn_graph *graph, dilattn_value input, dilattn_value weight,
+    dilattn_value bias, double eps, dilattn_value *out);
+
+/* Elementwise lhs + rhs (same shape). */
+DILATTN_C_EXPORT dilattn_status dilattn_graph_add_add(dilattn_graph *graph,
+                                                      dilattn_value lhs,
+                                                      dilattn_value rhs,
+                                                      dilattn_value *out);
+
+/* max(x, 0) and GELU (tanh approximation), elementwise. */
+DILATTN_C_EXPORT dilattn_status dilattn_graph_add_relu(dilattn_graph *graph,
+                                                       dilattn_value input,
+                                                       dilattn_value *out);
+DILATTN_C_EXPORT dilattn_status dilattn_graph_add_gelu(dilattn_graph *graph,
+                                                       dilattn_value input,
+                                                       dilattn_value *out);
+
+/* Marks an f32 value as the graph's next output. */
+DILATTN_C_EXPORT dilattn_status dilattn_graph_mark_output(dilattn_graph *graph,
+                                                          dilattn_value value);
+
+/* The graph as MLIR text (what dilattn-opt and dilattn-run FILE.mlir take):
+ * copies up to `capacity` bytes including the terminating NUL into `buffer`
+ * (which may be NULL when capacity is 0) and sets *size to the length
+ * without the NUL. A buffer too small gets a truncated, NUL-terminated copy
+ * and DILATTN_ERROR_INVALID_ARGUMENT. */
+DILATTN_C_EXPORT dilattn_status dilattn_graph_print_mlir(dilattn_graph *graph,
+                                                         char *buffer,
+                                                         size_t capacity,
+                                                         size_t *size);
+
+/* Compiles the graph for `target` (DILATTN_TARGET_CPU; graphs do not run on
+ * CUDA yet: DILATTN_ERROR_UNSUPPORTED). Programs of equal graphs are shared
+ * in the process. */
+DILATTN_C_EXPORT dilattn_status dilattn_graph_compile(dilattn_graph *graph,
+                                                      dilattn_target target,
+                                                      dilattn_program **out);
+
+/* Compiles function @entry of an MLIR module (source_size bytes of text) for
+ * `target` (DILATTN_TARGET_CPU): arguments and results are ranked f32 or i1
+ * tensors of static shapes. Parse, verifier and compile errors come back as
+ * DILATTN_ERROR_COMPILE with the diagnostics. */
+DILATTN_C_EXPORT dilattn_status dilattn_program_create_from_mlir(
+    dilattn_context *ctx, const char *source, size_t source_size,
+    const char *entry, dilattn_target target, dilattn_program **out);
+
+DILATTN_C_EXPORT void dilattn_program_destroy(dilattn_program *program);
+
+DILATTN_C_EXPORT dilattn_status
+dilattn_program_num_inputs(const dilattn_program *program, size_t *count);
+DILATTN_C_EXPORT dilattn_status
+dilattn_program_num_outputs(const dilattn_program *program, size_t *count);
+
+/* The shape of input or output `index`: up to `capacity` sizes into `shape`
+ * (which may be NULL when capacity is 0), the rank into *rank, the element
+ * type into *element (may be NULL). A capacity below the rank is
+ * DILATTN_ERROR_INVALID_ARGUMENT (with *rank set). */
+DILATTN_C_EXPORT dilattn_status dilattn_program_input_shape(
+    const dilattn_program *program, size_t index, int64_t *shape,
+    size_t capacity, size_t *rank, dilattn_element *element);
+DILATTN_C_EXPORT dilattn_status
+dilattn_program_output_shape(const dilattn_program *program, size_t index,
+                             int64_t *shape, size_t capacity, size_t *rank);
+
+/* Runs the program on contiguous row-major host buffers: inputs[i] of the
+ * i-th input's shape (f32, or one byte per element for boolean inputs),
+ * outputs[i] caller-allocated f32 of the i-th output's shape. Blocks until
+ * the outputs are written. Buffers of zero elements may be NULL. */
+DILATTN_C_EXPORT dilattn_status dilattn_program_run_host(
+    dilattn_program *program, const void *const *inputs, size_t num_inputs,
+    float *const *outputs, size_t num_outputs);
 
 #ifdef __cplusplus
 } /* extern "C" */
