@@ -455,8 +455,10 @@ int64_t dilattn::defaultBlockSize(const DilatedAttentionConfig &config,
   int64_t maxRate = 1;
   for (int64_t rate : config.dilationRates)
     maxRate = std::max(maxRate, rate);
+  // block / 64 < maxRate, not block < 64 * maxRate: rates from the C API
+  // are unbounded and the product overflows.
   int64_t block = 64;
-  while (block < 64 * maxRate && block < (int64_t(1) << 16))
+  while (block / 64 < maxRate && block < (int64_t(1) << 16))
     block *= 2;
   // Saturating: head dims from the C API are unbounded, and a row too large
   // for the budget just gives the smallest block (the code generators then

@@ -140,4 +140,14 @@ TEST(PatternGeometry, EffectiveFlopsOfC1) {
   EXPECT_NEAR(effectiveFlops(config, 1, 16384, 8, 64), flops / 2, 1);
 }
 
+TEST(PatternGeometry, DefaultBlockSize) {
+  // A block covers 64 dilated rows of the sparsest pattern, up to 2^16.
+  EXPECT_EQ(defaultBlockSize(makeConfig({512, 1024}, {1, 2}), 16, 1), 128);
+  // Rates whose product with 64 overflows int64 (fuzzer finding 7) give the
+  // largest block (2^16), cut to 2048 by the 256 KiB scratch budget, not
+  // undefined behaviour.
+  EXPECT_EQ(defaultBlockSize(makeConfig({8}, {int64_t(1) << 62}), 16, 1), 2048);
+  EXPECT_EQ(defaultBlockSize(makeConfig({8}, {1}), int64_t(1) << 40, 1), 16);
+}
+
 } // namespace
