@@ -47,13 +47,31 @@ namespace {
 
 constexpr double kLog2E = 1.4426950408889634;
 
-/// Code-building helpers at one insertion point.
+/// Code-building helpers at one insertion point. Each helper creates its
+/// operands' ops in a fixed order: C++ leaves the order of a call's
+/// arguments unspecified, and the IR must not depend on the host compiler.
 struct KernelBuilder {
   OpBuilder &b;
   Location loc;
 
   Value idx(int64_t value) {
     return arith::ConstantIndexOp::create(b, loc, value);
+  }
+  /// scf.for from `lower` to `upper` by `step`, constants created in that
+  /// order.
+  scf::ForOp forLoop(int64_t lower, Value upper, int64_t step,
+                     ValueRange iterArgs = {}) {
+    Value lowerValue = idx(lower);
+    Value stepValue = idx(step);
+    return scf::ForOp::create(b, loc, lowerValue, upper, stepValue, iterArgs);
+  }
+  scf::ForOp forLoop(int64_t lower, int64_t upper, int64_t step,
+                     ValueRange iterArgs = {}) {
+    Value lowerValue = idx(lower);
+    Value upperValue = idx(upper);
+    Value stepValue = idx(step);
+    return scf::ForOp::create(b, loc, lowerValue, upperValue, stepValue,
+                              iterArgs);
   }
   Value f32(double value) {
     return arith::ConstantOp::create(
@@ -131,7 +149,9 @@ struct KernelBuilder {
         arith::ConstantOp::create(
             b, loc, DenseElementsAttr::get(intType, b.getI32IntegerAttr(23))));
     Value scaleBits = arith::BitcastOp::create(b, loc, type, bits);
-    return select(tiny, splat(type, 0.0), mulf(p, scaleBits));
+    Value scaled = mulf(p, scaleBits);
+    Value zero = splat(type, 0.0);
+    return select(tiny, zero, scaled);
   }
 
   /// Scalar 2^x through a one-lane vector (same polynomial, no libm).
@@ -201,16 +221,13 @@ void SegmentAttentionLowering::emitPackKeys(Value keyStart, Value numKeys) {
   // Kt[d][j] = K[min(keyStart + j, numKeys - 1)][d]: clamping keeps loads in
   // bounds; keys past the end are masked out of the scores afterwards. Loops,
   // not unrolled code: this runs once per key block and keeps compiles fast.
-  Location loc = kb.loc;
   Value lastKey = kb.subi(numKeys, kb.idx(1));
-  auto keys = scf::ForOp::create(builder, loc, kb.idx(0),
-                                 kb.idx(options.tileKeys), kb.idx(1));
+  auto keys = kb.forLoop(0, options.tileKeys, 1);
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToStart(keys.getBody());
   Value j = keys.getInductionVar();
   Value row = kb.mini(kb.addi(keyStart, j), lastKey);
-  auto dims =
-      scf::ForOp::create(builder, loc, kb.idx(0), kb.idx(headDim), kb.idx(1));
+  auto dims = kb.forLoop(0, headDim, 1);
   builder.setInsertionPointToStart(dims.getBody());
   Value d = dims.getInductionVar();
   kb.store(kb.load(op.getKey(), {row, d}), packedKeys, {d, j});
@@ -226,8 +243,7 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
 
   // Scores: S[r][v] = sum_d Q[row r][d] * Kt[d][v-th vector].
   SmallVector<Value> zeroScores(numAccumulators, kb.splat(keyVectorType, 0.0));
-  auto dLoop = scf::ForOp::create(builder, loc, kb.idx(0), kb.idx(headDim),
-                                  kb.idx(1), zeroScores);
+  auto dLoop = kb.forLoop(0, headDim, 1, zeroScores);
   {
     OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPointToStart(dLoop.getBody());
@@ -253,7 +269,8 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
       kb.splat(keyVectorType, -std::numeric_limits<double>::infinity());
   Value scaleVector = kb.splat(keyVectorType, scoreScale);
   Value log2e = kb.splat(keyVectorType, kLog2E);
-  Value lastKey = kb.subi(kb.addi(keyStart, keyCount), kb.idx(1));
+  Value keyEnd = kb.addi(keyStart, keyCount);
+  Value lastKey = kb.subi(keyEnd, kb.idx(1));
   auto i32Vector = VectorType::get({options.vectorWidth}, builder.getI32Type());
   for (int64_t r = 0; r < rows; ++r) {
     Value row = kb.addi(queryRow, kb.idx(r));
@@ -346,8 +363,7 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
       Value acc = kb.vload(type, op.getStateAcc(), {row, kb.idx(start)});
       accumulators.push_back(kb.mulf(acc, kb.broadcast(type, corrections[r])));
     }
-    auto jLoop = scf::ForOp::create(builder, loc, kb.idx(0), keyCount,
-                                    kb.idx(1), accumulators);
+    auto jLoop = kb.forLoop(0, keyCount, 1, accumulators);
     {
       OpBuilder::InsertionGuard guard(builder);
       builder.setInsertionPointToStart(jLoop.getBody());
@@ -433,8 +449,9 @@ LogicalResult SegmentAttentionLowering::lower() {
   if (Value queryStart = op.getQueryStart()) {
     Value past = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ugt,
                                        keyStart, queryStart);
-    firstQuery = kb.select(
-        past, kb.mini(kb.subi(keyStart, queryStart), numQueries), kb.idx(0));
+    Value zero = kb.idx(0);
+    Value skipped = kb.mini(kb.subi(keyStart, queryStart), numQueries);
+    firstQuery = kb.select(past, skipped, zero);
   }
   Value tileRows = kb.idx(options.tileQueries);
   Value remaining = kb.subi(numQueries, firstQuery);
@@ -474,7 +491,7 @@ LogicalResult lowerWriteStates(WriteStatesOp op,
                                "an f32 output, got "
                             << outputType;
   Value numRows = memref::DimOp::create(builder, loc, op.getOutput(), 0);
-  auto rows = scf::ForOp::create(builder, loc, kb.idx(0), numRows, kb.idx(1));
+  auto rows = kb.forLoop(0, numRows, 1);
   builder.setInsertionPointToStart(rows.getBody());
   Value row = rows.getInductionVar();
   Value zero = kb.f32(0.0);
@@ -515,8 +532,9 @@ LogicalResult lowerWriteStates(WriteStatesOp op,
       Value acc = kb.vload(type, op.getStateAccs()[s], {row, kb.idx(start)});
       mixed = kb.fma(acc, kb.broadcast(type, weights[s]), mixed);
     }
-    kb.vstore(kb.mulf(mixed, kb.broadcast(type, factor)), op.getOutput(),
-              {row, kb.idx(start)});
+    Value column = kb.idx(start);
+    Value scaled = kb.mulf(mixed, kb.broadcast(type, factor));
+    kb.vstore(scaled, op.getOutput(), {row, column});
   }
   op.erase();
   return success();

@@ -154,8 +154,9 @@
 // TILE-NEXT: %[[PACKED:.+]] = memref.alloca() : memref<64x32xf32>
 // TILE: %[[TK:.+]] = arith.constant 32 : index
 // TILE: scf.for %[[KS:.+]] = %{{.+}} to %{{.+}} step %[[TK]] {
-// TILE: %[[PJEND:.+]] = arith.constant 32 : index
-// TILE-NEXT: arith.constant 0 : index
+// TILE: arith.constant 0 : index
+// TILE-NEXT: %[[PJEND:.+]] = arith.constant 32 : index
+// TILE-NEXT: arith.constant 1 : index
 // TILE-NEXT: scf.for %{{.+}} = %{{.+}} to %[[PJEND]] step
 // TILE: memref.store %{{.+}}, %[[PACKED]][%{{.+}}, %{{.+}}] : memref<64x32xf32>
 // TILE: arith.constant dense<[24, 25, 26, 27, 28, 29, 30, 31]> : vector<8xi32>
