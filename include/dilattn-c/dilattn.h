@@ -33,11 +33,23 @@ extern "C" {
 /* The interface version of the library loaded at run time. */
 DILATTN_C_EXPORT int dilattn_api_version(void);
 
+/* C callers may pass any int where a dilattn_* enum is expected, and every
+ * function checks the value. In C++ a value outside an enum's enumerators is
+ * undefined unless the enum has a fixed underlying type, so C++ sees each
+ * enum as `: int` (the same size and calling convention as C's enums). */
+#ifdef __cplusplus
+#define DILATTN_ENUM(name) enum name : int
+#else
+#define DILATTN_ENUM(name) enum name
+#endif
+
+/* clang-format does not read DILATTN_ENUM(...) { as an enum. */
+/* clang-format off */
 /*===--------------------------------------------------------------------===*/
 /* Status codes and enums                                                   */
 /*===--------------------------------------------------------------------===*/
 
-typedef enum dilattn_status {
+typedef DILATTN_ENUM(dilattn_status) {
   DILATTN_SUCCESS = 0,
   /* A pointer argument that must not be NULL was NULL. */
   DILATTN_ERROR_NULL_ARGUMENT = 1,
@@ -62,29 +74,30 @@ typedef enum dilattn_status {
 } dilattn_status;
 
 /* How the patterns of a call are spread over heads (SPEC.md section 1). */
-typedef enum dilattn_mode {
+typedef DILATTN_ENUM(dilattn_mode) {
   DILATTN_MODE_GROUPED = 0, /* default */
   DILATTN_MODE_LONGNET = 1
 } dilattn_mode;
 
 /* The offset of a head within a pattern in longnet mode. */
-typedef enum dilattn_offset_rule {
+typedef DILATTN_ENUM(dilattn_offset_rule) {
   DILATTN_OFFSET_RULE_CYCLIC = 0, /* head mod r (default) */
   DILATTN_OFFSET_RULE_BLOCKED = 1 /* floor(head / ceil(H / r)) */
 } dilattn_offset_rule;
 
-typedef enum dilattn_target {
+typedef DILATTN_ENUM(dilattn_target) {
   DILATTN_TARGET_CPU = 0,
   DILATTN_TARGET_CUDA = 1
 } dilattn_target;
 
 /* Element types of Q, K, V and the output. The CPU target runs f32; CUDA runs
  * f16, bf16 and f32. */
-typedef enum dilattn_dtype {
+typedef DILATTN_ENUM(dilattn_dtype) {
   DILATTN_DTYPE_F32 = 0,
   DILATTN_DTYPE_F16 = 1,
   DILATTN_DTYPE_BF16 = 2
 } dilattn_dtype;
+/* clang-format on */
 
 /* A static English name of a status ("success", "null argument", ...);
  * "unknown status" for values this version does not know. */
@@ -228,10 +241,12 @@ typedef int32_t dilattn_value;
 #define DILATTN_NO_VALUE ((dilattn_value) - 1)
 
 /* Element types of graph inputs. */
-typedef enum dilattn_element {
+/* clang-format off */
+typedef DILATTN_ENUM(dilattn_element) {
   DILATTN_ELEMENT_F32 = 0,
   DILATTN_ELEMENT_BOOL = 1 /* one byte per element, non-zero = true */
 } dilattn_element;
+/* clang-format on */
 
 /* A compiled graph or module: run it on host buffers. */
 typedef struct dilattn_program dilattn_program;
