@@ -6,6 +6,7 @@
 #include "dilattn/InitAll.h"
 #include "dilattn/Pipelines/Pipelines.h"
 #include "dilattn/Runtime/CpuRuntime.h"
+#include "dilattn/Support/ParserHazards.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -109,8 +110,17 @@ CompiledModule::compile(llvm::StringRef source, llvm::StringRef sourceName,
       });
 
   llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(
+  unsigned bufferId = sourceMgr.AddNewSourceBuffer(
       llvm::MemoryBuffer::getMemBufferCopy(source, sourceName), llvm::SMLoc());
+  if (std::optional<ParserHazard> hazard = findParserHazard(source)) {
+    auto [line, column] = sourceMgr.getLineAndColumn(
+        llvm::SMLoc::getFromPointer(
+            sourceMgr.getMemoryBuffer(bufferId)->getBufferStart() +
+            hazard->offset),
+        bufferId);
+    return fail(llvm::formatv("{0}:{1}:{2}: {3}", sourceName, line, column,
+                              hazard->message));
+  }
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, context.get());
   if (!module)

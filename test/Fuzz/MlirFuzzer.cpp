@@ -20,6 +20,7 @@
 
 #include "dilattn/InitAll.h"
 #include "dilattn/Pipelines/Pipelines.h"
+#include "dilattn/Support/ParserHazards.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -92,13 +93,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return success();
   });
 
+  llvm::StringRef text(reinterpret_cast<const char *>(data), size);
+  // What the tools refuse before parsing (upstream parser crashes) gets a
+  // message and goes no further, as in ModuleRunner and dilattn-opt.
+  if (std::optional<dilattn::ParserHazard> hazard =
+          dilattn::findParserHazard(text)) {
+    fuzzCheck(hazard->offset < size && !hazard->message.empty());
+    return 0;
+  }
   // A NUL-terminated copy: the lexer stops at the terminator.
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(
-      llvm::MemoryBuffer::getMemBufferCopy(
-          llvm::StringRef(reinterpret_cast<const char *>(data), size),
-          "fuzz.mlir"),
-      llvm::SMLoc());
+      llvm::MemoryBuffer::getMemBufferCopy(text, "fuzz.mlir"), llvm::SMLoc());
   ParserConfig config(&context);
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, config);
   if (!module) {
