@@ -262,6 +262,15 @@ TEST_F(CAPIGraph, ArgumentChecks) {
   expectError(dilattn_program_create_from_mlir(ctx, bad, sizeof bad - 1, "f",
                                                DILATTN_TARGET_CPU, &program),
               DILATTN_ERROR_COMPILE, "expected");
+  // Text that crashes MLIR 22's parser is refused before parsing.
+  const char hazard[] = "func.func @f() attributes {a = array<index: 1>} {\n"
+                        "  return\n}";
+  expectError(dilattn_program_create_from_mlir(ctx, hazard, sizeof hazard - 1,
+                                               "f", DILATTN_TARGET_CPU,
+                                               &program),
+              DILATTN_ERROR_COMPILE,
+              "<source>:1:32: dense array element type must be an integer or "
+              "float type of fixed width, not 'index'");
   const char relu[] =
       "func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> { return %x : "
       "tensor<4xf32> }";
