@@ -8,6 +8,7 @@
 
 #include "dilattn/API/CudaDilatedAttention.h"
 #include "dilattn/API/DilatedAttention.h"
+#include "dilattn/API/SequenceParallel.h"
 #include "dilattn/JIT/ModuleRunner.h"
 #include "dilattn/Reference/Reference.h"
 #include "dilattn/Runtime/CpuRuntime.h"
@@ -27,6 +28,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <thread>
 #include <tuple>
 #include <unistd.h>
 
@@ -123,6 +125,12 @@ static cl::opt<int64_t>
     blockSize("block-size", cl::init(0),
               cl::desc("cpu: positions per work item (0: automatic)"),
               cl::cat(category));
+
+static cl::opt<int> worldSize(
+    "world-size", cl::init(0),
+    cl::desc("cpu: split the sequence over this many in-process ranks "
+             "(LongNet's sequence parallelism, docs/distributed.md)"),
+    cl::cat(category));
 
 static cl::opt<int64_t> stages("stages", cl::init(2),
                                cl::desc("cuda: key/value blocks in flight"),
@@ -531,6 +539,152 @@ static llvm::Error runCuda(const DilatedAttentionConfig &config, Tensor &query,
   return llvm::Error::success();
 }
 
+/// --world-size=G: every rank a thread with its slice of the inputs, one
+/// in-process group; the slices of the output are assembled.
+static llvm::Error runSequenceParallel(const DilatedAttentionConfig &config,
+                                       const Tensor &query, const Tensor &key,
+                                       const Tensor &value) {
+  if (query.shape.size() != 4)
+    return fail(llvm::formatv("query must be (B, N, H, D), got shape {0}",
+                              formatShape(query.shape)));
+  int world = worldSize;
+  int64_t batch = query.shape[0], seqLen = query.shape[1],
+          numHeads = query.shape[2], headDim = query.shape[3];
+  int64_t rowFloats = numHeads * headDim;
+  for (const Tensor *tensor : {&key, &value})
+    if (tensor->shape != query.shape)
+      return fail(llvm::formatv("key and value must have the shape of query "
+                                "{0}, got {1}",
+                                formatShape(query.shape),
+                                formatShape(tensor->shape)));
+  auto sliceOf = [&](const Tensor &full, SequenceSlice s) {
+    std::vector<float> part;
+    for (int64_t b = 0; b < batch; ++b)
+      part.insert(part.end(),
+                  full.data.begin() + (b * seqLen + s.begin) * rowFloats,
+                  full.data.begin() + (b * seqLen + s.end) * rowFloats);
+    return part;
+  };
+  struct RankData {
+    std::vector<float> q, k, v, out;
+    SequenceParallelInfo info;
+    std::string failure;
+  };
+  std::vector<RankData> ranks(world);
+  for (int rank = 0; rank < world; ++rank) {
+    SequenceSlice s = sequenceSlice(seqLen, world, rank);
+    ranks[rank].q = sliceOf(query, s);
+    ranks[rank].k = sliceOf(key, s);
+    ranks[rank].v = sliceOf(value, s);
+    ranks[rank].out.assign(ranks[rank].q.size(), 0.0f);
+  }
+  SequenceParallelOptions options;
+  options.tuning.vectorWidth = vectorWidth;
+  options.tuning.tileQueries = tileQueries;
+  options.tuning.tileKeys = tileKeys;
+  auto runAll = [&]() -> llvm::Error {
+    auto group = distributed::createInProcessGroup(world);
+    std::vector<std::thread> threads;
+    for (int rank = 0; rank < world; ++rank)
+      threads.emplace_back([&, rank] {
+        RankData &data = ranks[rank];
+        SequenceSlice s = sequenceSlice(seqLen, world, rank);
+        llvm::SmallVector<int64_t, 4> shape = {batch, s.size(), numHeads,
+                                               headDim};
+        auto info = sequenceParallelDilatedAttention(
+            config, seqLen, {data.q.data(), shape}, {data.k.data(), shape},
+            {data.v.data(), shape}, data.out.data(), *group[rank], options);
+        if (info)
+          data.info = *info;
+        else
+          data.failure = llvm::toString(info.takeError());
+      });
+    for (std::thread &thread : threads)
+      thread.join();
+    for (RankData &data : ranks)
+      if (!data.failure.empty())
+        return fail(data.failure);
+    return llvm::Error::success();
+  };
+  if (llvm::Error error = runAll())
+    return error;
+  double compileMs = 0;
+  for (RankData &data : ranks)
+    compileMs = std::max(compileMs, data.info.compileMs);
+
+  Tensor output;
+  output.shape = query.shape;
+  output.data.assign(query.data.size(), 0.0f);
+  for (int rank = 0; rank < world; ++rank) {
+    SequenceSlice s = sequenceSlice(seqLen, world, rank);
+    for (int64_t b = 0; b < batch; ++b)
+      std::copy_n(ranks[rank].out.begin() + b * s.size() * rowFloats,
+                  s.size() * rowFloats,
+                  output.data.begin() + (b * seqLen + s.begin) * rowFloats);
+  }
+  const SequenceParallelInfo &first = ranks[0].info;
+  llvm::outs() << llvm::formatv(
+      "dilattn-run: {0}{1}, shape {2}, target cpu, sequence parallel over {3} "
+      "in-process ranks: {4} of {5} patterns gathered, all-gather {6} bytes "
+      "per rank (N/r prediction {7:f0}), kernels {8}\n",
+      stringifyAttentionMode(config.mode), config.causal ? " causal" : "",
+      formatShape(output.shape), world, first.gatheredPatterns,
+      config.numPatterns(), first.bytesSent, first.predictedBytes,
+      compileMs > 0 ? llvm::formatv("compiled in {0:f1} ms", compileMs).str()
+                    : std::string("from the in-memory cache"));
+
+  if (!outFile.empty())
+    if (llvm::Error error =
+            npy::writeNpyF32(outFile, output.shape, output.data))
+      return error;
+  if (check) {
+    auto expected = reference::dilatedAttention(
+        config, toReference(query), toReference(key), toReference(value), {});
+    if (!expected)
+      return expected.takeError();
+    reference::ErrorStats stats =
+        reference::compare(llvm::ArrayRef<float>(output.data), expected->data);
+    llvm::outs() << llvm::formatv("max_abs_err={0:e} rel_err={1:e}\n",
+                                  stats.maxAbs, stats.relative);
+    constexpr double kTolerance = 1e-5;
+    if (!(stats.relative <= kTolerance))
+      return fail(llvm::formatv("check failed: rel_err {0:e} exceeds the "
+                                "float32 tolerance {1:e}",
+                                stats.relative, kTolerance));
+  }
+  if (bench > 0) {
+    std::vector<double> times;
+    for (int i = 0; i < bench + 1; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      if (llvm::Error error = runAll())
+        return error;
+      if (i > 0)
+        times.push_back(std::chrono::duration<double, std::milli>(
+                            std::chrono::steady_clock::now() - start)
+                            .count());
+    }
+    double ms = median(times);
+    double flops = effectiveFlops(config, batch, seqLen, numHeads, headDim);
+    uint64_t maxBytes = 0;
+    double predicted = 0;
+    for (RankData &data : ranks) {
+      maxBytes = std::max(maxBytes, data.info.bytesSent);
+      predicted = std::max(predicted, data.info.predictedBytes);
+    }
+    llvm::outs() << llvm::formatv(
+        "{{\"median_ms\": {0:f4}, \"gflops\": {1:f2}, \"compile_ms\": {2:f1}, "
+        "\"cache\": \"{3}\", \"reps\": {4}, \"target\": \"cpu\", "
+        "\"world_size\": {5}, \"gathered_patterns\": {6}, "
+        "\"bytes_sent_per_rank\": {7}, \"predicted_bytes_per_rank\": {8:f0}, "
+        "\"shape\": [{9}, {10}, {11}, {12}]}\n",
+        ms, ms > 0 ? flops / (ms * 1e6) : 0.0, compileMs,
+        compileMs > 0 ? "miss" : "hit", bench.getValue(), world,
+        first.gatheredPatterns, maxBytes, predicted, batch, seqLen, numHeads,
+        headDim);
+  }
+  return llvm::Error::success();
+}
+
 static llvm::Error runOpMode() {
   if (target != "cpu" && target != "cuda")
     return fail("--target must be cpu or cuda, got '" + target + "'");
@@ -602,6 +756,18 @@ static llvm::Error runOpMode() {
     if (!read)
       return read.takeError();
     attn = std::move(*read);
+  }
+
+  if (worldSize != 0) {
+    if (worldSize < 1 || worldSize > 1024)
+      return fail(llvm::formatv("--world-size must be 1 to 1024, got {0}",
+                                worldSize.getValue()));
+    if (target != "cpu")
+      return fail("--world-size runs on target cpu only (ranks are threads "
+                  "of this process; NCCL ranks on GPUs are not built yet)");
+    if (keyPadding || attn)
+      return fail("--world-size takes no masks yet (causal is supported)");
+    return runSequenceParallel(*config, query, key, value);
   }
 
   if (target == "cuda")
