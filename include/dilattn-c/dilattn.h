@@ -28,7 +28,7 @@ extern "C" {
  * values are added; what exists never changes meaning or signature within one
  * SOVERSION of libdilattn-c. A program built against version V runs with any
  * library whose dilattn_api_version() is >= V. */
-#define DILATTN_C_API_VERSION 2
+#define DILATTN_C_API_VERSION 3
 
 /* The interface version of the library loaded at run time. */
 DILATTN_C_EXPORT int dilattn_api_version(void);
@@ -368,6 +368,47 @@ dilattn_program_output_shape(const dilattn_program *program, size_t index,
 DILATTN_C_EXPORT dilattn_status dilattn_program_run_host(
     dilattn_program *program, const void *const *inputs, size_t num_inputs,
     float *const *outputs, size_t num_outputs);
+
+/*===--------------------------------------------------------------------===*/
+/* Sequence parallelism (version 3; docs/distributed.md)                    */
+/*===--------------------------------------------------------------------===*/
+
+/* A group of ranks that split a sequence (LongNet's distributed algorithm).
+ * Today the ranks are threads of this process (an in-process group); each
+ * rank's calls come from one thread, all ranks' calls run concurrently. */
+typedef struct dilattn_group dilattn_group;
+
+/* Creates an in-process group of world_size ranks (1 to 1024) whose
+ * collectives fail, on every rank, when a rank has not arrived within
+ * timeout_ms milliseconds (> 0), or when a rank's call has failed. A failed
+ * group stays failed. *out is NULL on failure. */
+DILATTN_C_EXPORT dilattn_status dilattn_group_create_in_process(
+    dilattn_context *ctx, int world_size, int64_t timeout_ms,
+    dilattn_group **out);
+
+/* Destroys a group (NULL is accepted) once no rank's call is running. */
+DILATTN_C_EXPORT void dilattn_group_destroy(dilattn_group *group);
+
+/* The positions [*begin, *end) of a sequence of seq_len positions that rank
+ * `rank` of `world_size` holds: slices of ceil(seq_len / world_size), the
+ * last ones shorter or empty. */
+DILATTN_C_EXPORT dilattn_status dilattn_sequence_slice(int64_t seq_len,
+                                                       int world_size,
+                                                       int rank,
+                                                       int64_t *begin,
+                                                       int64_t *end);
+
+/* Runs rank `rank`'s part of the call over a sequence of seq_len positions:
+ * q, k, v and out are that rank's slice (B, slice, H, D) with shape =
+ * {B, slice, H, D}, contiguous row-major float32 host buffers. Every rank of
+ * the group calls it, with the same call attributes, seq_len, B, H and D.
+ * No masks. On the calling rank a refused call returns its status; the
+ * other ranks then fail with DILATTN_ERROR_RUNTIME naming it. On success,
+ * *bytes_sent (may be NULL) is the bytes this rank sent to the others. */
+DILATTN_C_EXPORT dilattn_status dilattn_run_host_sequence_parallel(
+    dilattn_call *call, dilattn_group *group, int rank, int64_t seq_len,
+    const float *q, const float *k, const float *v, const int64_t shape[4],
+    float *out, uint64_t *bytes_sent);
 
 #ifdef __cplusplus
 } /* extern "C" */

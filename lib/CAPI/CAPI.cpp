@@ -15,6 +15,7 @@
 #include "dilattn/API/CudaDilatedAttention.h"
 #include "dilattn/API/DilatedAttention.h"
 #include "dilattn/API/Graph.h"
+#include "dilattn/API/SequenceParallel.h"
 #include "dilattn/Runtime/CudaRuntime.h"
 #include "dilattn/Support/Problem.h"
 
@@ -44,6 +45,11 @@ struct dilattn_context {
 struct dilattn_call {
   dilattn_context *context = nullptr;
   DilatedAttentionConfig config;
+};
+
+struct dilattn_group {
+  dilattn_context *context = nullptr;
+  std::vector<std::unique_ptr<dilattn::distributed::Communicator>> ranks;
 };
 
 struct dilattn_graph {
@@ -1154,6 +1160,104 @@ extern "C" dilattn_status dilattn_program_run_host(dilattn_program *program,
               : DILATTN_ERROR_RUNTIME;
       return setFailure(failure, status, std::move(message));
     }
+    return DILATTN_SUCCESS;
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Sequence parallelism
+//===----------------------------------------------------------------------===//
+
+extern "C" dilattn_status dilattn_group_create_in_process(dilattn_context *ctx,
+                                                          int world_size,
+                                                          int64_t timeout_ms,
+                                                          dilattn_group **out) {
+  return guarded(ctx, [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(out, "out");
+    *out = nullptr;
+    DILATTN_REQUIRE(ctx, "ctx");
+    if (world_size < 1 || world_size > 1024)
+      return setFailure(
+          failure, DILATTN_ERROR_INVALID_ARGUMENT,
+          llvm::formatv("world_size must be 1 to 1024, got {0}", world_size));
+    if (timeout_ms <= 0)
+      return setFailure(
+          failure, DILATTN_ERROR_INVALID_ARGUMENT,
+          llvm::formatv("timeout_ms must be positive, got {0}", timeout_ms));
+    auto group = std::make_unique<dilattn_group>();
+    group->context = ctx;
+    group->ranks = distributed::createInProcessGroup(
+        world_size, std::chrono::milliseconds(timeout_ms));
+    *out = group.release();
+    return DILATTN_SUCCESS;
+  });
+}
+
+extern "C" void dilattn_group_destroy(dilattn_group *group) { delete group; }
+
+extern "C" dilattn_status dilattn_sequence_slice(int64_t seq_len,
+                                                 int world_size, int rank,
+                                                 int64_t *begin,
+                                                 int64_t *end) {
+  return guarded(nullptr, [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(begin, "begin");
+    DILATTN_REQUIRE(end, "end");
+    if (seq_len < 0 || world_size < 1 || rank < 0 || rank >= world_size)
+      return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
+                        llvm::formatv("need seq_len >= 0 and 0 <= rank < "
+                                      "world_size, got seq_len {0}, rank "
+                                      "{1}, world_size {2}",
+                                      seq_len, rank, world_size));
+    SequenceSlice slice = sequenceSlice(seq_len, world_size, rank);
+    *begin = slice.begin;
+    *end = slice.end;
+    return DILATTN_SUCCESS;
+  });
+}
+
+extern "C" dilattn_status dilattn_run_host_sequence_parallel(
+    dilattn_call *call, dilattn_group *group, int rank, int64_t seq_len,
+    const float *q, const float *k, const float *v, const int64_t shape[4],
+    float *out, uint64_t *bytes_sent) {
+  return guarded(contextOf(call), [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(call, "call");
+    DILATTN_REQUIRE(group, "group");
+    int world = static_cast<int>(group->ranks.size());
+    if (rank < 0 || rank >= world)
+      return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
+                        llvm::formatv("rank must be 0 to {0}, got {1}",
+                                      world - 1, rank));
+    distributed::Communicator &comm = *group->ranks[rank];
+    llvm::SmallVector<int64_t, 4> sizes;
+    if (checkShape(failure, "shape", shape, 4, sizes) != DILATTN_SUCCESS) {
+      comm.abort(failure->message);
+      return failure->status;
+    }
+    if (product(sizes) != 0 && (!q || !k || !v || !out)) {
+      comm.abort("q, k, v and out must not be NULL");
+      return setFailure(failure, DILATTN_ERROR_NULL_ARGUMENT,
+                        "q, k, v and out must not be NULL");
+    }
+    // The rules of the whole call, for their status.
+    if (seq_len >= 0) {
+      DilatedAttentionSignature signature;
+      signature.query = TensorSignature::get(
+          {sizes[0], seq_len, sizes[2], sizes[3]}, ElementKind::F32);
+      signature.key = signature.value = signature.query;
+      signature.supportedElements = {ElementKind::F32};
+      if (llvm::Error error = checkDilatedAttention(call->config, signature)) {
+        std::string message = llvm::toString(std::move(error));
+        comm.abort(message);
+        return setFailure(failure, DILATTN_ERROR_INVALID_CALL, message);
+      }
+    }
+    auto info = sequenceParallelDilatedAttention(
+        call->config, seq_len, HostTensor{q, sizes}, HostTensor{k, sizes},
+        HostTensor{v, sizes}, out, comm);
+    if (!info)
+      return setFailure(failure, DILATTN_ERROR_RUNTIME, info.takeError());
+    if (bytes_sent)
+      *bytes_sent = info->bytesSent;
     return DILATTN_SUCCESS;
   });
 }

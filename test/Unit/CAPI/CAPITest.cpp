@@ -536,3 +536,117 @@ TEST_F(CAPI, CacheDirReset) {
   EXPECT_EQ(dilattn_context_set_cache_dir(ctx, cacheDir.c_str()),
             DILATTN_SUCCESS);
 }
+
+TEST_F(CAPI, SequenceParallelEqualsOneCall) {
+  // The fixture's call (patterns (16, 1), (32, 2), grouped) over 3 ranks of
+  // a 64-position sequence: slices of 22, 22, 20, so the 16-segments span
+  // slices too. Random inputs; the ranks' output equals dilattn_run_host's.
+  ASSERT_EQ(dilattn_call_set_mode(call, DILATTN_MODE_LONGNET),
+            DILATTN_SUCCESS);
+  ASSERT_EQ(dilattn_call_set_causal(call, 1), DILATTN_SUCCESS);
+  const int64_t b = 2, n = 64, h = 4, d = 16, row = h * d;
+  reference::Tensor q = reference::randomTensor({b, n, h, d}, 11),
+                    k = reference::randomTensor({b, n, h, d}, 12),
+                    v = reference::randomTensor({b, n, h, d}, 13);
+  std::vector<float> fq(q.data.begin(), q.data.end()),
+      fk(k.data.begin(), k.data.end()), fv(v.data.begin(), v.data.end());
+  std::vector<float> single(fq.size()), split(fq.size(), -1.0f);
+  ASSERT_EQ(dilattn_run_host(call, fq.data(), fk.data(), fv.data(), shape,
+                             nullptr, nullptr, nullptr, 0, single.data()),
+            DILATTN_SUCCESS)
+      << dilattn_last_error();
+
+  dilattn_group *group = nullptr;
+  ASSERT_EQ(dilattn_group_create_in_process(ctx, 3, 60000, &group),
+            DILATTN_SUCCESS);
+  std::vector<dilattn_status> statuses(3, DILATTN_ERROR_INTERNAL);
+  std::vector<uint64_t> sent(3);
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < 3; ++rank)
+    threads.emplace_back([&, rank] {
+      int64_t begin = 0, end = 0;
+      ASSERT_EQ(dilattn_sequence_slice(n, 3, rank, &begin, &end),
+                DILATTN_SUCCESS);
+      int64_t len = end - begin;
+      std::vector<float> lq, lk, lv, lo(b * len * row);
+      for (int64_t batch = 0; batch < b; ++batch)
+        for (auto [from, to] : {std::pair{&fq, &lq}, std::pair{&fk, &lk},
+                                std::pair{&fv, &lv}})
+          to->insert(to->end(), from->begin() + (batch * n + begin) * row,
+                     from->begin() + (batch * n + end) * row);
+      const int64_t local[4] = {b, len, h, d};
+      statuses[rank] = dilattn_run_host_sequence_parallel(
+          call, group, rank, n, lq.data(), lk.data(), lv.data(), local,
+          lo.data(), &sent[rank]);
+      for (int64_t batch = 0; batch < b; ++batch)
+        std::copy_n(lo.begin() + batch * len * row, len * row,
+                    split.begin() + (batch * n + begin) * row);
+    });
+  for (std::thread &thread : threads)
+    thread.join();
+  for (int rank = 0; rank < 3; ++rank) {
+    EXPECT_EQ(statuses[rank], DILATTN_SUCCESS) << rank;
+    EXPECT_GT(sent[rank], 0u) << rank;
+  }
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < single.size(); ++i) {
+    diff += (split[i] - single[i]) * (split[i] - single[i]);
+    norm += single[i] * single[i];
+  }
+  EXPECT_LT(std::sqrt(diff / norm), 1e-5);
+  dilattn_group_destroy(group);
+}
+
+TEST_F(CAPI, SequenceParallelArguments) {
+  dilattn_group *group = reinterpret_cast<dilattn_group *>(1);
+  expectError(dilattn_group_create_in_process(ctx, 0, 1000, &group),
+              DILATTN_ERROR_INVALID_ARGUMENT,
+              "world_size must be 1 to 1024, got 0");
+  EXPECT_EQ(group, nullptr);
+  expectError(dilattn_group_create_in_process(ctx, 2, 0, &group),
+              DILATTN_ERROR_INVALID_ARGUMENT,
+              "timeout_ms must be positive, got 0");
+  int64_t begin = 0, end = 0;
+  expectError(dilattn_sequence_slice(10, 2, 2, &begin, &end),
+              DILATTN_ERROR_INVALID_ARGUMENT,
+              "need seq_len >= 0 and 0 <= rank < world_size", false);
+  ASSERT_EQ(dilattn_sequence_slice(10, 4, 3, &begin, &end), DILATTN_SUCCESS);
+  EXPECT_EQ(begin, 9);
+  EXPECT_EQ(end, 10);
+
+  ASSERT_EQ(dilattn_group_create_in_process(ctx, 2, 10000, &group),
+            DILATTN_SUCCESS);
+  const int64_t local[4] = {2, 32, 4, 16};
+  expectError(dilattn_run_host_sequence_parallel(call, group, 2, 64,
+                                                 data.data(), data.data(),
+                                                 data.data(), local,
+                                                 out.data(), nullptr),
+              DILATTN_ERROR_INVALID_ARGUMENT, "rank must be 0 to 1, got 2");
+  expectError(dilattn_run_host_sequence_parallel(call, nullptr, 0, 64,
+                                                 data.data(), data.data(),
+                                                 data.data(), local,
+                                                 out.data(), nullptr),
+              DILATTN_ERROR_NULL_ARGUMENT, "group must not be NULL");
+  // A rule of the whole call (heads vs. patterns) fails rank 0 with its
+  // status, and then rank 1 with a runtime error naming rank 0.
+  const int64_t lengths3[3] = {16, 32, 64};
+  const int64_t rates3[3] = {1, 2, 4};
+  ASSERT_EQ(dilattn_call_set_patterns(call, lengths3, rates3, 3),
+            DILATTN_SUCCESS);
+  const int64_t bad[4] = {2, 32, 2, 16}; // 2 heads < 3 patterns (grouped)
+  expectError(dilattn_run_host_sequence_parallel(call, group, 0, 64,
+                                                 data.data(), data.data(),
+                                                 data.data(), bad, out.data(),
+                                                 nullptr),
+              DILATTN_ERROR_INVALID_CALL,
+              "num_heads (2) must be >= the number of patterns (3)");
+  // Rank 1's own part is valid (4 heads): it fails on the group.
+  expectError(dilattn_run_host_sequence_parallel(call, group, 1, 64,
+                                                 data.data(), data.data(),
+                                                 data.data(), local,
+                                                 out.data(), nullptr),
+              DILATTN_ERROR_RUNTIME,
+              "rank 0 failed: num_heads (2) must be >= the number of "
+              "patterns (3) in grouped mode");
+  dilattn_group_destroy(group);
+}
