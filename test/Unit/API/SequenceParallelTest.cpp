@@ -31,6 +31,7 @@ struct Case {
   bool causal;
   int64_t batch, seqLen, heads, headDim;
   int world;
+  OffsetRule offsetRule = OffsetRule::Cyclic;
 };
 
 void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
@@ -55,6 +56,7 @@ struct Problem {
     config.dilationRates.assign(c.rates.begin(), c.rates.end());
     config.mode = c.mode;
     config.causal = c.causal;
+    config.offsetRule = c.offsetRule;
     batch = c.batch;
     seqLen = c.seqLen;
     heads = c.heads;
@@ -257,6 +259,9 @@ const Case kCases[] = {
      2,
      4,
      8},
+    // torchscale's blocked offsets: heads 0-1 offset 0, heads 2-3 offset 1.
+    {"longnet_blocked_offsets", {16, 48}, {2, 3}, AttentionMode::LongNet,
+     true, 1, 96, 6, 8, 3, OffsetRule::Blocked},
     // One rank: the local algorithm alone.
     {"one_rank",
      {16, 64},
