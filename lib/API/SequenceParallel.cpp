@@ -213,6 +213,11 @@ runRank(const DilatedAttentionConfig &config, int64_t seqLen,
     }
     if (plan.gathered) {
       ++info.gatheredPatterns;
+      // LongNet's estimate: K and V rows N / r per head that uses the
+      // pattern, shared by the ranks.
+      info.predictedBytes += 2.0 * batch * usedHeads *
+                             (static_cast<double>(seqLen) / plan.r) * headDim *
+                             sizeof(float) / world;
       plan.rankRows.resize(world);
       plan.rankBase.resize(world);
       plan.headRowBase.resize(world);
@@ -225,8 +230,6 @@ runRank(const DilatedAttentionConfig &config, int64_t seqLen,
         plan.rankRows[rank] = rows;
         plan.rankBase[rank] = rankFloats[rank];
         rankFloats[rank] += 2 * batch * rows * headDim;
-        info.predictedBytes +=
-            2.0 * static_cast<double>(batch * rows * headDim) * 4 / world;
       }
     }
     plans.push_back(std::move(plan));

@@ -44,9 +44,10 @@ struct SequenceParallelInfo {
   /// Bytes this rank sent in the all-gather (its block, padded to the
   /// largest rank's).
   uint64_t bytesSent = 0;
-  /// This rank's share of the N/r prediction: the dilated K and V rows of
-  /// the gathered patterns (sum over segments of ceil((w - o) / r) rows per
-  /// head and batch, f32), divided by the world size.
+  /// This rank's share of LongNet's N/r estimate: for each gathered
+  /// pattern, K and V rows N / r per batch and head that uses it (f32),
+  /// divided by the world size. The bytes sent differ by the rounding of
+  /// short segments and offsets and by the padding to the largest rank.
   double predictedBytes = 0;
   double compileMs = 0;
 };
