@@ -359,7 +359,8 @@ runRank(const DilatedAttentionConfig &config, int64_t seqLen,
     if (plan.gathered)
       foldPattern(plan, /*remote=*/true);
 
-  for (int64_t b = 0; b < batch; ++b)
+  // An empty slice has no rows to write (and its buffers may be null).
+  for (int64_t b = 0; sliceLen > 0 && b < batch; ++b)
     for (int64_t h = 0; h < numHeads; ++h) {
       int64_t state = b * sliceLen * numHeads + h;
       kernel.write({maxes.data() + state, sliceLen, numHeads},
