@@ -382,9 +382,9 @@ typedef struct dilattn_group dilattn_group;
  * collectives fail, on every rank, when a rank has not arrived within
  * timeout_ms milliseconds (> 0), or when a rank's call has failed. A failed
  * group stays failed. *out is NULL on failure. */
-DILATTN_C_EXPORT dilattn_status dilattn_group_create_in_process(
-    dilattn_context *ctx, int world_size, int64_t timeout_ms,
-    dilattn_group **out);
+DILATTN_C_EXPORT dilattn_status
+dilattn_group_create_in_process(dilattn_context *ctx, int world_size,
+                                int64_t timeout_ms, dilattn_group **out);
 
 /* Destroys a group (NULL is accepted) once no rank's call is running. */
 DILATTN_C_EXPORT void dilattn_group_destroy(dilattn_group *group);
@@ -393,8 +393,7 @@ DILATTN_C_EXPORT void dilattn_group_destroy(dilattn_group *group);
  * `rank` of `world_size` holds: slices of ceil(seq_len / world_size), the
  * last ones shorter or empty. */
 DILATTN_C_EXPORT dilattn_status dilattn_sequence_slice(int64_t seq_len,
-                                                       int world_size,
-                                                       int rank,
+                                                       int world_size, int rank,
                                                        int64_t *begin,
                                                        int64_t *end);
 

@@ -1197,8 +1197,7 @@ extern "C" void dilattn_group_destroy(dilattn_group *group) { delete group; }
 
 extern "C" dilattn_status dilattn_sequence_slice(int64_t seq_len,
                                                  int world_size, int rank,
-                                                 int64_t *begin,
-                                                 int64_t *end) {
+                                                 int64_t *begin, int64_t *end) {
   return guarded(nullptr, [&](std::optional<Failure> &failure) {
     DILATTN_REQUIRE(begin, "begin");
     DILATTN_REQUIRE(end, "end");
@@ -1224,9 +1223,9 @@ extern "C" dilattn_status dilattn_run_host_sequence_parallel(
     DILATTN_REQUIRE(group, "group");
     int world = static_cast<int>(group->ranks.size());
     if (rank < 0 || rank >= world)
-      return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
-                        llvm::formatv("rank must be 0 to {0}, got {1}",
-                                      world - 1, rank));
+      return setFailure(
+          failure, DILATTN_ERROR_INVALID_ARGUMENT,
+          llvm::formatv("rank must be 0 to {0}, got {1}", world - 1, rank));
     distributed::Communicator &comm = *group->ranks[rank];
     llvm::SmallVector<int64_t, 4> sizes;
     if (checkShape(failure, "shape", shape, 4, sizes) != DILATTN_SUCCESS) {

@@ -541,8 +541,7 @@ TEST_F(CAPI, SequenceParallelEqualsOneCall) {
   // The fixture's call (patterns (16, 1), (32, 2), grouped) over 3 ranks of
   // a 64-position sequence: slices of 22, 22, 20, so the 16-segments span
   // slices too. Random inputs; the ranks' output equals dilattn_run_host's.
-  ASSERT_EQ(dilattn_call_set_mode(call, DILATTN_MODE_LONGNET),
-            DILATTN_SUCCESS);
+  ASSERT_EQ(dilattn_call_set_mode(call, DILATTN_MODE_LONGNET), DILATTN_SUCCESS);
   ASSERT_EQ(dilattn_call_set_causal(call, 1), DILATTN_SUCCESS);
   const int64_t b = 2, n = 64, h = 4, d = 16, row = h * d;
   reference::Tensor q = reference::randomTensor({b, n, h, d}, 11),
@@ -570,8 +569,8 @@ TEST_F(CAPI, SequenceParallelEqualsOneCall) {
       int64_t len = end - begin;
       std::vector<float> lq, lk, lv, lo(b * len * row);
       for (int64_t batch = 0; batch < b; ++batch)
-        for (auto [from, to] : {std::pair{&fq, &lq}, std::pair{&fk, &lk},
-                                std::pair{&fv, &lv}})
+        for (auto [from, to] :
+             {std::pair{&fq, &lq}, std::pair{&fk, &lk}, std::pair{&fv, &lv}})
           to->insert(to->end(), from->begin() + (batch * n + begin) * row,
                      from->begin() + (batch * n + end) * row);
       const int64_t local[4] = {b, len, h, d};
@@ -617,15 +616,13 @@ TEST_F(CAPI, SequenceParallelArguments) {
   ASSERT_EQ(dilattn_group_create_in_process(ctx, 2, 10000, &group),
             DILATTN_SUCCESS);
   const int64_t local[4] = {2, 32, 4, 16};
-  expectError(dilattn_run_host_sequence_parallel(call, group, 2, 64,
-                                                 data.data(), data.data(),
-                                                 data.data(), local,
-                                                 out.data(), nullptr),
+  expectError(dilattn_run_host_sequence_parallel(
+                  call, group, 2, 64, data.data(), data.data(), data.data(),
+                  local, out.data(), nullptr),
               DILATTN_ERROR_INVALID_ARGUMENT, "rank must be 0 to 1, got 2");
-  expectError(dilattn_run_host_sequence_parallel(call, nullptr, 0, 64,
-                                                 data.data(), data.data(),
-                                                 data.data(), local,
-                                                 out.data(), nullptr),
+  expectError(dilattn_run_host_sequence_parallel(
+                  call, nullptr, 0, 64, data.data(), data.data(), data.data(),
+                  local, out.data(), nullptr),
               DILATTN_ERROR_NULL_ARGUMENT, "group must not be NULL");
   // A rule of the whole call (heads vs. patterns) fails rank 0 with its
   // status, and then rank 1 with a runtime error naming rank 0.
@@ -634,17 +631,15 @@ TEST_F(CAPI, SequenceParallelArguments) {
   ASSERT_EQ(dilattn_call_set_patterns(call, lengths3, rates3, 3),
             DILATTN_SUCCESS);
   const int64_t bad[4] = {2, 32, 2, 16}; // 2 heads < 3 patterns (grouped)
-  expectError(dilattn_run_host_sequence_parallel(call, group, 0, 64,
-                                                 data.data(), data.data(),
-                                                 data.data(), bad, out.data(),
-                                                 nullptr),
+  expectError(dilattn_run_host_sequence_parallel(
+                  call, group, 0, 64, data.data(), data.data(), data.data(),
+                  bad, out.data(), nullptr),
               DILATTN_ERROR_INVALID_CALL,
               "num_heads (2) must be >= the number of patterns (3)");
   // Rank 1's own part is valid (4 heads): it fails on the group.
-  expectError(dilattn_run_host_sequence_parallel(call, group, 1, 64,
-                                                 data.data(), data.data(),
-                                                 data.data(), local,
-                                                 out.data(), nullptr),
+  expectError(dilattn_run_host_sequence_parallel(
+                  call, group, 1, 64, data.data(), data.data(), data.data(),
+                  local, out.data(), nullptr),
               DILATTN_ERROR_RUNTIME,
               "rank 0 failed: num_heads (2) must be >= the number of "
               "patterns (3) in grouped mode");
