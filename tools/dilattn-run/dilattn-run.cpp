@@ -539,6 +539,29 @@ static llvm::Error runCuda(const DilatedAttentionConfig &config, Tensor &query,
   return llvm::Error::success();
 }
 
+/// --check: compares `output` with the float64 reference of the call,
+/// prints the errors and fails beyond the float32 tolerance of SPEC.md.
+static llvm::Error checkFloat32Output(const DilatedAttentionConfig &config,
+                                      const Tensor &query, const Tensor &key,
+                                      const Tensor &value,
+                                      const reference::Masks &masks,
+                                      const Tensor &output) {
+  auto expected = reference::dilatedAttention(
+      config, toReference(query), toReference(key), toReference(value), masks);
+  if (!expected)
+    return expected.takeError();
+  reference::ErrorStats stats =
+      reference::compare(llvm::ArrayRef<float>(output.data), expected->data);
+  llvm::outs() << llvm::formatv("max_abs_err={0:e} rel_err={1:e}\n",
+                                stats.maxAbs, stats.relative);
+  constexpr double kTolerance = 1e-5;
+  if (!(stats.relative <= kTolerance))
+    return fail(llvm::formatv("check failed: rel_err {0:e} exceeds the "
+                              "float32 tolerance {1:e}",
+                              stats.relative, kTolerance));
+  return llvm::Error::success();
+}
+
 /// --world-size=G: every rank a thread with its slice of the inputs, one
 /// in-process group; the slices of the output are assembled.
 static llvm::Error runSequenceParallel(const DilatedAttentionConfig &config,
@@ -637,21 +660,10 @@ static llvm::Error runSequenceParallel(const DilatedAttentionConfig &config,
     if (llvm::Error error =
             npy::writeNpyF32(outFile, output.shape, output.data))
       return error;
-  if (check) {
-    auto expected = reference::dilatedAttention(
-        config, toReference(query), toReference(key), toReference(value), {});
-    if (!expected)
-      return expected.takeError();
-    reference::ErrorStats stats =
-        reference::compare(llvm::ArrayRef<float>(output.data), expected->data);
-    llvm::outs() << llvm::formatv("max_abs_err={0:e} rel_err={1:e}\n",
-                                  stats.maxAbs, stats.relative);
-    constexpr double kTolerance = 1e-5;
-    if (!(stats.relative <= kTolerance))
-      return fail(llvm::formatv("check failed: rel_err {0:e} exceeds the "
-                                "float32 tolerance {1:e}",
-                                stats.relative, kTolerance));
-  }
+  if (check)
+    if (llvm::Error error =
+            checkFloat32Output(config, query, key, value, {}, output))
+      return error;
   if (bench > 0) {
     std::vector<double> times;
     for (int i = 0; i < bench + 1; ++i) {
@@ -828,22 +840,10 @@ static llvm::Error runOpMode() {
             npy::writeNpyF32(outFile, output.shape, output.data))
       return error;
 
-  if (check) {
-    auto expected = reference::dilatedAttention(
-        *config, toReference(query), toReference(key), toReference(value),
-        toReference(keyPadding, attn));
-    if (!expected)
-      return expected.takeError();
-    reference::ErrorStats stats =
-        reference::compare(llvm::ArrayRef<float>(output.data), expected->data);
-    llvm::outs() << llvm::formatv("max_abs_err={0:e} rel_err={1:e}\n",
-                                  stats.maxAbs, stats.relative);
-    constexpr double kTolerance = 1e-5;
-    if (!(stats.relative <= kTolerance))
-      return fail(llvm::formatv("check failed: rel_err {0:e} exceeds the "
-                                "float32 tolerance {1:e}",
-                                stats.relative, kTolerance));
-  }
+  if (check)
+    if (llvm::Error error = checkFloat32Output(
+            *config, query, key, value, toReference(keyPadding, attn), output))
+      return error;
 
   if (bench > 0) {
     for (int i = 0; i < 2; ++i)
