@@ -196,6 +196,60 @@ def DilAttnConvertToGPU : Pass<"dilattn-convert-to-gpu", "ModuleOp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def DilAttnConvertLinalgToGPU
+    : Pass<"dilattn-convert-linalg-to-gpu", "ModuleOp"> {
+  let summary = "Convert the linalg parts of a program on buffers to GPU "
+                "kernels";
+  let description = [{
+    Module mode on target cuda: after bufferization and
+    `dilattn-convert-to-gpu`, the host functions still hold the linalg ops
+    around the attention (projections, bias adds, layer norm, residual adds,
+    activations) and `memref.copy`. This pass turns each into a `gpu.launch`
+    (outlined afterwards by `gpu-kernel-outlining`), so that the host code
+    holds only allocations, views and launches:
+
+    - a linear layer, a contraction `C[.., o] += A[.., e] * B[o, e]` in f32 on
+      identity-layout buffers (what `dilattn-decompose-multihead` and the
+      graph API's `linear` emit), becomes a shared-memory tiled kernel: 64x64
+      output tiles, 16-deep slices of `e` staged in workgroup memory, 256
+      threads computing 4x4 outputs each in registers;
+    - every other linalg op (and `memref.copy`, as `linalg.copy`) becomes a
+      kernel with one thread per point of its parallel loops
+      (`linalgOpToParallelLoops`), consecutive threads on consecutive
+      innermost indices, its reduction loops run by that thread.
+
+    Shapes must be static (refused otherwise, naming the op).
+  }];
+  let options = [
+    Option<"blockThreads", "block-threads", "int64_t", /*default=*/"256",
+           "threads per block of the one-thread-per-point kernels">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def DilAttnLegalizeMathForNVVM
+    : Pass<"dilattn-legalize-math-for-nvvm", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Rewrite math ops in kernels into what NVPTX lowers without "
+                "libdevice";
+  let description = [{
+    `convert-gpu-to-nvvm` turns math ops into libdevice calls (`__nv_expf`,
+    `__nv_sqrtf`, ...), which stay unresolved because no libdevice is linked.
+    This pass rewrites them first: `exp`, `tanh`, `erf`, `log` and friends
+    into MLIR's f32 polynomial approximations, then `fma`, `absf` and
+    `copysign` into LLVM intrinsics, and `sqrt` (IEEE-rounded `sqrt.rn.f32`),
+    `rsqrt` (`1 / sqrt`), `floor` and `ceil` into single PTX instructions. A
+    math op left after that (or on other types than f32) is refused with its
+    name.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def DilAttnVectorizeLinalg : Pass<"dilattn-vectorize-linalg", "func::FuncOp"> {
   let summary = "Tile linalg ops on buffers into register tiles and vectorize "
                 "them, outer tiles as parallel loops";

@@ -11,6 +11,8 @@
 
 #include "dilattn/API/Graph.h"
 
+#include "CudaGraph.h"
+
 #include "dilattn/Dialect/DilAttn/IR/DilAttn.h"
 #include "dilattn/Dialect/DilAttn/Transforms/LinalgBuilders.h"
 #include "dilattn/InitAll.h"
@@ -98,19 +100,39 @@ private:
 CompiledGraph::~CompiledGraph() = default;
 
 llvm::ArrayRef<TensorSignature> CompiledGraph::getInputs() const {
+  if (cudaGraph)
+    return detail::getProgram(*cudaGraph).inputs;
   return module->getInputs();
 }
 
 llvm::ArrayRef<TensorSignature> CompiledGraph::getOutputs() const {
+  if (cudaGraph)
+    return detail::getProgram(*cudaGraph).outputs;
   return module->getOutputs();
 }
 
 double CompiledGraph::getEffectiveFlops() const {
+  if (cudaGraph)
+    return detail::getProgram(*cudaGraph).effectiveFlops;
   return module->getEffectiveFlops();
+}
+
+size_t CompiledGraph::getNumKernelLaunches() const {
+  return cudaGraph ? detail::getProgram(*cudaGraph).launches.size() : 0;
+}
+
+llvm::Error CompiledGraph::runOnDevice(llvm::ArrayRef<uint64_t> inputs,
+                                       llvm::ArrayRef<uint64_t> outputs,
+                                       void *stream) const {
+  if (!cudaGraph)
+    return fail("runOnDevice needs a graph compiled for target cuda");
+  return detail::runOnDeviceBuffers(*cudaGraph, inputs, outputs, stream);
 }
 
 llvm::Error CompiledGraph::run(llvm::ArrayRef<const void *> inputs,
                                llvm::ArrayRef<float *> outputs) const {
+  if (cudaGraph)
+    return detail::runOnHostBuffers(*cudaGraph, inputs, outputs);
   llvm::ArrayRef<TensorSignature> inputTypes = module->getInputs();
   llvm::ArrayRef<TensorSignature> outputTypes = module->getOutputs();
   if (inputs.size() != inputTypes.size())
@@ -706,9 +728,18 @@ llvm::Expected<std::unique_ptr<CompiledGraph>>
 CompiledGraph::compileMLIR(llvm::StringRef source, llvm::StringRef sourceName,
                            llvm::StringRef entry,
                            const GraphCompileOptions &options) {
-  if (options.target == GraphTarget::Cuda)
-    return fail("graphs run on target cpu only (target cuda runs single "
-                "dilated attention calls: use cudaDilatedAttention)");
+  if (options.target == GraphTarget::Cuda) {
+    bool compiled = false;
+    auto graph =
+        detail::getCudaGraph(source, sourceName, entry, options, compiled);
+    if (!graph)
+      return graph.takeError();
+    std::unique_ptr<CompiledGraph> result(new CompiledGraph());
+    result->cudaGraph = std::move(*graph);
+    result->compileMs =
+        compiled ? detail::getProgram(*result->cudaGraph).compileMs : 0;
+    return result;
+  }
   const jit::CpuTuning &tuning = options.tuning;
   std::string key =
       llvm::formatv("{0}|{1}|{2},{3},{4},{5},{6}", entry, source,

@@ -93,6 +93,16 @@ runProgram(llvm::StringRef program, llvm::ArrayRef<llvm::StringRef> args) {
   return output;
 }
 
+void dilattn::jit::initializeNvptxTarget() {
+  static std::once_flag nvptxOnce;
+  std::call_once(nvptxOnce, [] {
+    LLVMInitializeNVPTXTarget();
+    LLVMInitializeNVPTXTargetInfo();
+    LLVMInitializeNVPTXTargetMC();
+    LLVMInitializeNVPTXAsmPrinter();
+  });
+}
+
 std::string dilattn::jit::ptxasVersion() {
   static const std::string version = [] {
     std::optional<std::string> ptxas = findPtxas();
@@ -248,13 +258,7 @@ dilattn::jit::compileCudaKernelImage(const KernelSpec &spec,
                    ", ")));
   if (spec.cudaChip.empty())
     return fail("no CUDA chip given for the kernel (e.g. sm_90)");
-  static std::once_flag nvptxOnce;
-  std::call_once(nvptxOnce, [] {
-    LLVMInitializeNVPTXTarget();
-    LLVMInitializeNVPTXTargetInfo();
-    LLVMInitializeNVPTXTargetMC();
-    LLVMInitializeNVPTXAsmPrinter();
-  });
+  initializeNvptxTarget();
 
   mlir::DialectRegistry registry;
   dilattn::registerAllDialects(registry);
@@ -301,12 +305,23 @@ dilattn::jit::compileCudaKernelImage(const KernelSpec &spec,
     if (launch.blockThreads <= 0)
       return fail("kernel " + launch.kernelName + " has no static block size");
 
+  auto assembled = assemblePtx(ptx, spec.cudaChip);
+  if (!assembled)
+    return assembled.takeError();
+  result.image = std::move(assembled->first);
+  result.isPtx = assembled->second;
+  return result;
+}
+
+llvm::Expected<std::pair<std::vector<uint8_t>, bool>>
+dilattn::jit::assemblePtx(llvm::StringRef ptx, llvm::StringRef chip) {
+  std::pair<std::vector<uint8_t>, bool> result;
   std::optional<std::string> ptxas = findPtxas();
   if (!ptxas) {
     // The driver compiles PTX at load time: slower first run, same code.
-    result.isPtx = true;
-    result.image.assign(ptx.begin(), ptx.end());
-    result.image.push_back(0);
+    result.second = true;
+    result.first.assign(ptx.begin(), ptx.end());
+    result.first.push_back(0);
     return result;
   }
   llvm::SmallString<128> ptxPath, cubinPath;
@@ -324,7 +339,7 @@ dilattn::jit::compileCudaKernelImage(const KernelSpec &spec,
     return fail("cannot create a temporary file: " + ec.message());
   }
   llvm::sys::fs::closeFile(fd);
-  std::string arch = "-arch=" + spec.cudaChip;
+  std::string arch = "-arch=" + chip.str();
   auto assembled = runProgram(
       *ptxas, {arch, "-O3", "--output-file", cubinPath.str(), ptxPath.str()});
   llvm::sys::fs::remove(ptxPath);
@@ -337,6 +352,6 @@ dilattn::jit::compileCudaKernelImage(const KernelSpec &spec,
   if (!cubin)
     return fail("cannot read the cubin ptxas wrote: " +
                 cubin.getError().message());
-  result.image.assign((*cubin)->getBufferStart(), (*cubin)->getBufferEnd());
+  result.first.assign((*cubin)->getBufferStart(), (*cubin)->getBufferEnd());
   return result;
 }

@@ -11,7 +11,10 @@
 #include "dilattn/Support/ParserHazards.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -22,6 +25,8 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/TypeSwitch.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/Mangling.h"
 #include "llvm/IR/Module.h"
@@ -29,8 +34,11 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Target/TargetMachine.h"
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
+#include <limits>
+#include <thread>
 
 using namespace dilattn;
 using namespace dilattn::jit;
@@ -89,20 +97,40 @@ static double opFlops(mlir::Operation *op) {
   return 0;
 }
 
-llvm::Expected<std::unique_ptr<CompiledModule>>
-CompiledModule::compile(llvm::StringRef source, llvm::StringRef sourceName,
-                        llvm::StringRef entry, const CpuTuning &tuning) {
-  auto start = std::chrono::steady_clock::now();
-  initializeNativeTarget();
+namespace {
+/// A parsed program whose entry function passed the module-mode checks, in
+/// a context of its own that gathers diagnostics.
+struct ParsedProgram {
+  std::unique_ptr<mlir::MLIRContext> context;
+  std::unique_ptr<std::string> diagnostics;
+  std::unique_ptr<mlir::ScopedDiagnosticHandler> handler;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  mlir::func::FuncOp function;
+  llvm::SmallVector<TensorSignature> inputs, outputs;
+  double effectiveFlops = 0;
+};
+} // namespace
+
+/// Parses `source`, finds @entry and checks its signature (ranked f32 or i1
+/// arguments, static f32 results); marks the arguments read-only for
+/// bufferization.
+static llvm::Expected<ParsedProgram> parseProgram(llvm::StringRef source,
+                                                  llvm::StringRef sourceName,
+                                                  llvm::StringRef entry,
+                                                  bool withLLVMTranslation) {
   mlir::DialectRegistry registry;
   dilattn::registerAllDialects(registry);
-  mlir::registerBuiltinDialectTranslation(registry);
-  mlir::registerLLVMDialectTranslation(registry);
-  auto context = std::make_unique<mlir::MLIRContext>(
+  if (withLLVMTranslation) {
+    mlir::registerBuiltinDialectTranslation(registry);
+    mlir::registerLLVMDialectTranslation(registry);
+  }
+  ParsedProgram parsed;
+  parsed.context = std::make_unique<mlir::MLIRContext>(
       registry, mlir::MLIRContext::Threading::DISABLED);
-  std::string diagnostics;
-  mlir::ScopedDiagnosticHandler handler(
-      context.get(), [&](mlir::Diagnostic &diagnostic) {
+  parsed.diagnostics = std::make_unique<std::string>();
+  std::string &diagnostics = *parsed.diagnostics;
+  parsed.handler = std::make_unique<mlir::ScopedDiagnosticHandler>(
+      parsed.context.get(), [&diagnostics](mlir::Diagnostic &diagnostic) {
         if (!diagnostics.empty())
           diagnostics += "\n";
         std::string location;
@@ -123,16 +151,16 @@ CompiledModule::compile(llvm::StringRef source, llvm::StringRef sourceName,
     return fail(llvm::formatv("{0}:{1}:{2}: {3}", sourceName, line, column,
                               hazard->message));
   }
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, context.get());
-  if (!module)
+  parsed.module =
+      mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, parsed.context.get());
+  if (!parsed.module)
     return fail(diagnostics.empty() ? "cannot parse " + sourceName
                                     : diagnostics);
 
-  auto function = module->lookupSymbol<mlir::func::FuncOp>(entry);
+  auto function = parsed.module->lookupSymbol<mlir::func::FuncOp>(entry);
   if (!function || function.isExternal()) {
     llvm::SmallVector<std::string> names;
-    module->walk([&](mlir::func::FuncOp f) {
+    parsed.module->walk([&](mlir::func::FuncOp f) {
       if (!f.isExternal())
         names.push_back("@" + f.getSymName().str());
     });
@@ -140,16 +168,14 @@ CompiledModule::compile(llvm::StringRef source, llvm::StringRef sourceName,
         llvm::formatv("{0} has no function @{1} (functions: {2})", sourceName,
                       entry, names.empty() ? "none" : llvm::join(names, ", ")));
   }
-
-  std::unique_ptr<CompiledModule> compiled(new CompiledModule());
-  compiled->entryName = entry.str();
+  parsed.function = function;
   for (auto [index, type] :
        llvm::enumerate(function.getFunctionType().getInputs())) {
     auto signature = signatureOf(
         type, llvm::formatv("argument #{0} of @{1}", index, entry).str());
     if (!signature)
       return signature.takeError();
-    compiled->inputs.push_back(*signature);
+    parsed.inputs.push_back(*signature);
   }
   for (auto [index, type] :
        llvm::enumerate(function.getFunctionType().getResults())) {
@@ -163,13 +189,10 @@ CompiledModule::compile(llvm::StringRef source, llvm::StringRef sourceName,
                                 "static shape (outputs are allocated by the "
                                 "caller)",
                                 index, entry));
-    compiled->outputs.push_back(*signature);
+    parsed.outputs.push_back(*signature);
   }
   function.walk(
-      [&](mlir::Operation *op) { compiled->effectiveFlops += opFlops(op); });
-
-  function->setAttr("llvm.emit_c_interface",
-                    mlir::UnitAttr::get(context.get()));
+      [&](mlir::Operation *op) { parsed.effectiveFlops += opFlops(op); });
   // The arguments are the caller's input buffers, which a run must not
   // change (callers run a program many times on the same inputs, from
   // several threads). One-Shot Bufferize takes function arguments as
@@ -178,14 +201,36 @@ CompiledModule::compile(llvm::StringRef source, llvm::StringRef sourceName,
   for (unsigned index = 0; index < function.getNumArguments(); ++index)
     function.setArgAttr(
         index, mlir::bufferization::BufferizationDialect::kWritableAttrName,
-        mlir::BoolAttr::get(context.get(), false));
+        mlir::BoolAttr::get(parsed.context.get(), false));
+  return parsed;
+}
+
+llvm::Expected<std::unique_ptr<CompiledModule>>
+CompiledModule::compile(llvm::StringRef source, llvm::StringRef sourceName,
+                        llvm::StringRef entry, const CpuTuning &tuning) {
+  auto start = std::chrono::steady_clock::now();
+  initializeNativeTarget();
+  auto parsed = parseProgram(source, sourceName, entry,
+                             /*withLLVMTranslation=*/true);
+  if (!parsed)
+    return parsed.takeError();
+  mlir::MLIRContext *context = parsed->context.get();
+  mlir::OwningOpRef<mlir::ModuleOp> &module = parsed->module;
+  mlir::func::FuncOp function = parsed->function;
+  const std::string &diagnostics = *parsed->diagnostics;
+  std::unique_ptr<CompiledModule> compiled(new CompiledModule());
+  compiled->entryName = entry.str();
+  compiled->inputs = parsed->inputs;
+  compiled->outputs = parsed->outputs;
+  compiled->effectiveFlops = parsed->effectiveFlops;
+  function->setAttr("llvm.emit_c_interface", mlir::UnitAttr::get(context));
   CpuTuning resolved = tuning.resolvedForHost();
   CpuPipelineOptions options;
   options.vectorWidth = resolved.vectorWidth;
   options.tileQueries = resolved.tileQueries;
   options.tileKeys = resolved.tileKeys;
   options.fusePatterns = resolved.fusePatterns;
-  mlir::PassManager pm(context.get());
+  mlir::PassManager pm(context);
   buildCpuPipeline(pm, options);
   if (mlir::failed(pm.run(*module)))
     return fail("compiling @" + entry + " failed:\n" + diagnostics);
@@ -252,4 +297,329 @@ llvm::Error CompiledModule::run(llvm::ArrayRef<ModuleBuffer> inputBuffers,
   for (void *&pointer : descriptorPointers)
     arguments.push_back(&pointer);
   return impl->engine->invokePacked("_mlir_ciface_" + entryName, arguments);
+}
+
+//===----------------------------------------------------------------------===//
+// Target cuda
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// What the host code knows about a memref value while it is replayed.
+struct HostView {
+  CudaBufferRef buffer;
+  int64_t offset = 0;
+  llvm::SmallVector<int64_t, 4> sizes, strides;
+};
+
+llvm::SmallVector<int64_t, 4> identityStrides(llvm::ArrayRef<int64_t> sizes) {
+  llvm::SmallVector<int64_t, 4> strides(sizes.size(), 1);
+  for (int64_t i = static_cast<int64_t>(sizes.size()) - 2; i >= 0; --i)
+    strides[i] = strides[i + 1] * sizes[i + 1];
+  return strides;
+}
+
+/// Bytes of one element of a buffer: f32 and friends by width, i1 as a
+/// byte (LLVM stores an i1 in a byte).
+std::optional<unsigned> elementBytes(mlir::Type type) {
+  if (type.isInteger(1))
+    return 1;
+  if (type.isIntOrFloat() && type.getIntOrFloatBitWidth() % 8 == 0)
+    return type.getIntOrFloatBitWidth() / 8;
+  return std::nullopt;
+}
+
+/// Reads the launches off the host function the pipeline leaves.
+class HostCodeRecorder {
+public:
+  HostCodeRecorder(CudaProgram &program, unsigned numInputs)
+      : program(program), numInputs(numInputs) {}
+
+  llvm::Error record(mlir::func::FuncOp function,
+                     const llvm::StringMap<unsigned> &images);
+
+private:
+  llvm::Error unsupported(mlir::Operation *op, const llvm::Twine &why) {
+    std::string location;
+    llvm::raw_string_ostream(location) << op->getLoc();
+    return fail(llvm::formatv(
+        "{0}: target cuda cannot run '{1}' in the host code of @{2}: {3}",
+        location, op->getName().getStringRef(), program.entry, why.str()));
+  }
+  std::optional<int64_t> constant(mlir::Value value) {
+    auto it = constants.find(value);
+    if (it != constants.end())
+      return it->second;
+    return std::nullopt;
+  }
+  llvm::Error newBuffer(mlir::Operation *op, mlir::Value result,
+                        mlir::ValueRange dynamicSizes);
+  llvm::Error reshape(mlir::Operation *op, mlir::Value source,
+                      mlir::Value result);
+  llvm::Error launch(mlir::gpu::LaunchFuncOp op,
+                     const llvm::StringMap<unsigned> &images);
+
+  CudaProgram &program;
+  unsigned numInputs;
+  llvm::DenseMap<mlir::Value, HostView> views;
+  llvm::DenseMap<mlir::Value, int64_t> constants;
+  llvm::DenseMap<mlir::Value, std::pair<unsigned, uint64_t>> scalars;
+};
+} // namespace
+
+llvm::Error HostCodeRecorder::newBuffer(mlir::Operation *op,
+                                        mlir::Value result,
+                                        mlir::ValueRange dynamicSizes) {
+  auto type = llvm::cast<mlir::MemRefType>(result.getType());
+  auto bytes = elementBytes(type.getElementType());
+  if (!bytes)
+    return unsupported(op, "an element type without a byte size");
+  if (!type.getLayout().isIdentity())
+    return unsupported(op, "a buffer with a layout");
+  HostView view;
+  auto next = dynamicSizes.begin();
+  uint64_t count = 1;
+  for (int64_t size : type.getShape()) {
+    if (mlir::ShapedType::isDynamic(size)) {
+      std::optional<int64_t> known =
+          next != dynamicSizes.end() ? constant(*next++) : std::nullopt;
+      if (!known || *known < 0)
+        return unsupported(op, "a buffer size that is not a constant");
+      size = *known;
+    }
+    view.sizes.push_back(size);
+    count *= static_cast<uint64_t>(size);
+  }
+  view.strides = identityStrides(view.sizes);
+  view.buffer.kind = CudaBufferRef::Kind::Temporary;
+  view.buffer.index = program.temporaryBytes.size();
+  program.temporaryBytes.push_back(count * *bytes);
+  views[result] = view;
+  return llvm::Error::success();
+}
+
+llvm::Error HostCodeRecorder::reshape(mlir::Operation *op, mlir::Value source,
+                                      mlir::Value result) {
+  auto it = views.find(source);
+  if (it == views.end())
+    return unsupported(op, "a view of an unknown buffer");
+  const HostView &from = it->second;
+  auto type = llvm::cast<mlir::MemRefType>(result.getType());
+  if (from.strides != identityStrides(from.sizes) || !type.hasStaticShape())
+    return unsupported(op, "a reshape of a strided view or to dynamic sizes");
+  HostView view = from;
+  view.sizes.assign(type.getShape().begin(), type.getShape().end());
+  view.strides = identityStrides(view.sizes);
+  views[result] = view;
+  return llvm::Error::success();
+}
+
+llvm::Error HostCodeRecorder::launch(mlir::gpu::LaunchFuncOp op,
+                                     const llvm::StringMap<unsigned> &images) {
+  CudaProgramLaunch launch;
+  auto image = images.find(op.getKernelModuleName().getValue());
+  if (image == images.end())
+    return unsupported(op, "a kernel module that was not compiled");
+  launch.image = image->second;
+  launch.kernelName = op.getKernelName().str();
+  mlir::Value dims[6] = {op.getGridSizeX(),  op.getGridSizeY(),
+                         op.getGridSizeZ(),  op.getBlockSizeX(),
+                         op.getBlockSizeY(), op.getBlockSizeZ()};
+  for (int i = 0; i < 6; ++i) {
+    std::optional<int64_t> size = constant(dims[i]);
+    if (!size || *size <= 0 || *size > std::numeric_limits<int32_t>::max())
+      return unsupported(op, "a grid or block size that is not a positive "
+                             "constant");
+    (i < 3 ? launch.grid[i] : launch.block[i - 3]) =
+        static_cast<unsigned>(*size);
+  }
+  if (mlir::Value shared = op.getDynamicSharedMemorySize()) {
+    std::optional<int64_t> bytes = constant(shared);
+    if (!bytes || *bytes < 0)
+      return unsupported(op, "a shared memory size that is not a constant");
+    launch.dynamicSharedBytes = static_cast<unsigned>(*bytes);
+  }
+  for (mlir::Value operand : op.getKernelOperands()) {
+    CudaKernelArg arg;
+    if (llvm::isa<mlir::MemRefType>(operand.getType())) {
+      auto it = views.find(operand);
+      if (it == views.end())
+        return unsupported(op, "a kernel operand from an unknown buffer");
+      arg.buffer = it->second.buffer;
+      arg.offset = it->second.offset;
+      arg.sizes = it->second.sizes;
+      arg.strides = it->second.strides;
+    } else {
+      auto it = scalars.find(operand);
+      if (it == scalars.end())
+        return unsupported(op, "a scalar kernel operand that is not a "
+                               "constant of 4 or 8 bytes");
+      arg.isMemRef = false;
+      arg.scalarBytes = it->second.first;
+      arg.scalarBits = it->second.second;
+    }
+    launch.args.push_back(std::move(arg));
+  }
+  program.launches.push_back(std::move(launch));
+  return llvm::Error::success();
+}
+
+llvm::Error
+HostCodeRecorder::record(mlir::func::FuncOp function,
+                         const llvm::StringMap<unsigned> &images) {
+  for (auto [index, argument] : llvm::enumerate(function.getArguments())) {
+    auto type = llvm::dyn_cast<mlir::MemRefType>(argument.getType());
+    if (!type || !type.hasStaticShape())
+      return fail(llvm::formatv("argument #{0} of @{1} did not become a "
+                                "static buffer",
+                                index, program.entry));
+    HostView view;
+    bool isInput = index < numInputs;
+    view.buffer.kind =
+        isInput ? CudaBufferRef::Kind::Input : CudaBufferRef::Kind::Output;
+    view.buffer.index = isInput ? index : index - numInputs;
+    view.sizes.assign(type.getShape().begin(), type.getShape().end());
+    view.strides = identityStrides(view.sizes);
+    views[argument] = view;
+  }
+  if (!function.getBody().hasOneBlock())
+    return fail("the host code of @" + program.entry +
+                " has control flow, which target cuda does not replay");
+  for (mlir::Operation &op : function.getBody().front()) {
+    llvm::Error error = llvm::Error::success();
+    llvm::TypeSwitch<mlir::Operation *>(&op)
+        .Case([&](mlir::arith::ConstantOp constantOp) {
+          mlir::Attribute value = constantOp.getValue();
+          mlir::Type type = constantOp.getType();
+          if (auto integer = llvm::dyn_cast<mlir::IntegerAttr>(value)) {
+            constants[constantOp] = integer.getInt();
+            unsigned width =
+                type.isIndex() ? 64 : type.getIntOrFloatBitWidth();
+            if (width == 32 || width == 64)
+              scalars[constantOp] = {width / 8, integer.getValue()
+                                                    .zextOrTrunc(width)
+                                                    .getZExtValue()};
+          } else if (auto real = llvm::dyn_cast<mlir::FloatAttr>(value)) {
+            unsigned width = type.getIntOrFloatBitWidth();
+            if (width == 32 || width == 64)
+              scalars[constantOp] = {
+                  width / 8,
+                  real.getValue().bitcastToAPInt().getZExtValue()};
+          }
+        })
+        .Case([&](mlir::memref::AllocOp alloc) {
+          error = newBuffer(alloc, alloc, alloc.getDynamicSizes());
+        })
+        .Case([&](mlir::gpu::AllocOp alloc) {
+          error = newBuffer(alloc, alloc.getMemref(), alloc.getDynamicSizes());
+        })
+        .Case([&](mlir::memref::ExpandShapeOp expand) {
+          error = reshape(expand, expand.getSrc(), expand.getResult());
+        })
+        .Case([&](mlir::memref::CollapseShapeOp collapse) {
+          error = reshape(collapse, collapse.getSrc(), collapse.getResult());
+        })
+        .Case([&](mlir::memref::CastOp cast) {
+          auto it = views.find(cast.getSource());
+          if (it == views.end())
+            error = unsupported(cast, "a cast of an unknown buffer");
+          else
+            views[cast.getResult()] = it->second;
+        })
+        .Case([&](mlir::gpu::LaunchFuncOp launchOp) {
+          error = launch(launchOp, images);
+        })
+        // Temporaries live for the run; the runtime frees them after it.
+        .Case<mlir::memref::DeallocOp, mlir::gpu::DeallocOp,
+              mlir::func::ReturnOp>([](mlir::Operation *) {})
+        .Default([&](mlir::Operation *other) {
+          error = unsupported(other, "the runtime replays only allocations, "
+                                     "views and kernel launches");
+        });
+    if (error)
+      return error;
+  }
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::unique_ptr<CudaProgram>>
+dilattn::jit::compileCudaProgram(llvm::StringRef source,
+                                 llvm::StringRef sourceName,
+                                 llvm::StringRef entry, llvm::StringRef chip,
+                                 const CudaTuning &tuning) {
+  auto start = std::chrono::steady_clock::now();
+  if (chip.empty())
+    return fail("no CUDA chip given for the program (e.g. sm_90)");
+  initializeNvptxTarget();
+  auto parsed = parseProgram(source, sourceName, entry,
+                             /*withLLVMTranslation=*/false);
+  if (!parsed)
+    return parsed.takeError();
+  auto program = std::make_unique<CudaProgram>();
+  program->entry = entry.str();
+  program->inputs = parsed->inputs;
+  program->outputs = parsed->outputs;
+  program->effectiveFlops = parsed->effectiveFlops;
+  for (auto [index, input] : llvm::enumerate(program->inputs))
+    if (llvm::is_contained(input.shape, kDynamicSize))
+      return fail(llvm::formatv("argument #{0} of @{1} has shape {2}: target "
+                                "cuda takes static shapes only",
+                                index, entry, formatShape(input.shape)));
+  // Only the entry is compiled: other functions may use what target cuda
+  // does not run.
+  for (mlir::func::FuncOp other : llvm::to_vector(
+           parsed->module->getOps<mlir::func::FuncOp>()))
+    if (other != parsed->function)
+      other.erase();
+
+  CudaPipelineOptions options;
+  options.chip = chip.str();
+  options.features = "+ptx80";
+  options.tileQueries = tuning.tileQueries;
+  options.tileKeys = tuning.tileKeys;
+  options.stages = tuning.stages;
+  options.format = "isa";
+  mlir::PassManager pm(parsed->context.get());
+  buildCudaPipeline(pm, options);
+  if (mlir::failed(pm.run(*parsed->module)))
+    return fail("compiling @" + entry + " for target cuda failed:\n" +
+                *parsed->diagnostics);
+
+  llvm::StringMap<unsigned> images;
+  llvm::SmallVector<std::string> ptx;
+  for (auto binary : parsed->module->getOps<mlir::gpu::BinaryOp>()) {
+    for (mlir::Attribute object : binary.getObjects())
+      if (auto gpuObject = llvm::dyn_cast<mlir::gpu::ObjectAttr>(object)) {
+        images[binary.getSymName()] = ptx.size();
+        ptx.push_back(gpuObject.getObject().getValue().str());
+        break;
+      }
+  }
+  auto function = parsed->module->lookupSymbol<mlir::func::FuncOp>(entry);
+  HostCodeRecorder recorder(*program, program->inputs.size());
+  if (llvm::Error error = recorder.record(function, images))
+    return std::move(error);
+  // ptxas runs once per kernel module, on a thread each.
+  std::vector<llvm::Expected<std::pair<std::vector<uint8_t>, bool>>>
+      assembled;
+  assembled.reserve(ptx.size());
+  for (size_t i = 0; i < ptx.size(); ++i)
+    assembled.emplace_back(std::make_pair(std::vector<uint8_t>(), false));
+  size_t parallel = std::max(1u, std::thread::hardware_concurrency());
+  for (size_t first = 0; first < ptx.size(); first += parallel) {
+    std::vector<std::thread> threads;
+    for (size_t i = first; i < std::min(ptx.size(), first + parallel); ++i)
+      threads.emplace_back(
+          [&, i] { assembled[i] = assemblePtx(ptx[i], options.chip); });
+    for (std::thread &thread : threads)
+      thread.join();
+  }
+  for (auto &image : assembled) {
+    if (!image)
+      return image.takeError();
+    program->images.push_back({std::move(image->first), image->second});
+  }
+  program->compileMs = std::chrono::duration<double, std::milli>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+  return program;
 }

@@ -27,11 +27,18 @@ void ::dilattn::buildCudaPipeline(OpPassManager &pm,
   convert.stages = options.stages;
   pm.addPass(mlir::dilattn::createDilAttnConvertToGPU(convert));
   pm.addNestedPass<func::FuncOp>(createCanonicalizerPass());
+  // The rest of a program (projections, layer norm, elementwise ops,
+  // copies) as kernels too, so the host code is allocations, views and
+  // launches only.
+  pm.addPass(mlir::dilattn::createDilAttnConvertLinalgToGPU());
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addNestedPass<func::FuncOp>(createCanonicalizerPass());
 
   // Device code to NVVM.
   OpPassManager &device = pm.nest<gpu::GPUModuleOp>();
   device.addPass(createCanonicalizerPass());
   device.addPass(createCSEPass());
+  device.addPass(mlir::dilattn::createDilAttnLegalizeMathForNVVM());
   device.addPass(memref::createExpandStridedMetadataPass());
   device.addPass(createLowerAffinePass());
   device.addPass(createSCFToControlFlowPass());
@@ -56,8 +63,10 @@ void ::dilattn::registerCudaPipeline() {
   PassPipelineRegistration<CudaPipelineOptions>(
       "dilattn-cuda-pipeline",
       "Lower dilattn programs to CUDA: multi-head decomposition, mask "
-      "normalisation and bufferization as for CPUs, then tensor-core kernels "
-      "(dilattn-convert-to-gpu) lowered through NVVM to PTX or cubin "
-      "embedded in gpu.binary; the host code keeps gpu.launch_func",
+      "normalisation and bufferization as for CPUs, then tensor-core "
+      "attention kernels (dilattn-convert-to-gpu) and kernels for the linalg "
+      "rest of the program (dilattn-convert-linalg-to-gpu), lowered through "
+      "NVVM to PTX or cubin embedded in gpu.binary; the host code keeps "
+      "allocations, views and gpu.launch_func",
       buildCudaPipeline);
 }

@@ -8,6 +8,7 @@
 
 #include "dilattn/API/CudaDilatedAttention.h"
 #include "dilattn/API/DilatedAttention.h"
+#include "dilattn/API/Graph.h"
 #include "dilattn/API/SequenceParallel.h"
 #include "dilattn/JIT/ModuleRunner.h"
 #include "dilattn/Reference/Reference.h"
@@ -880,18 +881,149 @@ static llvm::Error runOpMode() {
   return llvm::Error::success();
 }
 
+/// Reads --inputs for a function of argument types `types`: f32 arguments
+/// from '<f4' files, i1 arguments from '|b1' files, shapes as declared.
+static llvm::Expected<std::vector<npy::Array>>
+readModuleInputs(llvm::ArrayRef<TensorSignature> types) {
+  if (inputs.size() != types.size())
+    return fail(llvm::formatv("@{0} takes {1} inputs, --inputs names {2}",
+                              entry, types.size(), inputs.size()));
+  std::vector<npy::Array> arrays;
+  for (auto [index, path] : llvm::enumerate(inputs)) {
+    auto array = npy::readNpy(path);
+    if (!array)
+      return array.takeError();
+    const TensorSignature &expected = types[index];
+    bool wantBool = expected.element == ElementKind::I1;
+    if (wantBool != (array->dtype == npy::DType::Bool) ||
+        (!wantBool && array->dtype != npy::DType::F32))
+      return fail(llvm::formatv("{0}: argument #{1} of @{2} needs '{3}' data, "
+                                "got '{4}'",
+                                path, index, entry, wantBool ? "|b1" : "<f4",
+                                npy::dtypeDescr(array->dtype)));
+    llvm::SmallVector<int64_t, 4> shape(array->shape.begin(),
+                                        array->shape.end());
+    bool matches = shape.size() == expected.shape.size();
+    for (size_t i = 0; matches && i < shape.size(); ++i)
+      matches = expected.shape[i] == kDynamicSize ||
+                expected.shape[i] == shape[i];
+    if (!matches)
+      return fail(llvm::formatv("{0}: argument #{1} of @{2} must have shape "
+                                "{3}, got {4}",
+                                path, index, entry,
+                                formatShape(expected.shape),
+                                formatShape(shape)));
+    arrays.push_back(std::move(*array));
+  }
+  return arrays;
+}
+
+/// Module mode on target cuda: the graph API's CUDA path (one upload, the
+/// program's launches, one download); --bench times runs on device buffers.
+static llvm::Error runModuleModeCuda(llvm::StringRef source) {
+  GraphCompileOptions options;
+  options.target = GraphTarget::Cuda;
+  options.cudaTuning.tileQueries = tileQueries ? tileQueries.getValue() : 64;
+  options.cudaTuning.tileKeys = tileKeys ? tileKeys.getValue() : 64;
+  options.cudaTuning.stages = stages;
+  auto compiled =
+      CompiledGraph::compileMLIR(source, moduleFile, entry, options);
+  if (!compiled)
+    return compiled.takeError();
+  CompiledGraph &graph = **compiled;
+  auto arrays = readModuleInputs(graph.getInputs());
+  if (!arrays)
+    return arrays.takeError();
+  if (outputs.size() != graph.getOutputs().size())
+    return fail(llvm::formatv("@{0} returns {1} results, --outputs names {2}",
+                              entry, graph.getOutputs().size(),
+                              outputs.size()));
+  std::vector<const void *> inputPointers;
+  for (npy::Array &array : *arrays)
+    inputPointers.push_back(array.bytes.data());
+  std::vector<std::vector<float>> floats;
+  std::vector<float *> outputPointers;
+  for (const TensorSignature &signature : graph.getOutputs()) {
+    int64_t count = 1;
+    for (int64_t size : signature.shape)
+      count *= size;
+    floats.emplace_back(count, 0.0f);
+  }
+  for (std::vector<float> &values : floats)
+    outputPointers.push_back(values.data());
+  if (llvm::Error error = graph.run(inputPointers, outputPointers))
+    return error;
+  auto context = runtime::cuda::Context::get();
+  if (!context)
+    return context.takeError();
+  llvm::outs() << llvm::formatv(
+      "dilattn-run: @{0} from {1}, target cuda ({2}), {3} kernel launches, "
+      "compiled in {4:f1} ms\n",
+      entry, moduleFile, context->info().name, graph.getNumKernelLaunches(),
+      graph.getCompileMs());
+  for (auto [index, path] : llvm::enumerate(outputs))
+    if (llvm::Error error =
+            npy::writeNpyF32(path, graph.getOutputs()[index].shape,
+                             floats[index]))
+      return error;
+  if (bench <= 0)
+    return llvm::Error::success();
+
+  namespace cuda = runtime::cuda;
+  std::vector<cuda::DeviceBuffer> buffers;
+  std::vector<uint64_t> inputAddresses, outputAddresses;
+  for (auto [index, array] : llvm::enumerate(*arrays)) {
+    auto buffer = cuda::DeviceBuffer::allocate(*context, array.bytes.size());
+    if (!buffer)
+      return buffer.takeError();
+    if (!array.bytes.empty())
+      if (llvm::Error error =
+              buffer->copyFromHost(array.bytes.data(), array.bytes.size()))
+        return error;
+    inputAddresses.push_back(buffer->address());
+    buffers.push_back(std::move(*buffer));
+  }
+  for (std::vector<float> &values : floats) {
+    auto buffer =
+        cuda::DeviceBuffer::allocate(*context, values.size() * sizeof(float));
+    if (!buffer)
+      return buffer.takeError();
+    outputAddresses.push_back(buffer->address());
+    buffers.push_back(std::move(*buffer));
+  }
+  for (int i = 0; i < 3; ++i)
+    if (llvm::Error error = graph.runOnDevice(inputAddresses, outputAddresses))
+      return error;
+  std::vector<double> times;
+  for (int i = 0; i < bench; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    if (llvm::Error error = graph.runOnDevice(inputAddresses, outputAddresses))
+      return error;
+    times.push_back(std::chrono::duration<double, std::milli>(
+                        std::chrono::steady_clock::now() - start)
+                        .count());
+  }
+  double ms = median(times);
+  llvm::outs() << llvm::formatv(
+      "{{\"median_ms\": {0:f4}, \"gflops\": {1:f2}, \"compile_ms\": "
+      "{2:f1}, \"cache\": \"miss\", \"reps\": {3}, \"target\": "
+      "\"cuda\", \"device\": \"{4}\", \"kernel_launches\": {5}}\n",
+      ms, ms > 0 ? graph.getEffectiveFlops() / (ms * 1e6) : 0.0,
+      graph.getCompileMs(), bench.getValue(), context->info().name,
+      graph.getNumKernelLaunches());
+  return llvm::Error::success();
+}
+
 static llvm::Error runModuleMode() {
   if (target != "cpu" && target != "cuda")
     return fail("--target must be cpu or cuda, got '" + target + "'");
-  if (target == "cuda")
-    return fail("module mode runs on target cpu only (target cuda runs "
-                "single calls: give --segment-lengths, --dilation-rates and "
-                "the inputs instead of FILE.mlir)");
   if (entry.empty())
     return fail("module mode needs --entry=NAME (the function to run)");
   auto file = llvm::MemoryBuffer::getFile(moduleFile);
   if (!file)
     return fail(moduleFile + ": " + file.getError().message());
+  if (target == "cuda")
+    return runModuleModeCuda((*file)->getBuffer());
   jit::CpuTuning tuning;
   tuning.vectorWidth = vectorWidth;
   tuning.tileQueries = tileQueries;
@@ -901,32 +1033,16 @@ static llvm::Error runModuleMode() {
   if (!compiled)
     return compiled.takeError();
   jit::CompiledModule &module = **compiled;
-  if (inputs.size() != module.getInputs().size())
-    return fail(llvm::formatv("@{0} takes {1} inputs, --inputs names {2}",
-                              entry, module.getInputs().size(), inputs.size()));
+  auto read = readModuleInputs(module.getInputs());
+  if (!read)
+    return read.takeError();
+  std::vector<npy::Array> arrays = std::move(*read);
   if (outputs.size() != module.getOutputs().size())
     return fail(llvm::formatv("@{0} returns {1} results, --outputs names {2}",
                               entry, module.getOutputs().size(),
                               outputs.size()));
-
-  // Inputs: f32 arguments from '<f4' files, i1 arguments from '|b1' files.
-  std::vector<npy::Array> arrays;
   std::vector<std::vector<float>> floats;
   std::vector<jit::ModuleBuffer> inputBuffers;
-  for (auto [index, path] : llvm::enumerate(inputs)) {
-    auto array = npy::readNpy(path);
-    if (!array)
-      return array.takeError();
-    const TensorSignature &expected = module.getInputs()[index];
-    bool wantBool = expected.element == ElementKind::I1;
-    if (wantBool != (array->dtype == npy::DType::Bool) ||
-        (!wantBool && array->dtype != npy::DType::F32))
-      return fail(llvm::formatv("{0}: argument #{1} of @{2} needs '{3}' data, "
-                                "got '{4}'",
-                                path, index, entry, wantBool ? "|b1" : "<f4",
-                                npy::dtypeDescr(array->dtype)));
-    arrays.push_back(std::move(*array));
-  }
   for (npy::Array &array : arrays) {
     jit::ModuleBuffer buffer;
     buffer.data = array.bytes.data();

@@ -8,8 +8,9 @@
 //
 // A graph is an MLIR function on tensors made of dilattn ops and upstream
 // linalg/arith/tensor ops (the same IR a user would write by hand, see
-// getMLIR), compiled by dilattn-cpu-pipeline exactly as `dilattn-run
-// FILE.mlir` compiles it. Errors are values; nothing aborts.
+// getMLIR), compiled by dilattn-cpu-pipeline (target cpu) or
+// dilattn-cuda-pipeline (target cuda) exactly as `dilattn-run FILE.mlir`
+// compiles it. Errors are values; nothing aborts.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,6 +34,10 @@ namespace dilattn {
 namespace jit {
 class CompiledModule;
 } // namespace jit
+
+namespace detail {
+class CudaGraph;
+} // namespace detail
 
 class Graph;
 
@@ -74,6 +79,14 @@ enum class GraphTarget { Cpu, Cuda };
 struct GraphCompileOptions {
   GraphTarget target = GraphTarget::Cpu;
   jit::CpuTuning tuning;
+  /// Target cuda: the kernel tiles of the attention.
+  jit::CudaTuning cudaTuning;
+  /// Target cuda: the device ordinal the graph runs on.
+  int device = 0;
+  /// Target cuda: the chip to compile for (e.g. "sm_90"); empty asks the
+  /// device, which then must be available. With a chip the graph compiles
+  /// on machines without a GPU (runs are refused there).
+  std::string cudaChip;
 };
 
 /// A compiled graph. Runs may be made by many threads at once.
@@ -93,8 +106,22 @@ public:
   /// order the inputs were added (f32 data, or one byte per element for
   /// boolean inputs, non-zero = true) and one caller-allocated f32 buffer
   /// per output in the order they were marked.
+  /// On target cuda the buffers are copied to and from the device.
   llvm::Error run(llvm::ArrayRef<const void *> inputs,
                   llvm::ArrayRef<float *> outputs) const;
+
+  /// Target cuda only: runs on caller-owned contiguous device buffers
+  /// (CUdeviceptr values, same layout as for run) on `stream` (a CUstream;
+  /// null is the legacy default stream), and returns when the work is done.
+  llvm::Error runOnDevice(llvm::ArrayRef<uint64_t> inputs,
+                          llvm::ArrayRef<uint64_t> outputs,
+                          void *stream = nullptr) const;
+
+  GraphTarget getTarget() const {
+    return cudaGraph ? GraphTarget::Cuda : GraphTarget::Cpu;
+  }
+  /// Target cuda: the kernels one run launches.
+  size_t getNumKernelLaunches() const;
 
   llvm::ArrayRef<TensorSignature> getInputs() const;
   llvm::ArrayRef<TensorSignature> getOutputs() const;
@@ -106,6 +133,7 @@ public:
 private:
   CompiledGraph() = default;
   std::shared_ptr<jit::CompiledModule> module;
+  std::shared_ptr<detail::CudaGraph> cudaGraph;
   double compileMs = 0;
 };
 
@@ -173,9 +201,7 @@ public:
   llvm::Expected<std::string> getMLIR() const;
 
   /// Compiles the graph. Graphs with the same MLIR and options share one
-  /// compiled program in the process (an in-memory cache). Target cuda is
-  /// refused: graphs run on the CPU (single calls run on CUDA through
-  /// cudaDilatedAttention).
+  /// compiled program in the process (an in-memory cache).
   llvm::Expected<std::unique_ptr<CompiledGraph>>
   compile(const GraphCompileOptions &options = {}) const;
 

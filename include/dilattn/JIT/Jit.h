@@ -23,6 +23,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dilattn::jit {
@@ -184,6 +185,12 @@ compileCpuKernelObject(const KernelSpec &spec, llvm::StringRef symbol);
 llvm::Expected<CudaKernelImage> compileCudaKernelImage(const KernelSpec &spec,
                                                        llvm::StringRef symbol);
 
+/// Assembles PTX for `chip` (e.g. sm_90) with ptxas: the cubin and false,
+/// or, when no ptxas is found, the NUL-terminated PTX and true (the driver
+/// compiles it at load time).
+llvm::Expected<std::pair<std::vector<uint8_t>, bool>>
+assemblePtx(llvm::StringRef ptx, llvm::StringRef chip);
+
 /// "ptxas <version>" of the ptxas compileCudaKernelImage uses, or "none".
 std::string ptxasVersion();
 
@@ -192,6 +199,9 @@ llvm::ArrayRef<int64_t> cudaSupportedHeadDims();
 
 /// Initialises LLVM's native target once per process.
 void initializeNativeTarget();
+
+/// Initialises LLVM's NVPTX target once per process.
+void initializeNvptxTarget();
 
 /// The MLIR module of the kernel before the pipeline runs (for inspection).
 llvm::Expected<std::string> kernelSourceIR(const KernelSpec &spec,

@@ -7,6 +7,11 @@
 // through MLIR's ExecutionEngine. Function results become caller-allocated
 // output buffers.
 //
+// On target cuda the same function goes through dilattn-cuda-pipeline; its
+// host code is then only allocations, views and kernel launches, which
+// compileCudaProgram records as a CudaProgram: kernel images plus a launch
+// list the runtime replays (the runtime links no MLIR).
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef DILATTN_JIT_MODULERUNNER_H
@@ -63,6 +68,59 @@ private:
   double compileMs = 0;
   std::string entryName;
 };
+
+/// Where a kernel argument's memory is: the caller's input or output
+/// buffer, or a temporary the runtime allocates for the run.
+struct CudaBufferRef {
+  enum class Kind { Input, Output, Temporary };
+  Kind kind = Kind::Temporary;
+  unsigned index = 0;
+};
+
+/// A kernel argument: a strided view of a buffer (passed as an expanded
+/// memref descriptor) or a scalar of 4 or 8 bytes.
+struct CudaKernelArg {
+  bool isMemRef = true;
+  CudaBufferRef buffer;
+  /// In elements.
+  int64_t offset = 0;
+  llvm::SmallVector<int64_t, 4> sizes, strides;
+  unsigned scalarBytes = 0;
+  uint64_t scalarBits = 0;
+};
+
+struct CudaProgramLaunch {
+  /// Index into CudaProgram::images.
+  unsigned image = 0;
+  std::string kernelName;
+  unsigned grid[3] = {1, 1, 1};
+  unsigned block[3] = {1, 1, 1};
+  unsigned dynamicSharedBytes = 0;
+  llvm::SmallVector<CudaKernelArg, 8> args;
+};
+
+/// A function compiled for target cuda (see the file comment).
+struct CudaProgram {
+  struct Image {
+    std::vector<uint8_t> bytes;
+    bool isPtx = false;
+  };
+  std::string entry;
+  llvm::SmallVector<TensorSignature> inputs, outputs;
+  llvm::SmallVector<uint64_t> temporaryBytes;
+  std::vector<Image> images;
+  std::vector<CudaProgramLaunch> launches;
+  double effectiveFlops = 0;
+  double compileMs = 0;
+};
+
+/// Compiles function @entry of `source` (the rules of
+/// CompiledModule::compile, and all shapes static) for the CUDA chip `chip`
+/// (e.g. sm_90). Needs no GPU: only ptxas, or none (PTX images).
+llvm::Expected<std::unique_ptr<CudaProgram>>
+compileCudaProgram(llvm::StringRef source, llvm::StringRef sourceName,
+                   llvm::StringRef entry, llvm::StringRef chip,
+                   const CudaTuning &tuning = {});
 
 } // namespace dilattn::jit
 

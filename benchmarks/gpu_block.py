@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""The multi-head block on the GPU: dilattn's module mode against PyTorch.
+
+Run ON the GPU machine (scripts/gpu-check calls it):
+
+    python3 benchmarks/gpu_block.py DILATTN_RUN WORK_DIR [--reps=N]
+
+The block is SPEC.md section 2 plus the residual add, with biases and the
+sub-layer norm, grouped mode, in float32 (module mode takes f32 tensors), at
+C1's attention size (B=1 N=16384 H=8 D=64, E=512, segments
+512,1024,2048,4096, dilations 1,2,4,8). dilattn runs it with `dilattn-run
+FILE.mlir --target=cuda --bench=N` (device buffers, every kernel of the
+block, the wall time of a whole run); the peer is the seed package's
+algorithm in PyTorch on the same card, in the same call: F.linear
+projections, a gather, SDPA per pattern and a scatter, layer norm, the out
+projection, with TF32 off so that both sides compute in f32. Before timing,
+dilattn's output is checked against the PyTorch float64 block. Prints one
+JSON object per row and a last line with the ratio.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+B, N, H, D = 1, 16384, 8, 64
+E = H * D
+SEGMENTS = [512, 1024, 2048, 4096]
+RATES = [1, 2, 4, 8]
+
+
+def block_mlir():
+    x = "tensor<%dx%dx%dxf32>" % (B, N, E)
+    w = "tensor<%dx%dxf32>" % (E, E)
+    v = "tensor<%dxf32>" % E
+    return """func.func @block(%%x: %(x)s, %%wq: %(w)s, %%wk: %(w)s, %%wv: %(w)s,
+                 %%wo: %(w)s, %%bq: %(v)s, %%bk: %(v)s, %%bv: %(v)s,
+                 %%bo: %(v)s, %%g: %(v)s, %%beta: %(v)s) -> %(x)s {
+  %%0 = dilattn.multihead_dilated_attention %%x, %%x, %%x
+      weights(%%wq, %%wk, %%wv, %%wo) biases(%%bq, %%bk, %%bv, %%bo)
+      layer_norm(%%g, %%beta) num_heads = %(h)d
+      segment_lengths = [%(segments)s] dilation_rates = [%(rates)s]
+      : (%(x)s, %(x)s, %(x)s, %(w)s, %(w)s, %(w)s, %(w)s,
+         %(v)s, %(v)s, %(v)s, %(v)s, %(v)s, %(v)s) -> %(x)s
+  %%1 = arith.addf %%0, %%x : %(x)s
+  return %%1 : %(x)s
+}
+""" % dict(x=x, w=w, v=v, h=H, segments=", ".join(map(str, SEGMENTS)),
+           rates=", ".join(map(str, RATES)))
+
+
+def torch_block(torch, F, x, p):
+    """The seed algorithm: projections, gather / SDPA / scatter per head
+    group, layer norm, out projection, residual."""
+    b, n, e = x.shape
+    d = e // H
+    q = F.linear(x, p["wq"], p["bq"]).view(b, n, H, d)
+    k = F.linear(x, p["wk"], p["bk"]).view(b, n, H, d)
+    v = F.linear(x, p["wv"], p["bv"]).view(b, n, H, d)
+    out = torch.zeros_like(q)
+    groups = len(SEGMENTS)
+    base, extra = divmod(H, groups)
+    start = 0
+    for i, (w, r) in enumerate(zip(SEGMENTS, RATES)):
+        size = base + (1 if i < extra else 0)
+        heads = slice(start, start + size)
+        start += size
+        offset = i % r
+
+        def gather(t):
+            t = t[:, :, heads].reshape(b, n // w, w, size, d)[:, :, offset::r]
+            return t.reshape(b * (n // w), -1, size, d).transpose(1, 2)
+
+        o = F.scaled_dot_product_attention(gather(q), gather(k), gather(v))
+        o = o.transpose(1, 2).reshape(b, n // w, -1, size, d)
+        view = out[:, :, heads].view(b, n // w, w, size, d)
+        view[:, :, offset::r] = o / groups
+    o = out.reshape(b, n, e)
+    o = F.layer_norm(o, (e,), p["g"], p["beta"], eps=1e-5)
+    return F.linear(o, p["wo"], p["bo"]) + x
+
+
+def median_ms(torch, fn, reps):
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return float(np.median(times))
+
+
+def main(argv):
+    args = [a for a in argv[1:] if not a.startswith("--")]
+    reps = 20
+    for a in argv[1:]:
+        if a.startswith("--reps="):
+            reps = int(a.split("=", 1)[1])
+    if len(args) != 2:
+        print(__doc__)
+        return 2
+    tool, work = args
+    os.makedirs(work, exist_ok=True)
+    rng = np.random.default_rng(7)
+    names = ["x", "wq", "wk", "wv", "wo", "bq", "bk", "bv", "bo", "g", "beta"]
+    arrays = {"x": rng.standard_normal((B, N, E)).astype(np.float32)}
+    for name in ("wq", "wk", "wv", "wo"):
+        arrays[name] = (rng.standard_normal((E, E)) / math.sqrt(E)).astype(
+            np.float32)
+    for name in ("bq", "bk", "bv", "bo", "beta"):
+        arrays[name] = (0.1 * rng.standard_normal(E)).astype(np.float32)
+    arrays["g"] = (1 + 0.1 * rng.standard_normal(E)).astype(np.float32)
+    files = []
+    for name in names:
+        path = os.path.join(work, name + ".npy")
+        np.save(path, arrays[name])
+        files.append(path)
+    mlir = os.path.join(work, "block.mlir")
+    with open(mlir, "w") as out:
+        out.write(block_mlir())
+    result = os.path.join(work, "out.npy")
+    cmd = [tool, mlir, "--entry=block", "--target=cuda",
+           "--inputs=" + ",".join(files), "--outputs=" + result,
+           "--bench=%d" % reps]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        print(json.dumps({"row": "dilattn", "error": proc.stderr.strip()}))
+        return 1
+    dilattn = json.loads(proc.stdout.strip().splitlines()[-1])
+
+    import torch
+    import torch.nn.functional as F
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    device = torch.device("cuda")
+    p64 = {k: torch.from_numpy(v).to(device, torch.float64)
+           for k, v in arrays.items()}
+    with torch.no_grad():
+        ref = torch_block(torch, F, p64["x"], p64).cpu().numpy()
+    got = np.load(result).astype(np.float64)
+    rel = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
+    p32 = {k: v.float() for k, v in p64.items()}
+    with torch.no_grad():
+        peer_ms = median_ms(torch, lambda: torch_block(torch, F, p32["x"], p32),
+                            reps)
+    card = torch.cuda.get_device_name(0)
+    print(json.dumps({"row": "dilattn module mode, f32", "block": "C1-sized",
+                      "median_ms": dilattn["median_ms"], "rel_err": rel,
+                      "compile_ms": dilattn["compile_ms"],
+                      "kernel_launches": dilattn.get("kernel_launches"),
+                      "card": card}))
+    print(json.dumps({"row": "PyTorch seed block, f32 (TF32 off)",
+                      "median_ms": peer_ms, "torch": torch.__version__}))
+    print(json.dumps({"ratio_dilattn_over_torch":
+                      dilattn["median_ms"] / peer_ms,
+                      "check_ok": rel <= 1e-5}))
+    return 0 if rel <= 1e-5 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,324 @@
+//===- CudaGraph.cpp - compiled graphs on target cuda ---------------------===//
+
+#include "CudaGraph.h"
+
+#include "dilattn/API/CudaDilatedAttention.h"
+#include "dilattn/Runtime/CudaRuntime.h"
+
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <list>
+#include <map>
+#include <mutex>
+
+using namespace dilattn;
+namespace cuda = dilattn::runtime::cuda;
+
+static llvm::Error fail(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+namespace dilattn::detail {
+
+/// A program's images loaded into one device context.
+struct LoadedProgram {
+  std::vector<cuda::Module> modules;
+  /// One per launch, in order.
+  std::vector<cuda::Function> functions;
+};
+
+class CudaGraph {
+public:
+  explicit CudaGraph(std::unique_ptr<jit::CudaProgram> program)
+      : program(std::move(program)) {}
+
+  const jit::CudaProgram &getProgram() const { return *program; }
+
+  llvm::Expected<const LoadedProgram *> load(cuda::Context &context);
+  llvm::Error run(cuda::Context &context, llvm::ArrayRef<uint64_t> inputs,
+                  llvm::ArrayRef<uint64_t> outputs, cuda::Stream &stream);
+
+  /// The device the program was compiled for.
+  int device = 0;
+
+private:
+  std::unique_ptr<jit::CudaProgram> program;
+  std::mutex mutex;
+  std::map<int, std::unique_ptr<LoadedProgram>> loaded;
+  std::map<int, std::vector<std::vector<cuda::DeviceBuffer>>> idleTemporaries;
+};
+
+llvm::Expected<const LoadedProgram *> CudaGraph::load(cuda::Context &context) {
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = loaded.find(context.ordinal());
+  if (it != loaded.end())
+    return it->second.get();
+  auto entry = std::make_unique<LoadedProgram>();
+  for (const jit::CudaProgram::Image &image : program->images) {
+    auto module = cuda::Module::load(context, image.bytes);
+    if (!module)
+      return module.takeError();
+    entry->modules.push_back(std::move(*module));
+  }
+  for (const jit::CudaProgramLaunch &launch : program->launches) {
+    auto function =
+        entry->modules[launch.image].getFunction(launch.kernelName);
+    if (!function)
+      return function.takeError();
+    if (launch.dynamicSharedBytes > 48 * 1024)
+      if (llvm::Error error = function->setMaxDynamicSharedMemory(
+              static_cast<int>(launch.dynamicSharedBytes)))
+        return std::move(error);
+    entry->functions.push_back(std::move(*function));
+  }
+  const LoadedProgram *result = entry.get();
+  loaded.emplace(context.ordinal(), std::move(entry));
+  return result;
+}
+
+llvm::Error CudaGraph::run(cuda::Context &context,
+                           llvm::ArrayRef<uint64_t> inputs,
+                           llvm::ArrayRef<uint64_t> outputs,
+                           cuda::Stream &stream) {
+  auto loadedProgram = load(context);
+  if (!loadedProgram)
+    return loadedProgram.takeError();
+  // A set of temporaries no other run is using: taken from the pool of
+  // this device, or allocated, and given back after the run.
+  std::vector<cuda::DeviceBuffer> temporaries;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::vector<std::vector<cuda::DeviceBuffer>> &pool =
+        idleTemporaries[context.ordinal()];
+    if (!pool.empty()) {
+      temporaries = std::move(pool.back());
+      pool.pop_back();
+    }
+  }
+  if (temporaries.empty())
+    for (uint64_t bytes : program->temporaryBytes) {
+      auto buffer = cuda::DeviceBuffer::allocate(context, bytes);
+      if (!buffer)
+        return buffer.takeError();
+      temporaries.push_back(std::move(*buffer));
+    }
+  llvm::scope_exit giveBack([&] {
+    if (temporaries.empty())
+      return;
+    std::lock_guard<std::mutex> lock(mutex);
+    std::vector<std::vector<cuda::DeviceBuffer>> &pool =
+        idleTemporaries[context.ordinal()];
+    // Runs at once rarely exceed a few; keep that many sets at most.
+    if (pool.size() < 4)
+      pool.push_back(std::move(temporaries));
+  });
+  auto address = [&](const jit::CudaBufferRef &ref) -> uint64_t {
+    switch (ref.kind) {
+    case jit::CudaBufferRef::Kind::Input:
+      return inputs[ref.index];
+    case jit::CudaBufferRef::Kind::Output:
+      return outputs[ref.index];
+    case jit::CudaBufferRef::Kind::Temporary:
+      return temporaries[ref.index].address();
+    }
+    return 0;
+  };
+  llvm::Error status = llvm::Error::success();
+  for (auto [launch, function] :
+       llvm::zip_equal(program->launches, (*loadedProgram)->functions)) {
+    cuda::KernelParams params;
+    for (const jit::CudaKernelArg &arg : launch.args) {
+      if (arg.isMemRef) {
+        uint64_t base = address(arg.buffer);
+        params.addMemRef(base, base, arg.offset, arg.sizes, arg.strides);
+      } else if (arg.scalarBytes == 4) {
+        params.addI32(static_cast<int32_t>(static_cast<uint32_t>(arg.scalarBits)));
+      } else {
+        params.addI64(static_cast<int64_t>(arg.scalarBits));
+      }
+    }
+    llvm::SmallVector<void *> pointers = params.pointers();
+    cuda::Function callable = function;
+    status = callable.launch(
+        cuda::Dim3{launch.grid[0], launch.grid[1], launch.grid[2]},
+        cuda::Dim3{launch.block[0], launch.block[1], launch.block[2]},
+        launch.dynamicSharedBytes, stream, pointers);
+    if (status)
+      break;
+  }
+  // The temporaries go back to the pool on return: wait for the kernels
+  // that use them, also after a failed launch.
+  llvm::Error synchronized = stream.synchronize();
+  if (status) {
+    llvm::consumeError(std::move(synchronized));
+    return status;
+  }
+  return synchronized;
+}
+
+const jit::CudaProgram &getProgram(const CudaGraph &graph) {
+  return graph.getProgram();
+}
+
+namespace {
+/// Compiled CUDA programs by source, entry, chip and tuning; a few dozen
+/// kernel images each at most.
+class CudaGraphCache {
+public:
+  static CudaGraphCache &global() {
+    static CudaGraphCache *cache = new CudaGraphCache();
+    return *cache;
+  }
+
+  llvm::Expected<std::shared_ptr<CudaGraph>>
+  getOrCompile(const std::string &key, llvm::StringRef source,
+               llvm::StringRef sourceName, llvm::StringRef entry,
+               llvm::StringRef chip, const jit::CudaTuning &tuning,
+               bool &compiled) {
+    std::lock_guard<std::mutex> lock(mutex);
+    compiled = false;
+    for (auto it = entries.begin(); it != entries.end(); ++it) {
+      if (it->first != key)
+        continue;
+      entries.splice(entries.begin(), entries, it);
+      return entries.front().second;
+    }
+    auto program =
+        jit::compileCudaProgram(source, sourceName, entry, chip, tuning);
+    if (!program)
+      return program.takeError();
+    compiled = true;
+    entries.emplace_front(key, std::make_shared<CudaGraph>(std::move(*program)));
+    if (entries.size() > kCapacity)
+      entries.pop_back();
+    return entries.front().second;
+  }
+
+private:
+  static constexpr size_t kCapacity = 32;
+  std::mutex mutex;
+  std::list<std::pair<std::string, std::shared_ptr<CudaGraph>>> entries;
+};
+} // namespace
+
+llvm::Expected<std::shared_ptr<CudaGraph>>
+getCudaGraph(llvm::StringRef source, llvm::StringRef sourceName,
+             llvm::StringRef entry, const GraphCompileOptions &options,
+             bool &compiled) {
+  std::string chip = options.cudaChip;
+  if (chip.empty()) {
+    if (llvm::Error error = checkCudaAvailable(options.device))
+      return std::move(error);
+    auto context = cuda::Context::get(options.device);
+    if (!context)
+      return context.takeError();
+    chip = llvm::formatv("sm_{0}{1}", context->info().computeCapabilityMajor,
+                         context->info().computeCapabilityMinor)
+               .str();
+  }
+  const jit::CudaTuning &tuning = options.cudaTuning;
+  std::string key =
+      llvm::formatv("{0}|{1}|{2}|{3},{4},{5}", entry, chip, source,
+                    tuning.tileQueries, tuning.tileKeys, tuning.stages)
+          .str();
+  auto graph = CudaGraphCache::global().getOrCompile(
+      key, source, sourceName, entry, chip, tuning, compiled);
+  if (graph)
+    (*graph)->device = options.device;
+  return graph;
+}
+
+static int64_t elementCount(const TensorSignature &type) {
+  int64_t count = 1;
+  for (int64_t size : type.shape)
+    count *= size;
+  return count;
+}
+
+static size_t byteSize(const TensorSignature &type) {
+  return static_cast<size_t>(elementCount(type)) *
+         (type.element == ElementKind::I1 ? 1 : 4);
+}
+
+llvm::Error runOnDeviceBuffers(CudaGraph &graph,
+                               llvm::ArrayRef<uint64_t> inputs,
+                               llvm::ArrayRef<uint64_t> outputs,
+                               void *stream) {
+  const jit::CudaProgram &program = graph.getProgram();
+  if (inputs.size() != program.inputs.size())
+    return fail(llvm::formatv("the graph takes {0} inputs, got {1}",
+                              program.inputs.size(), inputs.size()));
+  if (outputs.size() != program.outputs.size())
+    return fail(llvm::formatv("the graph has {0} outputs, got {1}",
+                              program.outputs.size(), outputs.size()));
+  for (auto [index, address] : llvm::enumerate(inputs))
+    if (!address && elementCount(program.inputs[index]) != 0)
+      return fail(llvm::formatv("input #{0} must not be null", index));
+  for (auto [index, address] : llvm::enumerate(outputs))
+    if (!address && elementCount(program.outputs[index]) != 0)
+      return fail(llvm::formatv("output #{0} must not be null", index));
+  if (llvm::Error error = checkCudaAvailable(graph.device))
+    return error;
+  auto context = cuda::Context::get(graph.device);
+  if (!context)
+    return context.takeError();
+  cuda::Stream wrapped = cuda::Stream::wrap(stream, &*context);
+  return graph.run(*context, inputs, outputs, wrapped);
+}
+
+llvm::Error runOnHostBuffers(CudaGraph &graph,
+                             llvm::ArrayRef<const void *> inputs,
+                             llvm::ArrayRef<float *> outputs) {
+  const jit::CudaProgram &program = graph.getProgram();
+  if (inputs.size() != program.inputs.size())
+    return fail(llvm::formatv("the graph takes {0} inputs, got {1}",
+                              program.inputs.size(), inputs.size()));
+  if (outputs.size() != program.outputs.size())
+    return fail(llvm::formatv("the graph has {0} outputs, got {1}",
+                              program.outputs.size(), outputs.size()));
+  for (auto [index, data] : llvm::enumerate(inputs))
+    if (!data && elementCount(program.inputs[index]) != 0)
+      return fail(llvm::formatv("input #{0} must not be null", index));
+  for (auto [index, data] : llvm::enumerate(outputs))
+    if (!data && elementCount(program.outputs[index]) != 0)
+      return fail(llvm::formatv("output #{0} must not be null", index));
+  if (llvm::Error error = checkCudaAvailable(graph.device))
+    return error;
+  auto context = cuda::Context::get(graph.device);
+  if (!context)
+    return context.takeError();
+  std::vector<cuda::DeviceBuffer> inputBuffers, outputBuffers;
+  llvm::SmallVector<uint64_t> inputAddresses, outputAddresses;
+  for (auto [index, data] : llvm::enumerate(inputs)) {
+    size_t bytes = byteSize(program.inputs[index]);
+    auto buffer = cuda::DeviceBuffer::allocate(*context, bytes);
+    if (!buffer)
+      return buffer.takeError();
+    if (bytes)
+      if (llvm::Error error = buffer->copyFromHost(data, bytes))
+        return error;
+    inputAddresses.push_back(buffer->address());
+    inputBuffers.push_back(std::move(*buffer));
+  }
+  for (const TensorSignature &type : program.outputs) {
+    auto buffer = cuda::DeviceBuffer::allocate(*context, byteSize(type));
+    if (!buffer)
+      return buffer.takeError();
+    outputAddresses.push_back(buffer->address());
+    outputBuffers.push_back(std::move(*buffer));
+  }
+  cuda::Stream stream = cuda::Stream::wrap(nullptr, &*context);
+  if (llvm::Error error =
+          graph.run(*context, inputAddresses, outputAddresses, stream))
+    return error;
+  for (auto [index, data] : llvm::enumerate(outputs)) {
+    size_t bytes = byteSize(program.outputs[index]);
+    if (bytes)
+      if (llvm::Error error = outputBuffers[index].copyToHost(data, bytes))
+        return error;
+  }
+  return llvm::Error::success();
+}
+
+} // namespace dilattn::detail

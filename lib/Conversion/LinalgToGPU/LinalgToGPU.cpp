@@ -1,0 +1,477 @@
+//===- LinalgToGPU.cpp - the linalg parts of a program to CUDA kernels ----===//
+//
+// Module mode on target cuda. dilattn-convert-to-gpu turns the attention of
+// a program into kernels; what is left on the host after bufferization is
+// linalg on buffers (projections, bias adds, layer norm, residual adds,
+// activations) and memref.copy. dilattn-convert-linalg-to-gpu makes each of
+// them a gpu.launch, so the host code that remains is allocations, views and
+// launches, which the runtime replays. dilattn-legalize-math-for-nvvm then
+// keeps the kernels free of libdevice calls.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dilattn/Dialect/DilAttn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Approximation.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <limits>
+
+namespace mlir::dilattn {
+#define GEN_PASS_DEF_DILATTNCONVERTLINALGTOGPU
+#define GEN_PASS_DEF_DILATTNLEGALIZEMATHFORNVVM
+#include "dilattn/Dialect/DilAttn/Transforms/Passes.h.inc"
+} // namespace mlir::dilattn
+
+using namespace mlir;
+
+namespace {
+
+/// Index arithmetic at one insertion point.
+struct IndexMath {
+  OpBuilder &b;
+  Location loc;
+
+  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return arith::DivUIOp::create(b, loc, x, y); }
+  Value rem(Value x, Value y) { return arith::RemUIOp::create(b, loc, x, y); }
+  Value min(Value x, Value y) { return arith::MinUIOp::create(b, loc, x, y); }
+  Value ult(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
+  }
+};
+
+// Tile of the linear-layer kernel: BM x BN outputs per block, BK-deep
+// slices of the reduction in workgroup memory, 16 x 16 threads of TM x TN
+// outputs each.
+constexpr int64_t kLinearBM = 64, kLinearBN = 64, kLinearBK = 16;
+constexpr int64_t kLinearTM = 4, kLinearTN = 4;
+constexpr int64_t kLinearThreads =
+    (kLinearBM / kLinearTM) * (kLinearBN / kLinearTN);
+
+/// A contraction C[m.., o] += A[m.., e] * B[o, e] in f32 on identity-layout
+/// static buffers, where m.. are the leading dims (a linear layer without
+/// its bias).
+struct LinearLayer {
+  Value a, b, c;
+  int64_t rows = 1, outFeatures = 0, inFeatures = 0;
+};
+
+std::optional<LinearLayer> matchLinearLayer(linalg::LinalgOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1)
+    return std::nullopt;
+  if (!isa<linalg::ContractOp, linalg::MatmulOp, linalg::GenericOp>(
+          op.getOperation()))
+    return std::nullopt;
+  if (!linalg::isaContractionOpInterface(op))
+    return std::nullopt;
+  Value a = op.getDpsInputOperand(0)->get();
+  Value b = op.getDpsInputOperand(1)->get();
+  Value c = op.getDpsInitOperand(0)->get();
+  auto aType = dyn_cast<MemRefType>(a.getType());
+  auto bType = dyn_cast<MemRefType>(b.getType());
+  auto cType = dyn_cast<MemRefType>(c.getType());
+  if (!aType || !bType || !cType)
+    return std::nullopt;
+  for (MemRefType type : {aType, bType, cType})
+    if (!type.hasStaticShape() || !type.getLayout().isIdentity() ||
+        !type.getElementType().isF32())
+      return std::nullopt;
+  int64_t rank = aType.getRank();
+  if (rank < 2 || bType.getRank() != 2 || cType.getRank() != rank)
+    return std::nullopt;
+  // Loops (m.., o, e): A (m.., e), B (o, e), C (m.., o).
+  unsigned loops = op.getNumLoops();
+  if (loops != static_cast<unsigned>(rank) + 1 ||
+      op.getNumReductionLoops() != 1)
+    return std::nullopt;
+  MLIRContext *context = op.getContext();
+  SmallVector<AffineExpr> lead;
+  for (int64_t i = 0; i < rank - 1; ++i)
+    lead.push_back(getAffineDimExpr(i, context));
+  AffineExpr o = getAffineDimExpr(rank - 1, context);
+  AffineExpr e = getAffineDimExpr(rank, context);
+  auto map = [&](ArrayRef<AffineExpr> results) {
+    return AffineMap::get(loops, 0, results, context);
+  };
+  SmallVector<AffineExpr> aResults(lead), cResults(lead);
+  aResults.push_back(e);
+  cResults.push_back(o);
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (maps[0] != map(aResults) || maps[1] != map({o, e}) ||
+      maps[2] != map(cResults))
+    return std::nullopt;
+  // The body must be out + a * b.
+  if (auto generic = dyn_cast<linalg::GenericOp>(op.getOperation())) {
+    Block &body = generic.getRegion().front();
+    if (body.getOperations().size() != 3)
+      return std::nullopt;
+    auto mul = dyn_cast<arith::MulFOp>(&body.front());
+    auto sum = dyn_cast<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
+    if (!mul || !sum)
+      return std::nullopt;
+  }
+  LinearLayer layer{a, b, c};
+  for (int64_t i = 0; i < rank - 1; ++i)
+    layer.rows *= aType.getDimSize(i);
+  layer.inFeatures = aType.getDimSize(rank - 1);
+  layer.outFeatures = bType.getDimSize(0);
+  if (bType.getDimSize(1) != layer.inFeatures ||
+      cType.getDimSize(rank - 1) != layer.outFeatures)
+    return std::nullopt;
+  return layer;
+}
+
+/// A (rows, cols) view of an identity-layout buffer of rank >= 2.
+Value flatten2D(OpBuilder &b, Location loc, Value buffer) {
+  auto type = cast<MemRefType>(buffer.getType());
+  if (type.getRank() == 2)
+    return buffer;
+  SmallVector<ReassociationIndices> groups(2);
+  for (int64_t i = 0; i + 1 < type.getRank(); ++i)
+    groups[0].push_back(i);
+  groups[1].push_back(type.getRank() - 1);
+  return memref::CollapseShapeOp::create(b, loc, buffer, groups);
+}
+
+/// C += A B^T as a tiled kernel (see the pass description).
+void emitLinearLayer(OpBuilder &b, Location loc, const LinearLayer &layer) {
+  IndexMath m{b, loc};
+  Value a = flatten2D(b, loc, layer.a);
+  Value c = flatten2D(b, loc, layer.c);
+  Value w = layer.b;
+  const int64_t M = layer.rows, O = layer.outFeatures, K = layer.inFeatures;
+  Attribute workgroup =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  // Slices are stored k-major so that the inner loop reads TM (TN)
+  // consecutive rows (columns) of one k.
+  // One column of padding: the staging stores (consecutive k per thread)
+  // then fall into different banks.
+  auto aTileType = MemRefType::get({kLinearBK, kLinearBM + 1}, b.getF32Type(),
+                                   MemRefLayoutAttrInterface{}, workgroup);
+  auto bTileType = MemRefType::get({kLinearBK, kLinearBN + 1}, b.getF32Type(),
+                                   MemRefLayoutAttrInterface{}, workgroup);
+  // Row tiles on x, whose limit (2^31 - 1) is the larger.
+  Value gridX = m.c((M + kLinearBM - 1) / kLinearBM);
+  Value gridY = m.c((O + kLinearBN - 1) / kLinearBN);
+  auto launch = gpu::LaunchOp::create(
+      b, loc, gridX, gridY, m.c(1), m.c(kLinearThreads), m.c(1), m.c(1),
+      /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+      ValueRange{}, TypeRange{aTileType, bTileType});
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value aTile = launch.getWorkgroupAttributions()[0];
+  Value bTile = launch.getWorkgroupAttributions()[1];
+  Value thread = launch.getThreadIds().x;
+  Value rowBase = m.mul(launch.getBlockIds().x, m.c(kLinearBM));
+  Value colBase = m.mul(launch.getBlockIds().y, m.c(kLinearBN));
+  Value threadCol =
+      m.mul(m.rem(thread, m.c(kLinearBN / kLinearTN)), m.c(kLinearTN));
+  Value threadRow =
+      m.mul(m.div(thread, m.c(kLinearBN / kLinearTN)), m.c(kLinearTM));
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+  SmallVector<Value> init(kLinearTM * kLinearTN, zero);
+
+  // Stages rows [base, base + tileRows) x k [k0, k0 + BK) of `source` into
+  // `tile` (k-major), zeros outside the matrix (clamped loads, selected).
+  auto stage = [&](Value source, Value tile, Value base, int64_t tileRows,
+                   int64_t sourceRows, Value k0) {
+    for (int64_t i = 0; i < tileRows * kLinearBK; i += kLinearThreads) {
+      Value element = m.add(thread, m.c(i));
+      Value r = m.div(element, m.c(kLinearBK));
+      Value kk = m.rem(element, m.c(kLinearBK));
+      Value row = m.add(base, r);
+      Value col = m.add(k0, kk);
+      Value inside = arith::AndIOp::create(b, loc, m.ult(row, m.c(sourceRows)),
+                                           m.ult(col, m.c(K)));
+      Value loaded = memref::LoadOp::create(
+          b, loc, source,
+          ValueRange{m.min(row, m.c(sourceRows - 1)), m.min(col, m.c(K - 1))});
+      Value v = arith::SelectOp::create(b, loc, inside, loaded, zero);
+      memref::StoreOp::create(b, loc, v, tile, ValueRange{kk, r});
+    }
+  };
+  auto loop = scf::ForOp::create(
+      b, loc, m.c(0), m.c(K), m.c(kLinearBK), init,
+      [&](OpBuilder &nested, Location, Value k0, ValueRange acc) {
+        stage(a, aTile, rowBase, kLinearBM, M, k0);
+        stage(w, bTile, colBase, kLinearBN, O, k0);
+        gpu::BarrierOp::create(b, loc);
+        SmallVector<Value> sums(acc.begin(), acc.end());
+        for (int64_t kk = 0; kk < kLinearBK; ++kk) {
+          Value kIndex = m.c(kk);
+          SmallVector<Value> av, bv;
+          for (int64_t i = 0; i < kLinearTM; ++i)
+            av.push_back(memref::LoadOp::create(
+                b, loc, aTile, ValueRange{kIndex, m.add(threadRow, m.c(i))}));
+          for (int64_t j = 0; j < kLinearTN; ++j)
+            bv.push_back(memref::LoadOp::create(
+                b, loc, bTile, ValueRange{kIndex, m.add(threadCol, m.c(j))}));
+          for (int64_t i = 0; i < kLinearTM; ++i)
+            for (int64_t j = 0; j < kLinearTN; ++j) {
+              Value product = arith::MulFOp::create(b, loc, av[i], bv[j]);
+              sums[i * kLinearTN + j] = arith::AddFOp::create(
+                  b, loc, sums[i * kLinearTN + j], product);
+            }
+        }
+        // The next slice overwrites the tiles.
+        gpu::BarrierOp::create(b, loc);
+        scf::YieldOp::create(nested, loc, sums);
+      });
+  for (int64_t i = 0; i < kLinearTM; ++i)
+    for (int64_t j = 0; j < kLinearTN; ++j) {
+      Value row = m.add(rowBase, m.add(threadRow, m.c(i)));
+      Value col = m.add(colBase, m.add(threadCol, m.c(j)));
+      Value inside =
+          arith::AndIOp::create(b, loc, m.ult(row, m.c(M)), m.ult(col, m.c(O)));
+      auto write = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(write.thenBlock());
+      Value old = memref::LoadOp::create(b, loc, c, ValueRange{row, col});
+      Value sum =
+          arith::AddFOp::create(b, loc, old, loop.getResult(i * kLinearTN + j));
+      memref::StoreOp::create(b, loc, sum, c, ValueRange{row, col});
+    }
+  gpu::TerminatorOp::create(b, loc);
+}
+
+/// Replaces a top-level scf.parallel with static bounds by a gpu.launch of
+/// one thread per point: the linear thread index is delinearised with the
+/// last loop fastest, so consecutive threads touch consecutive elements.
+LogicalResult parallelToLaunch(scf::ParallelOp parallel, int64_t blockThreads) {
+  if (parallel.getNumResults() != 0)
+    return parallel.emitOpError("with reductions cannot become a kernel");
+  SmallVector<int64_t> lower, upper, steps, counts;
+  int64_t total = 1;
+  for (auto [lb, ub, step] :
+       llvm::zip_equal(parallel.getLowerBound(), parallel.getUpperBound(),
+                       parallel.getStep())) {
+    auto l = getConstantIntValue(lb), u = getConstantIntValue(ub),
+         s = getConstantIntValue(step);
+    if (!l || !u || !s || *s <= 0)
+      return parallel.emitOpError(
+          "needs static bounds to become a kernel (module mode on target "
+          "cuda takes static shapes)");
+    lower.push_back(*l);
+    steps.push_back(*s);
+    counts.push_back(*u > *l ? (*u - *l + *s - 1) / *s : 0);
+    total *= counts.back();
+  }
+  OpBuilder b(parallel);
+  Location loc = parallel.getLoc();
+  if (total == 0) {
+    parallel.erase();
+    return success();
+  }
+  IndexMath m{b, loc};
+  int64_t threads = std::min(blockThreads, total);
+  int64_t blocks = (total + threads - 1) / threads;
+  if (blocks > std::numeric_limits<int32_t>::max())
+    return parallel.emitOpError("has too many points for one kernel launch");
+  auto launch = gpu::LaunchOp::create(b, loc, m.c(blocks), m.c(1), m.c(1),
+                                      m.c(threads), m.c(1), m.c(1));
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value linear = m.add(m.mul(launch.getBlockIds().x, m.c(threads)),
+                       launch.getThreadIds().x);
+  auto inRange = scf::IfOp::create(b, loc, m.ult(linear, m.c(total)),
+                                   /*withElse=*/false);
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointToStart(inRange.thenBlock());
+  IRMapping mapping;
+  int64_t stride = 1;
+  for (int64_t i = static_cast<int64_t>(counts.size()) - 1; i >= 0; --i) {
+    Value index = m.rem(m.div(linear, m.c(stride)), m.c(counts[i]));
+    mapping.map(parallel.getInductionVars()[i],
+                m.add(m.c(lower[i]), m.mul(index, m.c(steps[i]))));
+    stride *= counts[i];
+  }
+  for (Operation &op : parallel.getBody()->without_terminator())
+    b.clone(op, mapping);
+  parallel.erase();
+  return success();
+}
+
+/// Makes `op` (on buffers, outside kernels) one or more gpu.launch.
+LogicalResult convertLinalgOp(linalg::LinalgOp op, int64_t blockThreads) {
+  if (!op.hasPureBufferSemantics())
+    return op->emitOpError("must be on buffers to become a kernel");
+  OpBuilder b(op);
+  if (std::optional<LinearLayer> layer = matchLinearLayer(op)) {
+    emitLinearLayer(b, op.getLoc(), *layer);
+    op->erase();
+    return success();
+  }
+  IRRewriter rewriter(op.getContext());
+  rewriter.setInsertionPoint(op);
+  FailureOr<linalg::LinalgLoops> loops =
+      linalg::linalgOpToParallelLoops(rewriter, op);
+  if (failed(loops))
+    return op->emitOpError("cannot be lowered to loops for a kernel");
+  rewriter.eraseOp(op);
+  if (loops->empty())
+    return success();
+  // The outermost loop and everything created with it (index constants)
+  // sit where the op was.
+  Operation *outer = (*loops)[0];
+  if (auto parallel = dyn_cast<scf::ParallelOp>(outer))
+    return parallelToLaunch(parallel, blockThreads);
+  // Reductions only (no parallel loop): one thread runs the nest.
+  b.setInsertionPoint(outer);
+  IndexMath m{b, outer->getLoc()};
+  Value one = m.c(1);
+  auto launch =
+      gpu::LaunchOp::create(b, outer->getLoc(), one, one, one, one, one, one);
+  Block &body = launch.getBody().front();
+  b.setInsertionPointToStart(&body);
+  gpu::TerminatorOp::create(b, outer->getLoc());
+  outer->moveBefore(body.getTerminator());
+  return success();
+}
+
+struct ConvertLinalgToGPUPass
+    : mlir::dilattn::impl::DilAttnConvertLinalgToGPUBase<
+          ConvertLinalgToGPUPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (blockThreads < 32 || blockThreads > 1024) {
+      module.emitError("block-threads must be in [32, 1024], got ")
+          << blockThreads;
+      return signalPassFailure();
+    }
+    // Host code only: kernels already generated are left alone.
+    SmallVector<memref::CopyOp> copies;
+    SmallVector<linalg::LinalgOp> ops;
+    for (auto function : module.getOps<FunctionOpInterface>())
+      function.walk([&](Operation *op) {
+        if (auto copy = dyn_cast<memref::CopyOp>(op))
+          copies.push_back(copy);
+        else if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
+          ops.push_back(linalgOp);
+      });
+    for (memref::CopyOp copy : copies) {
+      OpBuilder b(copy);
+      ops.push_back(cast<linalg::LinalgOp>(
+          linalg::CopyOp::create(b, copy.getLoc(), ValueRange{copy.getSource()},
+                                 ValueRange{copy.getTarget()})
+              .getOperation()));
+      copy.erase();
+    }
+    // Program order, so launches follow the data flow of the host code.
+    llvm::sort(ops, [](linalg::LinalgOp x, linalg::LinalgOp y) {
+      return x->isBeforeInBlock(y);
+    });
+    bool converted = false;
+    for (linalg::LinalgOp op : ops) {
+      if (failed(convertLinalgOp(op, blockThreads)))
+        return signalPassFailure();
+      converted = true;
+    }
+    if (converted)
+      module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                      UnitAttr::get(module.getContext()));
+  }
+};
+
+/// math.<op> on f32 to an LLVM intrinsic that convert-gpu-to-nvvm keeps.
+template <typename MathOp, typename LLVMOp>
+struct MathToIntrinsic : OpRewritePattern<MathOp> {
+  using OpRewritePattern<MathOp>::OpRewritePattern;
+  LogicalResult matchAndRewrite(MathOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.getType().isF32())
+      return failure();
+    rewriter.replaceOpWithNewOp<LLVMOp>(op, op.getType(), op->getOperands());
+    return success();
+  }
+};
+
+/// One f32 PTX instruction `instruction $0, $1;` (convert-gpu-to-nvvm
+/// would turn llvm.intr.sqrt, floor and ceil into libdevice calls).
+Value ptxUnary(PatternRewriter &rewriter, Location loc, StringRef instruction,
+               Value x) {
+  return LLVM::InlineAsmOp::create(
+             rewriter, loc, rewriter.getF32Type(), ValueRange{x},
+             (instruction + " $0, $1;").str(), "=f,f",
+             /*has_side_effects=*/false, /*is_align_stack=*/false,
+             LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
+             ArrayAttr())
+      .getResult(0);
+}
+
+template <typename MathOp> struct MathToPtx : OpRewritePattern<MathOp> {
+  MathToPtx(MLIRContext *context, StringRef instruction, bool reciprocal)
+      : OpRewritePattern<MathOp>(context), instruction(instruction),
+        reciprocal(reciprocal) {}
+  LogicalResult matchAndRewrite(MathOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.getType().isF32())
+      return failure();
+    Value result =
+        ptxUnary(rewriter, op.getLoc(), instruction, op->getOperand(0));
+    if (reciprocal) {
+      Value one = arith::ConstantOp::create(rewriter, op.getLoc(),
+                                            rewriter.getF32FloatAttr(1.0f));
+      result = arith::DivFOp::create(rewriter, op.getLoc(), one, result);
+    }
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+  std::string instruction;
+  bool reciprocal;
+};
+
+struct LegalizeMathForNVVMPass
+    : mlir::dilattn::impl::DilAttnLegalizeMathForNVVMBase<
+          LegalizeMathForNVVMPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    MLIRContext *context = &getContext();
+    {
+      RewritePatternSet patterns(context);
+      populateMathF32ExpansionPatterns(patterns,
+                                       [](StringRef) { return true; });
+      populateMathPolynomialApproximationPatterns(
+          patterns, [](StringRef) { return true; });
+      if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+        return signalPassFailure();
+    }
+    RewritePatternSet patterns(context);
+    patterns.add<MathToIntrinsic<math::FmaOp, LLVM::FMAOp>,
+                 MathToIntrinsic<math::AbsFOp, LLVM::FAbsOp>,
+                 MathToIntrinsic<math::CopySignOp, LLVM::CopySignOp>>(context);
+    patterns.add<MathToPtx<math::SqrtOp>>(context, "sqrt.rn.f32", false);
+    patterns.add<MathToPtx<math::RsqrtOp>>(context, "sqrt.rn.f32", true);
+    patterns.add<MathToPtx<math::FloorOp>>(context, "cvt.rmi.f32.f32", false);
+    patterns.add<MathToPtx<math::CeilOp>>(context, "cvt.rpi.f32.f32", false);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+    WalkResult left = getOperation().walk([](Operation *op) {
+      if (isa<math::MathDialect>(op->getDialect())) {
+        op->emitOpError("has no lowering for target cuda without libdevice");
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (left.wasInterrupted())
+      signalPassFailure();
+  }
+};
+
+} // namespace
