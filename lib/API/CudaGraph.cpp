@@ -62,8 +62,7 @@ llvm::Expected<const LoadedProgram *> CudaGraph::load(cuda::Context &context) {
     entry->modules.push_back(std::move(*module));
   }
   for (const jit::CudaProgramLaunch &launch : program->launches) {
-    auto function =
-        entry->modules[launch.image].getFunction(launch.kernelName);
+    auto function = entry->modules[launch.image].getFunction(launch.kernelName);
     if (!function)
       return function.takeError();
     if (launch.dynamicSharedBytes > 48 * 1024)
@@ -133,7 +132,8 @@ llvm::Error CudaGraph::run(cuda::Context &context,
         uint64_t base = address(arg.buffer);
         params.addMemRef(base, base, arg.offset, arg.sizes, arg.strides);
       } else if (arg.scalarBytes == 4) {
-        params.addI32(static_cast<int32_t>(static_cast<uint32_t>(arg.scalarBits)));
+        params.addI32(
+            static_cast<int32_t>(static_cast<uint32_t>(arg.scalarBits)));
       } else {
         params.addI64(static_cast<int64_t>(arg.scalarBits));
       }
@@ -189,7 +189,8 @@ public:
     if (!program)
       return program.takeError();
     compiled = true;
-    entries.emplace_front(key, std::make_shared<CudaGraph>(std::move(*program)));
+    entries.emplace_front(key,
+                          std::make_shared<CudaGraph>(std::move(*program)));
     if (entries.size() > kCapacity)
       entries.pop_back();
     return entries.front().second;
@@ -243,8 +244,7 @@ static size_t byteSize(const TensorSignature &type) {
 
 llvm::Error runOnDeviceBuffers(CudaGraph &graph,
                                llvm::ArrayRef<uint64_t> inputs,
-                               llvm::ArrayRef<uint64_t> outputs,
-                               void *stream) {
+                               llvm::ArrayRef<uint64_t> outputs, void *stream) {
   const jit::CudaProgram &program = graph.getProgram();
   if (inputs.size() != program.inputs.size())
     return fail(llvm::formatv("the graph takes {0} inputs, got {1}",

@@ -10,8 +10,8 @@
 #include "dilattn/Runtime/CpuRuntime.h"
 #include "dilattn/Support/ParserHazards.h"
 
-#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -366,8 +366,7 @@ private:
 };
 } // namespace
 
-llvm::Error HostCodeRecorder::newBuffer(mlir::Operation *op,
-                                        mlir::Value result,
+llvm::Error HostCodeRecorder::newBuffer(mlir::Operation *op, mlir::Value result,
                                         mlir::ValueRange dynamicSizes) {
   auto type = llvm::cast<mlir::MemRefType>(result.getType());
   auto bytes = elementBytes(type.getElementType());
@@ -463,9 +462,8 @@ llvm::Error HostCodeRecorder::launch(mlir::gpu::LaunchFuncOp op,
   return llvm::Error::success();
 }
 
-llvm::Error
-HostCodeRecorder::record(mlir::func::FuncOp function,
-                         const llvm::StringMap<unsigned> &images) {
+llvm::Error HostCodeRecorder::record(mlir::func::FuncOp function,
+                                     const llvm::StringMap<unsigned> &images) {
   for (auto [index, argument] : llvm::enumerate(function.getArguments())) {
     auto type = llvm::dyn_cast<mlir::MemRefType>(argument.getType());
     if (!type || !type.hasStaticShape())
@@ -492,18 +490,16 @@ HostCodeRecorder::record(mlir::func::FuncOp function,
           mlir::Type type = constantOp.getType();
           if (auto integer = llvm::dyn_cast<mlir::IntegerAttr>(value)) {
             constants[constantOp] = integer.getInt();
-            unsigned width =
-                type.isIndex() ? 64 : type.getIntOrFloatBitWidth();
+            unsigned width = type.isIndex() ? 64 : type.getIntOrFloatBitWidth();
             if (width == 32 || width == 64)
-              scalars[constantOp] = {width / 8, integer.getValue()
-                                                    .zextOrTrunc(width)
-                                                    .getZExtValue()};
+              scalars[constantOp] = {
+                  width / 8,
+                  integer.getValue().zextOrTrunc(width).getZExtValue()};
           } else if (auto real = llvm::dyn_cast<mlir::FloatAttr>(value)) {
             unsigned width = type.getIntOrFloatBitWidth();
             if (width == 32 || width == 64)
               scalars[constantOp] = {
-                  width / 8,
-                  real.getValue().bitcastToAPInt().getZExtValue()};
+                  width / 8, real.getValue().bitcastToAPInt().getZExtValue()};
           }
         })
         .Case([&](mlir::memref::AllocOp alloc) {
@@ -541,11 +537,9 @@ HostCodeRecorder::record(mlir::func::FuncOp function,
   return llvm::Error::success();
 }
 
-llvm::Expected<std::unique_ptr<CudaProgram>>
-dilattn::jit::compileCudaProgram(llvm::StringRef source,
-                                 llvm::StringRef sourceName,
-                                 llvm::StringRef entry, llvm::StringRef chip,
-                                 const CudaTuning &tuning) {
+llvm::Expected<std::unique_ptr<CudaProgram>> dilattn::jit::compileCudaProgram(
+    llvm::StringRef source, llvm::StringRef sourceName, llvm::StringRef entry,
+    llvm::StringRef chip, const CudaTuning &tuning) {
   auto start = std::chrono::steady_clock::now();
   if (chip.empty())
     return fail("no CUDA chip given for the program (e.g. sm_90)");
@@ -566,8 +560,8 @@ dilattn::jit::compileCudaProgram(llvm::StringRef source,
                                 index, entry, formatShape(input.shape)));
   // Only the entry is compiled: other functions may use what target cuda
   // does not run.
-  for (mlir::func::FuncOp other : llvm::to_vector(
-           parsed->module->getOps<mlir::func::FuncOp>()))
+  for (mlir::func::FuncOp other :
+       llvm::to_vector(parsed->module->getOps<mlir::func::FuncOp>()))
     if (other != parsed->function)
       other.erase();
 
@@ -599,8 +593,7 @@ dilattn::jit::compileCudaProgram(llvm::StringRef source,
   if (llvm::Error error = recorder.record(function, images))
     return std::move(error);
   // ptxas runs once per kernel module, on a thread each.
-  std::vector<llvm::Expected<std::pair<std::vector<uint8_t>, bool>>>
-      assembled;
+  std::vector<llvm::Expected<std::pair<std::vector<uint8_t>, bool>>> assembled;
   assembled.reserve(ptx.size());
   for (size_t i = 0; i < ptx.size(); ++i)
     assembled.emplace_back(std::make_pair(std::vector<uint8_t>(), false));

@@ -905,13 +905,12 @@ readModuleInputs(llvm::ArrayRef<TensorSignature> types) {
                                         array->shape.end());
     bool matches = shape.size() == expected.shape.size();
     for (size_t i = 0; matches && i < shape.size(); ++i)
-      matches = expected.shape[i] == kDynamicSize ||
-                expected.shape[i] == shape[i];
+      matches =
+          expected.shape[i] == kDynamicSize || expected.shape[i] == shape[i];
     if (!matches)
       return fail(llvm::formatv("{0}: argument #{1} of @{2} must have shape "
                                 "{3}, got {4}",
-                                path, index, entry,
-                                formatShape(expected.shape),
+                                path, index, entry, formatShape(expected.shape),
                                 formatShape(shape)));
     arrays.push_back(std::move(*array));
   }
@@ -962,9 +961,8 @@ static llvm::Error runModuleModeCuda(llvm::StringRef source) {
       entry, moduleFile, context->info().name, graph.getNumKernelLaunches(),
       graph.getCompileMs());
   for (auto [index, path] : llvm::enumerate(outputs))
-    if (llvm::Error error =
-            npy::writeNpyF32(path, graph.getOutputs()[index].shape,
-                             floats[index]))
+    if (llvm::Error error = npy::writeNpyF32(
+            path, graph.getOutputs()[index].shape, floats[index]))
       return error;
   if (bench <= 0)
     return llvm::Error::success();
