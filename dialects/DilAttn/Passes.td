@@ -216,7 +216,9 @@ def DilAttnConvertLinalgToGPU
     - every other linalg op (and `memref.copy`, as `linalg.copy`) becomes a
       kernel with one thread per point of its parallel loops
       (`linalgOpToParallelLoops`), consecutive threads on consecutive
-      innermost indices, its reduction loops run by that thread.
+      innermost indices, its reduction loops run by that thread;
+    - first, a function result computed into a fresh buffer and then copied
+      into its out-parameter is computed in the out-parameter (no copy).
 
     Shapes must be static (refused otherwise, naming the op).
   }];

@@ -28,7 +28,7 @@ extern "C" {
  * values are added; what exists never changes meaning or signature within one
  * SOVERSION of libdilattn-c. A program built against version V runs with any
  * library whose dilattn_api_version() is >= V. */
-#define DILATTN_C_API_VERSION 3
+#define DILATTN_C_API_VERSION 4
 
 /* The interface version of the library loaded at run time. */
 DILATTN_C_EXPORT int dilattn_api_version(void);
@@ -328,17 +328,19 @@ DILATTN_C_EXPORT dilattn_status dilattn_graph_print_mlir(dilattn_graph *graph,
                                                          size_t capacity,
                                                          size_t *size);
 
-/* Compiles the graph for `target` (DILATTN_TARGET_CPU; graphs do not run on
- * CUDA yet: DILATTN_ERROR_UNSUPPORTED). Programs of equal graphs are shared
- * in the process. */
+/* Compiles the graph for `target`. Programs of equal graphs are shared in
+ * the process. DILATTN_TARGET_CUDA (version 4) compiles for the chip of CUDA
+ * device 0 and needs it (DILATTN_ERROR_TARGET_UNAVAILABLE without one); a
+ * head dim it cannot run is DILATTN_ERROR_UNSUPPORTED. */
 DILATTN_C_EXPORT dilattn_status dilattn_graph_compile(dilattn_graph *graph,
                                                       dilattn_target target,
                                                       dilattn_program **out);
 
 /* Compiles function @entry of an MLIR module (source_size bytes of text) for
- * `target` (DILATTN_TARGET_CPU): arguments and results are ranked f32 or i1
- * tensors of static shapes. Parse, verifier and compile errors come back as
- * DILATTN_ERROR_COMPILE with the diagnostics. */
+ * `target`: arguments and results are ranked f32 or i1 tensors of static
+ * shapes. Parse, verifier and compile errors come back as
+ * DILATTN_ERROR_COMPILE with the diagnostics; target CUDA as for
+ * dilattn_graph_compile. */
 DILATTN_C_EXPORT dilattn_status dilattn_program_create_from_mlir(
     dilattn_context *ctx, const char *source, size_t source_size,
     const char *entry, dilattn_target target, dilattn_program **out);
@@ -368,6 +370,17 @@ dilattn_program_output_shape(const dilattn_program *program, size_t index,
 DILATTN_C_EXPORT dilattn_status dilattn_program_run_host(
     dilattn_program *program, const void *const *inputs, size_t num_inputs,
     float *const *outputs, size_t num_outputs);
+
+/* Version 4. Runs a program compiled for DILATTN_TARGET_CUDA on contiguous
+ * row-major device buffers (CUdeviceptr values, laid out as for
+ * dilattn_program_run_host) on `stream` (a CUstream, or NULL for the legacy
+ * default stream). Returns when the outputs are written (the program's
+ * temporaries are reused by the next run). A program for target cpu is
+ * DILATTN_ERROR_INVALID_CALL. Device pointers are not dereferenced on the
+ * host. */
+DILATTN_C_EXPORT dilattn_status dilattn_program_run_cuda(
+    dilattn_program *program, const uint64_t *inputs, size_t num_inputs,
+    const uint64_t *outputs, size_t num_outputs, void *stream);
 
 /*===--------------------------------------------------------------------===*/
 /* Sequence parallelism (version 3; docs/distributed.md)                    */

@@ -695,18 +695,28 @@ dilattn_context *contextOf(const dilattn_program *program) {
   return program ? program->context : nullptr;
 }
 
-dilattn_status checkCpuTarget(std::optional<Failure> &failure,
-                              dilattn_target target) {
-  if (target == DILATTN_TARGET_CPU)
+dilattn_status graphOptions(std::optional<Failure> &failure,
+                            dilattn_target target,
+                            GraphCompileOptions &options) {
+  if (target == DILATTN_TARGET_CPU || target == DILATTN_TARGET_CUDA) {
+    options.target =
+        target == DILATTN_TARGET_CUDA ? GraphTarget::Cuda : GraphTarget::Cpu;
     return DILATTN_SUCCESS;
-  if (target == DILATTN_TARGET_CUDA)
-    return setFailure(failure, DILATTN_ERROR_UNSUPPORTED,
-                      "graphs and modules run on target cpu only (target "
-                      "cuda runs single calls: dilattn_run_cuda)");
+  }
   return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
                     llvm::formatv("target must be DILATTN_TARGET_CPU (0) or "
                                   "DILATTN_TARGET_CUDA (1), got {0}",
                                   static_cast<int>(target)));
+}
+
+/// The status of a failed graph or module compile: no GPU and head dims
+/// target cuda cannot run have their own codes.
+dilattn_status compileStatus(llvm::StringRef message) {
+  if (message.starts_with("target cuda is not available"))
+    return DILATTN_ERROR_TARGET_UNAVAILABLE;
+  if (message.contains("is not supported by target cuda"))
+    return DILATTN_ERROR_UNSUPPORTED;
+  return DILATTN_ERROR_COMPILE;
 }
 
 /// Resolves a list of (value, name, optional) operands in order.
@@ -1019,15 +1029,16 @@ extern "C" dilattn_status dilattn_graph_compile(dilattn_graph *graph,
     DILATTN_REQUIRE(graph, "graph");
     DILATTN_REQUIRE(out, "out");
     *out = nullptr;
-    if (dilattn_status status = checkCpuTarget(failure, target))
+    GraphCompileOptions options;
+    if (dilattn_status status = graphOptions(failure, target, options))
       return status;
-    auto compiled = graph->graph.compile();
+    auto compiled = graph->graph.compile(options);
     if (!compiled) {
       std::string message = llvm::toString(compiled.takeError());
       bool noOutputs = llvm::StringRef(message).starts_with("the graph has no");
       return setFailure(failure,
                         noOutputs ? DILATTN_ERROR_INVALID_CALL
-                                  : DILATTN_ERROR_COMPILE,
+                                  : compileStatus(message),
                         std::move(message));
     }
     *out = new dilattn_program{graph->context, std::move(*compiled)};
@@ -1045,12 +1056,15 @@ dilattn_program_create_from_mlir(dilattn_context *ctx, const char *source,
     DILATTN_REQUIRE(entry, "entry");
     DILATTN_REQUIRE(out, "out");
     *out = nullptr;
-    if (dilattn_status status = checkCpuTarget(failure, target))
+    GraphCompileOptions options;
+    if (dilattn_status status = graphOptions(failure, target, options))
       return status;
     auto compiled = CompiledGraph::compileMLIR(
-        llvm::StringRef(source, source_size), "<source>", entry);
-    if (!compiled)
-      return setFailure(failure, DILATTN_ERROR_COMPILE, compiled.takeError());
+        llvm::StringRef(source, source_size), "<source>", entry, options);
+    if (!compiled) {
+      std::string message = llvm::toString(compiled.takeError());
+      return setFailure(failure, compileStatus(message), std::move(message));
+    }
     *out = new dilattn_program{ctx, std::move(*compiled)};
     return DILATTN_SUCCESS;
   });
@@ -1158,6 +1172,47 @@ extern "C" dilattn_status dilattn_program_run_host(dilattn_program *program,
           llvm::StringRef(message).ends_with("must not be null")
               ? DILATTN_ERROR_NULL_ARGUMENT
               : DILATTN_ERROR_RUNTIME;
+      return setFailure(failure, status, std::move(message));
+    }
+    return DILATTN_SUCCESS;
+  });
+}
+
+extern "C" dilattn_status
+dilattn_program_run_cuda(dilattn_program *program, const uint64_t *inputs,
+                         size_t num_inputs, const uint64_t *outputs,
+                         size_t num_outputs, void *stream) {
+  return guarded(contextOf(program), [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(program, "program");
+    if (num_inputs > 0)
+      DILATTN_REQUIRE(inputs, "inputs");
+    if (num_outputs > 0)
+      DILATTN_REQUIRE(outputs, "outputs");
+    const CompiledGraph &compiled = *program->compiled;
+    if (compiled.getTarget() != GraphTarget::Cuda)
+      return setFailure(failure, DILATTN_ERROR_INVALID_CALL,
+                        "dilattn_program_run_cuda needs a program compiled "
+                        "for DILATTN_TARGET_CUDA (use dilattn_program_run_host "
+                        "for target cpu)");
+    if (num_inputs != compiled.getInputs().size())
+      return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
+                        llvm::formatv("the program takes {0} inputs, got {1}",
+                                      compiled.getInputs().size(), num_inputs));
+    if (num_outputs != compiled.getOutputs().size())
+      return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
+                        llvm::formatv("the program has {0} outputs, got {1}",
+                                      compiled.getOutputs().size(),
+                                      num_outputs));
+    if (llvm::Error error = compiled.runOnDevice(
+            llvm::ArrayRef<uint64_t>(inputs, num_inputs),
+            llvm::ArrayRef<uint64_t>(outputs, num_outputs), stream)) {
+      std::string message = llvm::toString(std::move(error));
+      llvm::StringRef text(message);
+      dilattn_status status = text.ends_with("must not be null")
+                                  ? DILATTN_ERROR_NULL_ARGUMENT
+                              : text.starts_with("target cuda is not available")
+                                  ? DILATTN_ERROR_TARGET_UNAVAILABLE
+                                  : DILATTN_ERROR_RUNTIME;
       return setFailure(failure, status, std::move(message));
     }
     return DILATTN_SUCCESS;

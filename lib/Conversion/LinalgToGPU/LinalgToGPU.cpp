@@ -342,6 +342,41 @@ LogicalResult convertLinalgOp(linalg::LinalgOp op, int64_t blockThreads) {
   return success();
 }
 
+/// A function result computed into a fresh buffer and then copied into its
+/// out-parameter (what buffer-results-to-out-params leaves) is computed in
+/// the out-parameter instead: one pass over the result less.
+void forwardResultCopies(FunctionOpInterface function) {
+  SmallVector<memref::CopyOp> copies;
+  function.walk([&](memref::CopyOp copy) { copies.push_back(copy); });
+  for (memref::CopyOp copy : copies) {
+    auto alloc = copy.getSource().getDefiningOp<memref::AllocOp>();
+    auto target = dyn_cast<BlockArgument>(copy.getTarget());
+    if (!alloc || !target || alloc.getType() != target.getType() ||
+        !target.hasOneUse() || alloc->getBlock() != copy->getBlock())
+      continue;
+    // Every other use of the buffer comes before the copy, or frees it.
+    SmallVector<Operation *> deallocs;
+    bool usedAfter = false;
+    for (Operation *user : alloc->getUsers()) {
+      if (user == copy)
+        continue;
+      if (isa<memref::DeallocOp>(user)) {
+        deallocs.push_back(user);
+        continue;
+      }
+      Operation *ancestor = copy->getBlock()->findAncestorOpInBlock(*user);
+      usedAfter |= !ancestor || !ancestor->isBeforeInBlock(copy);
+    }
+    if (usedAfter)
+      continue;
+    for (Operation *dealloc : deallocs)
+      dealloc->erase();
+    copy->erase();
+    alloc.getResult().replaceAllUsesWith(target);
+    alloc->erase();
+  }
+}
+
 struct ConvertLinalgToGPUPass
     : mlir::dilattn::impl::DilAttnConvertLinalgToGPUBase<
           ConvertLinalgToGPUPass> {
@@ -354,6 +389,8 @@ struct ConvertLinalgToGPUPass
           << blockThreads;
       return signalPassFailure();
     }
+    for (auto function : module.getOps<FunctionOpInterface>())
+      forwardResultCopies(function);
     // Host code only: kernels already generated are left alone.
     SmallVector<memref::CopyOp> copies;
     SmallVector<linalg::LinalgOp> ops;

@@ -252,9 +252,12 @@ TEST_F(CAPIGraph, ArgumentChecks) {
   expectError(dilattn_graph_compile(graph, DILATTN_TARGET_CPU, &program),
               DILATTN_ERROR_INVALID_CALL, "the graph has no outputs");
   expectError(dilattn_graph_compile(graph, DILATTN_TARGET_CUDA, &program),
-              DILATTN_ERROR_UNSUPPORTED,
-              "graphs and modules run on target "
-              "cpu only");
+              DILATTN_ERROR_INVALID_CALL, "the graph has no outputs");
+  expectError(
+      dilattn_graph_compile(graph, static_cast<dilattn_target>(7), &program),
+      DILATTN_ERROR_INVALID_ARGUMENT,
+      "target must be DILATTN_TARGET_CPU (0) or DILATTN_TARGET_CUDA "
+      "(1), got 7");
   EXPECT_EQ(program, nullptr);
 
   // Modules: parse errors and missing functions are compile errors.
@@ -320,6 +323,70 @@ TEST_F(CAPIGraph, ArgumentChecks) {
   dilattn_program_destroy(program);
   dilattn_program_destroy(nullptr);
   dilattn_graph_destroy(nullptr);
+}
+
+/// A block target cuda can run (head dim 64).
+constexpr char kCudaBlock[] = R"mlir(
+func.func @block(%x: tensor<1x64x128xf32>, %w: tensor<128x128xf32>)
+    -> tensor<1x64x128xf32> {
+  %0 = dilattn.multihead_dilated_attention %x, %x, %x weights(%w, %w, %w, %w)
+      num_heads = 2 segment_lengths = [32, 64] dilation_rates = [1, 2]
+      : (tensor<1x64x128xf32>, tensor<1x64x128xf32>, tensor<1x64x128xf32>,
+         tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>,
+         tensor<128x128xf32>) -> tensor<1x64x128xf32>
+  return %0 : tensor<1x64x128xf32>
+}
+)mlir";
+
+TEST_F(CAPIGraph, ProgramsOnTargetCuda) {
+  dilattn_program *cpu = nullptr, *cuda = nullptr;
+  ASSERT_EQ(dilattn_program_create_from_mlir(ctx, kCudaBlock,
+                                             sizeof kCudaBlock - 1, "block",
+                                             DILATTN_TARGET_CPU, &cpu),
+            DILATTN_SUCCESS)
+      << dilattn_last_error();
+  const uint64_t noDevice[2] = {0, 0}, noOutput[1] = {0};
+  expectError(dilattn_program_run_cuda(cpu, noDevice, 2, noOutput, 1, nullptr),
+              DILATTN_ERROR_INVALID_CALL,
+              "needs a program compiled for DILATTN_TARGET_CUDA");
+  dilattn_status status =
+      dilattn_program_create_from_mlir(ctx, kCudaBlock, sizeof kCudaBlock - 1,
+                                       "block", DILATTN_TARGET_CUDA, &cuda);
+  if (status == DILATTN_ERROR_TARGET_UNAVAILABLE) {
+    // No GPU here: the compile needs the device's chip and says so.
+    expectError(status, DILATTN_ERROR_TARGET_UNAVAILABLE,
+                "target cuda is not available");
+    EXPECT_EQ(cuda, nullptr);
+  } else {
+    ASSERT_EQ(status, DILATTN_SUCCESS) << dilattn_last_error();
+    dilattn::reference::Tensor x =
+        dilattn::reference::randomTensor({1, 64, 128}, 11);
+    dilattn::reference::Tensor w =
+        dilattn::reference::randomTensor({128, 128}, 12, -0.09, 0.09);
+    std::vector<float> xs(x.data.begin(), x.data.end());
+    std::vector<float> ws(w.data.begin(), w.data.end());
+    const void *inputs[] = {xs.data(), ws.data()};
+    std::vector<float> onCpu(xs.size(), NAN), onCuda(xs.size(), NAN);
+    float *cpuOut[] = {onCpu.data()}, *cudaOut[] = {onCuda.data()};
+    ASSERT_EQ(dilattn_program_run_host(cpu, inputs, 2, cpuOut, 1),
+              DILATTN_SUCCESS);
+    ASSERT_EQ(dilattn_program_run_host(cuda, inputs, 2, cudaOut, 1),
+              DILATTN_SUCCESS)
+        << dilattn_last_error();
+    std::vector<double> expected(onCpu.begin(), onCpu.end());
+    EXPECT_LE(
+        dilattn::reference::compare(llvm::ArrayRef<float>(onCuda), expected)
+            .relative,
+        1e-5);
+    expectError(
+        dilattn_program_run_cuda(cuda, noDevice, 1, noOutput, 1, nullptr),
+        DILATTN_ERROR_INVALID_ARGUMENT, "takes 2 inputs, got 1");
+    expectError(
+        dilattn_program_run_cuda(cuda, noDevice, 2, noOutput, 1, nullptr),
+        DILATTN_ERROR_NULL_ARGUMENT, "input #0 must not be null");
+  }
+  dilattn_program_destroy(cuda);
+  dilattn_program_destroy(cpu);
 }
 
 } // namespace
