@@ -10,7 +10,8 @@ sub-layer norm, grouped mode, in float32 (module mode takes f32 tensors), at
 C1's attention size (B=1 N=16384 H=8 D=64, E=512, segments
 512,1024,2048,4096, dilations 1,2,4,8). dilattn runs it with `dilattn-run
 FILE.mlir --target=cuda --bench=N` (device buffers, every kernel of the
-block, the wall time of a whole run); the peer is the seed package's
+block, the wall time of a whole run; --profile adds each launch's median
+time); the peer is the seed package's
 algorithm in PyTorch on the same card, in the same call: F.linear
 projections, a gather, SDPA per pattern and a scatter, layer norm, the out
 projection, with TF32 off so that both sides compute in f32. Before timing,
@@ -130,12 +131,16 @@ def main(argv):
     result = os.path.join(work, "out.npy")
     cmd = [tool, mlir, "--entry=block", "--target=cuda",
            "--inputs=" + ",".join(files), "--outputs=" + result,
-           "--bench=%d" % reps]
+           "--bench=%d" % reps, "--profile"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         print(json.dumps({"row": "dilattn", "error": proc.stderr.strip()}))
         return 1
-    dilattn = json.loads(proc.stdout.strip().splitlines()[-1])
+    lines = proc.stdout.strip().splitlines()
+    dilattn = json.loads(lines[-1])
+    # The per-launch profile (slowest first), for the log.
+    for line in lines[:-1]:
+        print("# " + line)
 
     import torch
     import torch.nn.functional as F

@@ -36,8 +36,11 @@ public:
   const jit::CudaProgram &getProgram() const { return *program; }
 
   llvm::Expected<const LoadedProgram *> load(cuda::Context &context);
+  /// With `launchMs`, times every launch with a pair of events (one entry
+  /// per launch, in order).
   llvm::Error run(cuda::Context &context, llvm::ArrayRef<uint64_t> inputs,
-                  llvm::ArrayRef<uint64_t> outputs, cuda::Stream &stream);
+                  llvm::ArrayRef<uint64_t> outputs, cuda::Stream &stream,
+                  std::vector<double> *launchMs = nullptr);
 
   /// The device the program was compiled for.
   int device = 0;
@@ -79,7 +82,8 @@ llvm::Expected<const LoadedProgram *> CudaGraph::load(cuda::Context &context) {
 llvm::Error CudaGraph::run(cuda::Context &context,
                            llvm::ArrayRef<uint64_t> inputs,
                            llvm::ArrayRef<uint64_t> outputs,
-                           cuda::Stream &stream) {
+                           cuda::Stream &stream,
+                           std::vector<double> *launchMs) {
   auto loadedProgram = load(context);
   if (!loadedProgram)
     return loadedProgram.takeError();
@@ -124,8 +128,20 @@ llvm::Error CudaGraph::run(cuda::Context &context,
     return 0;
   };
   llvm::Error status = llvm::Error::success();
+  std::vector<cuda::Event> events;
+  if (launchMs)
+    for (size_t i = 0; i <= program->launches.size(); ++i) {
+      auto event = cuda::Event::create(context);
+      if (!event)
+        return event.takeError();
+      events.push_back(std::move(*event));
+    }
+  size_t index = 0;
   for (auto [launch, function] :
        llvm::zip_equal(program->launches, (*loadedProgram)->functions)) {
+    if (launchMs && index == 0)
+      if ((status = events[0].record(stream)))
+        break;
     cuda::KernelParams params;
     for (const jit::CudaKernelArg &arg : launch.args) {
       if (arg.isMemRef) {
@@ -146,6 +162,10 @@ llvm::Error CudaGraph::run(cuda::Context &context,
         launch.dynamicSharedBytes, stream, pointers);
     if (status)
       break;
+    ++index;
+    if (launchMs)
+      if ((status = events[index].record(stream)))
+        break;
   }
   // The temporaries go back to the pool on return: wait for the kernels
   // that use them, also after a failed launch.
@@ -154,7 +174,16 @@ llvm::Error CudaGraph::run(cuda::Context &context,
     llvm::consumeError(std::move(synchronized));
     return status;
   }
-  return synchronized;
+  if (synchronized || !launchMs)
+    return synchronized;
+  launchMs->clear();
+  for (size_t i = 0; i + 1 < events.size(); ++i) {
+    auto ms = cuda::Event::elapsedMs(events[i], events[i + 1]);
+    if (!ms)
+      return ms.takeError();
+    launchMs->push_back(*ms);
+  }
+  return llvm::Error::success();
 }
 
 const jit::CudaProgram &getProgram(const CudaGraph &graph) {
@@ -244,7 +273,8 @@ static size_t byteSize(const TensorSignature &type) {
 
 llvm::Error runOnDeviceBuffers(CudaGraph &graph,
                                llvm::ArrayRef<uint64_t> inputs,
-                               llvm::ArrayRef<uint64_t> outputs, void *stream) {
+                               llvm::ArrayRef<uint64_t> outputs, void *stream,
+                               std::vector<double> *launchMs) {
   const jit::CudaProgram &program = graph.getProgram();
   if (inputs.size() != program.inputs.size())
     return fail(llvm::formatv("the graph takes {0} inputs, got {1}",
@@ -264,7 +294,7 @@ llvm::Error runOnDeviceBuffers(CudaGraph &graph,
   if (!context)
     return context.takeError();
   cuda::Stream wrapped = cuda::Stream::wrap(stream, &*context);
-  return graph.run(*context, inputs, outputs, wrapped);
+  return graph.run(*context, inputs, outputs, wrapped, launchMs);
 }
 
 llvm::Error runOnHostBuffers(CudaGraph &graph,

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 namespace dilattn::detail {
 
@@ -37,10 +38,12 @@ llvm::Error runOnHostBuffers(CudaGraph &graph,
                              llvm::ArrayRef<const void *> inputs,
                              llvm::ArrayRef<float *> outputs);
 
-/// Runs on caller-owned device buffers on `stream`; returns when done.
+/// Runs on caller-owned device buffers on `stream`; returns when done. With
+/// `launchMs`, also times each launch.
 llvm::Error runOnDeviceBuffers(CudaGraph &graph,
                                llvm::ArrayRef<uint64_t> inputs,
-                               llvm::ArrayRef<uint64_t> outputs, void *stream);
+                               llvm::ArrayRef<uint64_t> outputs, void *stream,
+                               std::vector<double> *launchMs = nullptr);
 
 } // namespace dilattn::detail
 

@@ -129,6 +129,23 @@ llvm::Error CompiledGraph::runOnDevice(llvm::ArrayRef<uint64_t> inputs,
   return detail::runOnDeviceBuffers(*cudaGraph, inputs, outputs, stream);
 }
 
+llvm::Expected<std::vector<CompiledGraph::LaunchTime>>
+CompiledGraph::profileOnDevice(llvm::ArrayRef<uint64_t> inputs,
+                               llvm::ArrayRef<uint64_t> outputs,
+                               void *stream) const {
+  if (!cudaGraph)
+    return fail("profileOnDevice needs a graph compiled for target cuda");
+  std::vector<double> ms;
+  if (llvm::Error error =
+          detail::runOnDeviceBuffers(*cudaGraph, inputs, outputs, stream, &ms))
+    return std::move(error);
+  std::vector<LaunchTime> times;
+  for (auto [launch, time] :
+       llvm::zip_equal(detail::getProgram(*cudaGraph).launches, ms))
+    times.push_back({launch.moduleName + "::" + launch.kernelName, time});
+  return times;
+}
+
 llvm::Error CompiledGraph::run(llvm::ArrayRef<const void *> inputs,
                                llvm::ArrayRef<float *> outputs) const {
   if (cudaGraph)

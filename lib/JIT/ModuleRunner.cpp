@@ -419,6 +419,7 @@ llvm::Error HostCodeRecorder::launch(mlir::gpu::LaunchFuncOp op,
   if (image == images.end())
     return unsupported(op, "a kernel module that was not compiled");
   launch.image = image->second;
+  launch.moduleName = op.getKernelModuleName().getValue().str();
   launch.kernelName = op.getKernelName().str();
   mlir::Value dims[6] = {op.getGridSizeX(),  op.getGridSizeY(),
                          op.getGridSizeZ(),  op.getBlockSizeX(),

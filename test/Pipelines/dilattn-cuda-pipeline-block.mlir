@@ -31,10 +31,10 @@
 // ONLY-NOT:     memref.store
 // ONLY:         return
 
-// PTX:      .entry block_kernel0(
-// PTX:      .entry block_kernel(
-// PTX:      .shared
-// PTX:      sqrt.rn.f32
+// PTX-DAG:  .entry block_kernel0(
+// PTX-DAG:  .entry block_kernel(
+// PTX-DAG:  .shared
+// PTX-DAG:  sqrt.rn.f32
 // PTX-NOT:  __nv_
 
 func.func @block(%x: tensor<2x64x128xf32>, %w: tensor<128x128xf32>,

@@ -91,6 +91,11 @@ static cl::opt<std::string> outFile("out", cl::init(""),
 static cl::opt<bool> check("check",
                            cl::desc("compare with the float64 reference"),
                            cl::cat(category));
+static cl::opt<bool> profile(
+    "profile", cl::init(false),
+    cl::desc("module mode on target cuda, with --bench: also print each "
+             "kernel launch's median time"),
+    cl::cat(category));
 static cl::opt<int> bench("bench", cl::init(0),
                           cl::desc("timed repetitions after warm-up"),
                           cl::cat(category));
@@ -1000,6 +1005,34 @@ static llvm::Error runModuleModeCuda(llvm::StringRef source) {
     times.push_back(std::chrono::duration<double, std::milli>(
                         std::chrono::steady_clock::now() - start)
                         .count());
+  }
+  if (profile) {
+    // Median time of each launch over the repetitions, slowest first.
+    std::vector<std::vector<double>> perLaunch;
+    std::vector<std::string> names;
+    for (int i = 0; i < bench; ++i) {
+      auto profiled = graph.profileOnDevice(inputAddresses, outputAddresses);
+      if (!profiled)
+        return profiled.takeError();
+      perLaunch.resize(profiled->size());
+      names.resize(profiled->size());
+      for (auto [index, launch] : llvm::enumerate(*profiled)) {
+        perLaunch[index].push_back(launch.ms);
+        names[index] = launch.kernel;
+      }
+    }
+    std::vector<std::pair<double, size_t>> order;
+    double total = 0;
+    for (auto [index, values] : llvm::enumerate(perLaunch)) {
+      order.push_back({median(values), index});
+      total += order.back().first;
+    }
+    llvm::sort(order, [](auto &x, auto &y) { return x.first > y.first; });
+    llvm::outs() << "launch  median_ms  share  kernel\n";
+    for (auto [ms, index] : order)
+      llvm::outs() << llvm::formatv("{0,6}  {1,9:f4}  {2,4:f0}%  {3}\n", index,
+                                    ms, total > 0 ? 100 * ms / total : 0.0,
+                                    names[index]);
   }
   double ms = median(times);
   llvm::outs() << llvm::formatv(

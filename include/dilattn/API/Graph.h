@@ -28,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace dilattn {
 
@@ -116,6 +117,19 @@ public:
   llvm::Error runOnDevice(llvm::ArrayRef<uint64_t> inputs,
                           llvm::ArrayRef<uint64_t> outputs,
                           void *stream = nullptr) const;
+
+  /// The time of one launch of a profiled run.
+  struct LaunchTime {
+    std::string kernel;
+    double ms = 0;
+  };
+  /// Target cuda only: runOnDevice with every launch timed by CUDA events
+  /// (the events serialise nothing, but cost a little: for finding slow
+  /// kernels, not for timing the whole graph).
+  llvm::Expected<std::vector<LaunchTime>>
+  profileOnDevice(llvm::ArrayRef<uint64_t> inputs,
+                  llvm::ArrayRef<uint64_t> outputs,
+                  void *stream = nullptr) const;
 
   GraphTarget getTarget() const {
     return cudaGraph ? GraphTarget::Cuda : GraphTarget::Cpu;

@@ -92,6 +92,8 @@ struct CudaKernelArg {
 struct CudaProgramLaunch {
   /// Index into CudaProgram::images.
   unsigned image = 0;
+  /// The gpu.module the kernel came from, and its name in there.
+  std::string moduleName;
   std::string kernelName;
   unsigned grid[3] = {1, 1, 1};
   unsigned block[3] = {1, 1, 1};

@@ -56,9 +56,13 @@ struct IndexMath {
 
 // Tile of the linear-layer kernel: BM x BN outputs per block, BK-deep
 // slices of the reduction in workgroup memory, 16 x 16 threads of TM x TN
-// outputs each.
-constexpr int64_t kLinearBM = 64, kLinearBN = 64, kLinearBK = 16;
-constexpr int64_t kLinearTM = 4, kLinearTN = 4;
+// outputs each (64 accumulators in registers).
+constexpr int64_t kLinearBM = 128, kLinearBN = 128, kLinearBK = 8;
+constexpr int64_t kLinearTM = 8, kLinearTN = 8;
+/// Padding of a workgroup-memory row (elements): with 4, the staging stores
+/// (8 consecutive k of 4 rows per warp) hit 32 different banks and rows stay
+/// 16-byte aligned for vector loads.
+constexpr int64_t kLinearRowPadding = 4;
 constexpr int64_t kLinearThreads =
     (kLinearBM / kLinearTM) * (kLinearBN / kLinearTN);
 
@@ -68,6 +72,15 @@ constexpr int64_t kLinearThreads =
 struct LinearLayer {
   Value a, b, c;
   int64_t rows = 1, outFeatures = 0, inFeatures = 0;
+  /// Output fusion (fuseLinearLayerOutput): whether the kernel adds to the
+  /// old contents of C (false when a zero fill of C before it was folded
+  /// in), a bias (O) to add, and the buffer the result goes to (C, or the
+  /// output of a bias add folded in).
+  bool accumulate = true;
+  Value bias;
+  Value result;
+  /// The ops folded into the kernel, erased with the contraction.
+  SmallVector<Operation *> absorbed;
 };
 
 std::optional<LinearLayer> matchLinearLayer(linalg::LinalgOp op) {
@@ -125,7 +138,11 @@ std::optional<LinearLayer> matchLinearLayer(linalg::LinalgOp op) {
     if (!mul || !sum)
       return std::nullopt;
   }
-  LinearLayer layer{a, b, c};
+  LinearLayer layer;
+  layer.a = a;
+  layer.b = b;
+  layer.c = c;
+  layer.result = c;
   for (int64_t i = 0; i < rank - 1; ++i)
     layer.rows *= aType.getDimSize(i);
   layer.inFeatures = aType.getDimSize(rank - 1);
@@ -148,23 +165,129 @@ Value flatten2D(OpBuilder &b, Location loc, Value buffer) {
   return memref::CollapseShapeOp::create(b, loc, buffer, groups);
 }
 
+/// Whether `value` is the f32 constant 0.
+bool isZero(Value value) {
+  auto constant = value.getDefiningOp<arith::ConstantOp>();
+  auto real = constant ? dyn_cast<FloatAttr>(constant.getValue()) : nullptr;
+  return real && real.getValue().isZero();
+}
+
+/// A bias add `D[.., o] = C[.., o] + bias[o]` reading the layer's C.
+std::optional<std::pair<Value, Value>> matchBiasAdd(Operation *op, Value c) {
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  if (!generic || !generic.hasPureBufferSemantics() ||
+      generic.getNumDpsInputs() != 2 || generic.getNumDpsInits() != 1 ||
+      generic.getNumReductionLoops() != 0)
+    return std::nullopt;
+  Value in0 = generic.getDpsInputOperand(0)->get();
+  Value in1 = generic.getDpsInputOperand(1)->get();
+  Value out = generic.getDpsInitOperand(0)->get();
+  auto cType = cast<MemRefType>(c.getType());
+  if (in0 != c || out.getType() != cType || out == c)
+    return std::nullopt;
+  auto biasType = dyn_cast<MemRefType>(in1.getType());
+  int64_t rank = cType.getRank();
+  if (!biasType || biasType.getRank() != 1 || !biasType.hasStaticShape() ||
+      !biasType.getLayout().isIdentity() ||
+      biasType.getDimSize(0) != cType.getDimSize(rank - 1))
+    return std::nullopt;
+  MLIRContext *context = op->getContext();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, context);
+  AffineMap column =
+      AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, context));
+  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+  if (maps[0] != identity || maps[1] != column || maps[2] != identity)
+    return std::nullopt;
+  Block &body = generic.getRegion().front();
+  auto sum = dyn_cast<arith::AddFOp>(&body.front());
+  if (!sum || body.getOperations().size() != 2)
+    return std::nullopt;
+  Value x = body.getArgument(0), y = body.getArgument(1);
+  if (!((sum.getLhs() == x && sum.getRhs() == y) ||
+        (sum.getLhs() == y && sum.getRhs() == x)))
+    return std::nullopt;
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  if (yield.getValues().size() != 1 || yield.getValues()[0] != sum)
+    return std::nullopt;
+  return std::make_pair(in1, out);
+}
+
+/// Folds what the multi-head decomposition and the graph API put around a
+/// linear layer into its kernel: the zero fill of its accumulator C before
+/// it, and the bias add that reads C after it (writing another buffer D),
+/// when C has no other use. Then C is never read or written at all.
+void fuseLinearLayerOutput(linalg::LinalgOp op, LinearLayer &layer) {
+  Value c = layer.c;
+  Block *block = op->getBlock();
+  linalg::FillOp fill;
+  Operation *biasAdd = nullptr;
+  std::optional<std::pair<Value, Value>> bias;
+  for (Operation *user : c.getUsers()) {
+    if (user == op || isa<memref::DeallocOp>(user))
+      continue;
+    if (user->getBlock() != block)
+      return;
+    auto candidate = dyn_cast<linalg::FillOp>(user);
+    if (candidate && !fill && user->isBeforeInBlock(op) &&
+        candidate.getNumDpsInputs() == 1 &&
+        isZero(candidate.getDpsInputOperand(0)->get())) {
+      fill = candidate;
+      continue;
+    }
+    if (!biasAdd && op->isBeforeInBlock(user))
+      if ((bias = matchBiasAdd(user, c))) {
+        biasAdd = user;
+        continue;
+      }
+    return; // another reader or writer: keep C as it is
+  }
+  if (fill) {
+    layer.accumulate = false;
+    layer.absorbed.push_back(fill);
+  }
+  if (!biasAdd || !fill)
+    return;
+  // D must not be touched between the layer and the bias add, whose write
+  // now happens at the layer.
+  Value result = bias->second;
+  for (Operation *user : result.getUsers()) {
+    if (user == biasAdd)
+      continue;
+    Operation *ancestor = block->findAncestorOpInBlock(*user);
+    if (!ancestor ||
+        (op->isBeforeInBlock(ancestor) && ancestor->isBeforeInBlock(biasAdd)))
+      return;
+  }
+  // The result buffer is defined before the layer (an argument, or an
+  // allocation that can move up to it).
+  if (Operation *definition = result.getDefiningOp()) {
+    if (!isa<memref::AllocOp>(definition) || definition->getBlock() != block)
+      return;
+    if (op->isBeforeInBlock(definition))
+      definition->moveBefore(op);
+  }
+  layer.bias = bias->first;
+  layer.result = result;
+  layer.absorbed.push_back(biasAdd);
+}
+
 /// C += A B^T as a tiled kernel (see the pass description).
 void emitLinearLayer(OpBuilder &b, Location loc, const LinearLayer &layer) {
   IndexMath m{b, loc};
   Value a = flatten2D(b, loc, layer.a);
-  Value c = flatten2D(b, loc, layer.c);
+  Value c = flatten2D(b, loc, layer.result);
   Value w = layer.b;
   const int64_t M = layer.rows, O = layer.outFeatures, K = layer.inFeatures;
   Attribute workgroup =
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
   // Slices are stored k-major so that the inner loop reads TM (TN)
   // consecutive rows (columns) of one k.
-  // One column of padding: the staging stores (consecutive k per thread)
-  // then fall into different banks.
-  auto aTileType = MemRefType::get({kLinearBK, kLinearBM + 1}, b.getF32Type(),
-                                   MemRefLayoutAttrInterface{}, workgroup);
-  auto bTileType = MemRefType::get({kLinearBK, kLinearBN + 1}, b.getF32Type(),
-                                   MemRefLayoutAttrInterface{}, workgroup);
+  auto aTileType =
+      MemRefType::get({kLinearBK, kLinearBM + kLinearRowPadding},
+                      b.getF32Type(), MemRefLayoutAttrInterface{}, workgroup);
+  auto bTileType =
+      MemRefType::get({kLinearBK, kLinearBN + kLinearRowPadding},
+                      b.getF32Type(), MemRefLayoutAttrInterface{}, workgroup);
   // Row tiles on x, whose limit (2^31 - 1) is the larger.
   Value gridX = m.c((M + kLinearBM - 1) / kLinearBM);
   Value gridY = m.c((O + kLinearBN - 1) / kLinearBN);
@@ -241,9 +364,15 @@ void emitLinearLayer(OpBuilder &b, Location loc, const LinearLayer &layer) {
       auto write = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
       OpBuilder::InsertionGuard inner(b);
       b.setInsertionPointToStart(write.thenBlock());
-      Value old = memref::LoadOp::create(b, loc, c, ValueRange{row, col});
-      Value sum =
-          arith::AddFOp::create(b, loc, old, loop.getResult(i * kLinearTN + j));
+      Value sum = loop.getResult(i * kLinearTN + j);
+      if (layer.bias)
+        sum = arith::AddFOp::create(
+            b, loc, sum,
+            memref::LoadOp::create(b, loc, layer.bias, ValueRange{col}));
+      if (layer.accumulate)
+        sum = arith::AddFOp::create(
+            b, loc, memref::LoadOp::create(b, loc, c, ValueRange{row, col}),
+            sum);
       memref::StoreOp::create(b, loc, sum, c, ValueRange{row, col});
     }
   gpu::TerminatorOp::create(b, loc);
@@ -306,15 +435,35 @@ LogicalResult parallelToLaunch(scf::ParallelOp parallel, int64_t blockThreads) {
 }
 
 /// Makes `op` (on buffers, outside kernels) one or more gpu.launch.
+/// Makes a linear layer, with the fill and bias add around it, one kernel;
+/// records the ops it erased in `erased`.
+void convertLinearLayer(linalg::LinalgOp op, LinearLayer &layer,
+                        llvm::DenseSet<Operation *> &erased) {
+  fuseLinearLayerOutput(op, layer);
+  OpBuilder b(op);
+  emitLinearLayer(b, op.getLoc(), layer);
+  for (Operation *folded : layer.absorbed) {
+    erased.insert(folded);
+    folded->erase();
+  }
+  erased.insert(op);
+  op->erase();
+  // The accumulator may be left with nothing but its allocation and
+  // deallocation.
+  if (auto alloc = layer.c.getDefiningOp<memref::AllocOp>())
+    if (llvm::all_of(alloc->getUsers(), [](Operation *user) {
+          return isa<memref::DeallocOp>(user);
+        })) {
+      for (Operation *user : llvm::to_vector(alloc->getUsers()))
+        user->erase();
+      alloc->erase();
+    }
+}
+
+/// Makes any other linalg op (on buffers, outside kernels) a gpu.launch.
 LogicalResult convertLinalgOp(linalg::LinalgOp op, int64_t blockThreads) {
   if (!op.hasPureBufferSemantics())
     return op->emitOpError("must be on buffers to become a kernel");
-  OpBuilder b(op);
-  if (std::optional<LinearLayer> layer = matchLinearLayer(op)) {
-    emitLinearLayer(b, op.getLoc(), *layer);
-    op->erase();
-    return success();
-  }
   IRRewriter rewriter(op.getContext());
   rewriter.setInsertionPoint(op);
   FailureOr<linalg::LinalgLoops> loops =
@@ -330,7 +479,7 @@ LogicalResult convertLinalgOp(linalg::LinalgOp op, int64_t blockThreads) {
   if (auto parallel = dyn_cast<scf::ParallelOp>(outer))
     return parallelToLaunch(parallel, blockThreads);
   // Reductions only (no parallel loop): one thread runs the nest.
-  b.setInsertionPoint(outer);
+  OpBuilder b(outer);
   IndexMath m{b, outer->getLoc()};
   Value one = m.c(1);
   auto launch =
@@ -391,33 +540,36 @@ struct ConvertLinalgToGPUPass
     }
     for (auto function : module.getOps<FunctionOpInterface>())
       forwardResultCopies(function);
-    // Host code only: kernels already generated are left alone.
+    // Host code only: kernels already generated are left alone. Copies
+    // become linalg.copy where they are, then every linalg op is collected
+    // in program order (so launches follow the host code's data flow).
     SmallVector<memref::CopyOp> copies;
-    SmallVector<linalg::LinalgOp> ops;
     for (auto function : module.getOps<FunctionOpInterface>())
-      function.walk([&](Operation *op) {
-        if (auto copy = dyn_cast<memref::CopyOp>(op))
-          copies.push_back(copy);
-        else if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
-          ops.push_back(linalgOp);
-      });
+      function.walk([&](memref::CopyOp copy) { copies.push_back(copy); });
     for (memref::CopyOp copy : copies) {
       OpBuilder b(copy);
-      ops.push_back(cast<linalg::LinalgOp>(
-          linalg::CopyOp::create(b, copy.getLoc(), ValueRange{copy.getSource()},
-                                 ValueRange{copy.getTarget()})
-              .getOperation()));
+      linalg::CopyOp::create(b, copy.getLoc(), ValueRange{copy.getSource()},
+                             ValueRange{copy.getTarget()});
       copy.erase();
     }
-    // Program order, so launches follow the data flow of the host code.
-    llvm::sort(ops, [](linalg::LinalgOp x, linalg::LinalgOp y) {
-      return x->isBeforeInBlock(y);
-    });
-    bool converted = false;
+    SmallVector<linalg::LinalgOp> ops;
+    for (auto function : module.getOps<FunctionOpInterface>())
+      function.walk([&](linalg::LinalgOp op) { ops.push_back(op); });
+    bool converted = !ops.empty();
+    // Linear layers first, as their kernels fold in the ops around them.
+    // Erased ops are compared by address only.
+    llvm::DenseSet<Operation *> erased;
     for (linalg::LinalgOp op : ops) {
+      if (erased.contains(op.getOperation()))
+        continue;
+      if (std::optional<LinearLayer> layer = matchLinearLayer(op))
+        convertLinearLayer(op, *layer, erased);
+    }
+    for (linalg::LinalgOp op : ops) {
+      if (erased.contains(op.getOperation()))
+        continue;
       if (failed(convertLinalgOp(op, blockThreads)))
         return signalPassFailure();
-      converted = true;
     }
     if (converted)
       module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),

@@ -2,19 +2,18 @@
 
 // A linear layer (C[b, n, o] += A[b, n, e] * W[o, e], as the multi-head
 // decomposition writes it) becomes the tiled kernel: the rows flattened,
-// 64x64 output tiles (row tiles on x), two padded 16-deep slices in
+// 128x128 output tiles (row tiles on x), two padded 8-deep slices in
 // workgroup memory, 256 threads, and the sums added into C.
 // CHECK: module attributes {gpu.container_module}
 // CHECK-LABEL: func.func @linear
 // CHECK-SAME:    (%[[A:.*]]: memref<2x100x96xf32>, %[[W:.*]]: memref<80x96xf32>, %[[C:.*]]: memref<2x100x80xf32>)
 // CHECK-DAG:     %[[C1:.*]] = arith.constant 1 : index
 // CHECK-DAG:     %[[C2:.*]] = arith.constant 2 : index
-// CHECK-DAG:     %[[C4:.*]] = arith.constant 4 : index
 // CHECK-DAG:     %[[C256:.*]] = arith.constant 256 : index
 // CHECK-DAG:     %[[AF:.*]] = memref.collapse_shape %[[A]] {{\[}}[0, 1], [2]] : memref<2x100x96xf32> into memref<200x96xf32>
 // CHECK-DAG:     %[[CF:.*]] = memref.collapse_shape %[[C]] {{\[}}[0, 1], [2]] : memref<2x100x80xf32> into memref<200x80xf32>
-// CHECK:         gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C4]], %{{.*}} = %[[C2]], %{{.*}} = %[[C1]]) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C256]], %{{.*}} = %[[C1]], %{{.*}} = %[[C1]])
-// CHECK-SAME:      workgroup(%[[AT:.*]] : memref<16x65xf32, #gpu.address_space<workgroup>>, %[[BT:.*]] : memref<16x65xf32, #gpu.address_space<workgroup>>)
+// CHECK:         gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C2]], %{{.*}} = %[[C1]], %{{.*}} = %[[C1]]) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C256]], %{{.*}} = %[[C1]], %{{.*}} = %[[C1]])
+// CHECK-SAME:      workgroup(%[[AT:.*]] : memref<8x132xf32, #gpu.address_space<workgroup>>, %[[BT:.*]] : memref<8x132xf32, #gpu.address_space<workgroup>>)
 // CHECK:           scf.for {{.*}} iter_args
 // CHECK:             memref.load %[[AF]]
 // CHECK:             memref.store %{{.*}}, %[[AT]]
@@ -118,5 +117,74 @@ func.func @plain_matmul(%a: memref<8x16xf32>, %b: memref<16x4xf32>, %c: memref<8
 func.func @dynamic(%x: memref<?xf32>, %y: memref<?xf32>) {
   // expected-error @+1 {{needs static bounds to become a kernel (module mode on target cuda takes static shapes)}}
   linalg.copy ins(%x : memref<?xf32>) outs(%y : memref<?xf32>)
+  return
+}
+
+// -----
+
+// Output fusion: the zero fill before the layer and the bias add after it
+// fold into the kernel, which writes D = A W^T + b directly; the
+// accumulator is gone.
+// CHECK-LABEL: func.func @linear_with_bias
+// CHECK-SAME:    (%{{.*}}: memref<4x32xf32>, %{{.*}}: memref<16x32xf32>, %[[BIAS:.*]]: memref<16xf32>, %[[D:.*]]: memref<4x16xf32>)
+// CHECK-NOT:     memref.alloc
+// CHECK:         gpu.launch
+// CHECK:           scf.for
+// CHECK:           scf.if
+// CHECK-NOT:         memref.load %[[D]]
+// CHECK:             %[[B:.*]] = memref.load %[[BIAS]]
+// CHECK:             %[[S:.*]] = arith.addf %{{.*}}, %[[B]]
+// CHECK:             memref.store %[[S]], %[[D]]
+// CHECK-NOT:     gpu.launch
+// CHECK-NOT:     linalg.
+// CHECK:         return
+#lx = affine_map<(n, o, e) -> (n, e)>
+#lw = affine_map<(n, o, e) -> (o, e)>
+#lc = affine_map<(n, o, e) -> (n, o)>
+#id2 = affine_map<(n, o) -> (n, o)>
+#col2 = affine_map<(n, o) -> (o)>
+func.func @linear_with_bias(%a: memref<4x32xf32>, %w: memref<16x32xf32>, %bias: memref<16xf32>, %d: memref<4x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<4x16xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<4x16xf32>)
+  linalg.contract indexing_maps = [#lx, #lw, #lc]
+      ins(%a, %w : memref<4x32xf32>, memref<16x32xf32>) outs(%c : memref<4x16xf32>)
+  linalg.generic {indexing_maps = [#id2, #col2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%c, %bias : memref<4x16xf32>, memref<16xf32>) outs(%d : memref<4x16xf32>) {
+  ^bb0(%x: f32, %y: f32, %out: f32):
+    %s = arith.addf %x, %y : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %c : memref<4x16xf32>
+  return
+}
+
+// -----
+
+#lx = affine_map<(n, o, e) -> (n, e)>
+#lw = affine_map<(n, o, e) -> (o, e)>
+#lc = affine_map<(n, o, e) -> (n, o)>
+#id2 = affine_map<(n, o) -> (n, o)>
+#col2 = affine_map<(n, o) -> (o)>
+// The accumulator is read again after the layer: only the fill folds in.
+// CHECK-LABEL: func.func @linear_result_reused
+// CHECK:         memref.alloc
+// CHECK:         gpu.launch
+// CHECK:         gpu.launch
+// CHECK:         gpu.launch
+func.func @linear_result_reused(%a: memref<4x32xf32>, %w: memref<16x32xf32>, %bias: memref<16xf32>, %d: memref<4x16xf32>, %e: memref<4x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<4x16xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<4x16xf32>)
+  linalg.contract indexing_maps = [#lx, #lw, #lc]
+      ins(%a, %w : memref<4x32xf32>, memref<16x32xf32>) outs(%c : memref<4x16xf32>)
+  linalg.generic {indexing_maps = [#id2, #col2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%c, %bias : memref<4x16xf32>, memref<16xf32>) outs(%d : memref<4x16xf32>) {
+  ^bb0(%x: f32, %y: f32, %out: f32):
+    %s = arith.addf %x, %y : f32
+    linalg.yield %s : f32
+  }
+  linalg.copy ins(%c : memref<4x16xf32>) outs(%e : memref<4x16xf32>)
+  memref.dealloc %c : memref<4x16xf32>
   return
 }
