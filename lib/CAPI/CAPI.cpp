@@ -1035,11 +1035,12 @@ extern "C" dilattn_status dilattn_graph_compile(dilattn_graph *graph,
     auto compiled = graph->graph.compile(options);
     if (!compiled) {
       std::string message = llvm::toString(compiled.takeError());
-      bool noOutputs = llvm::StringRef(message).starts_with("the graph has no");
-      return setFailure(failure,
-                        noOutputs ? DILATTN_ERROR_INVALID_CALL
-                                  : compileStatus(message),
-                        std::move(message));
+      // The status first: the message is moved into the failure.
+      dilattn_status status =
+          llvm::StringRef(message).starts_with("the graph has no")
+              ? DILATTN_ERROR_INVALID_CALL
+              : compileStatus(message);
+      return setFailure(failure, status, std::move(message));
     }
     *out = new dilattn_program{graph->context, std::move(*compiled)};
     return DILATTN_SUCCESS;
@@ -1063,7 +1064,8 @@ dilattn_program_create_from_mlir(dilattn_context *ctx, const char *source,
         llvm::StringRef(source, source_size), "<source>", entry, options);
     if (!compiled) {
       std::string message = llvm::toString(compiled.takeError());
-      return setFailure(failure, compileStatus(message), std::move(message));
+      dilattn_status status = compileStatus(message);
+      return setFailure(failure, status, std::move(message));
     }
     *out = new dilattn_program{ctx, std::move(*compiled)};
     return DILATTN_SUCCESS;
