@@ -245,9 +245,10 @@ def DilAttnLegalizeMathForNVVM
     This pass rewrites them first: `exp`, `tanh`, `erf`, `log` and friends
     into MLIR's f32 polynomial approximations, then `fma`, `absf` and
     `copysign` into LLVM intrinsics, and `sqrt` (IEEE-rounded `sqrt.rn.f32`),
-    `rsqrt` (`1 / sqrt`), `floor` and `ceil` into single PTX instructions. A
-    math op left after that (or on other types than f32) is refused with its
-    name.
+    `rsqrt` (`1 / sqrt`), `floor` and `ceil` into single PTX instructions,
+    as are `arith.maxnumf`/`minnumf` (`max.f32`) and `maximumf`/`minimumf`
+    (`max.NaN.f32`). A math op left after that (or on other types than f32)
+    is refused with its name.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::LLVM::LLVMDialect",

@@ -589,6 +589,19 @@ llvm::Expected<std::unique_ptr<CudaProgram>> dilattn::jit::compileCudaProgram(
         break;
       }
   }
+  // Without libdevice linked, a libdevice call would fail in ptxas with
+  // "Unresolved extern function": say which op needs what first.
+  for (const std::string &text : ptx) {
+    size_t at = text.find("__nv_");
+    if (at == std::string::npos)
+      continue;
+    size_t end = text.find_first_of("( ;\n", at);
+    return fail(llvm::formatv(
+        "@{0} uses {1}, a libdevice function target cuda does not link (an "
+        "arith or math op without a PTX lowering; dilattn-legalize-math-for-"
+        "nvvm lists those it rewrites)",
+        entry, text.substr(at, end == std::string::npos ? 16 : end - at)));
+  }
   auto function = parsed->module->lookupSymbol<mlir::func::FuncOp>(entry);
   HostCodeRecorder recorder(*program, program->inputs.size());
   if (llvm::Error error = recorder.record(function, images))

@@ -625,6 +625,29 @@ template <typename MathOp> struct MathToPtx : OpRewritePattern<MathOp> {
   bool reciprocal;
 };
 
+/// arith.maxnumf and friends on f32 as one PTX instruction (convert-gpu-to-
+/// nvvm would call libdevice's __nv_fmaxf).
+template <typename ArithOp> struct BinaryToPtx : OpRewritePattern<ArithOp> {
+  BinaryToPtx(MLIRContext *context, StringRef instruction)
+      : OpRewritePattern<ArithOp>(context), instruction(instruction) {}
+  LogicalResult matchAndRewrite(ArithOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.getType().isF32())
+      return failure();
+    rewriter.replaceOp(op,
+                       LLVM::InlineAsmOp::create(
+                           rewriter, op.getLoc(), rewriter.getF32Type(),
+                           ValueRange{op.getLhs(), op.getRhs()},
+                           instruction + " $0, $1, $2;", "=f,f,f",
+                           /*has_side_effects=*/false, /*is_align_stack=*/false,
+                           LLVM::tailcallkind::TailCallKind::None,
+                           LLVM::AsmDialectAttr(), ArrayAttr())
+                           .getResult(0));
+    return success();
+  }
+  std::string instruction;
+};
+
 struct LegalizeMathForNVVMPass
     : mlir::dilattn::impl::DilAttnLegalizeMathForNVVMBase<
           LegalizeMathForNVVMPass> {
@@ -649,6 +672,12 @@ struct LegalizeMathForNVVMPass
     patterns.add<MathToPtx<math::RsqrtOp>>(context, "sqrt.rn.f32", true);
     patterns.add<MathToPtx<math::FloorOp>>(context, "cvt.rmi.f32.f32", false);
     patterns.add<MathToPtx<math::CeilOp>>(context, "cvt.rpi.f32.f32", false);
+    // PTX max/min return the other operand for one NaN (maxnum semantics);
+    // the .NaN forms propagate it (maximumf).
+    patterns.add<BinaryToPtx<arith::MaxNumFOp>>(context, "max.f32");
+    patterns.add<BinaryToPtx<arith::MinNumFOp>>(context, "min.f32");
+    patterns.add<BinaryToPtx<arith::MaximumFOp>>(context, "max.NaN.f32");
+    patterns.add<BinaryToPtx<arith::MinimumFOp>>(context, "min.NaN.f32");
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     WalkResult left = getOperation().walk([](Operation *op) {

@@ -36,3 +36,24 @@ gpu.module @wide {
     gpu.return
   }
 }
+
+// -----
+
+// ReLU's maxnumf and NaN-propagating maximumf as PTX max instructions.
+// CHECK-LABEL: gpu.module @minmax
+// CHECK:         llvm.inline_asm "max.f32 $0, $1, $2;", "=f,f,f"
+// CHECK:         llvm.inline_asm "max.NaN.f32 $0, $1, $2;", "=f,f,f"
+// CHECK-NOT:     arith.maxnumf
+// CHECK-NOT:     arith.maximumf
+gpu.module @minmax {
+  gpu.func @relu(%x: f32, %out: memref<2xf32>) kernel {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %zero = arith.constant 0.0 : f32
+    %r = arith.maxnumf %x, %zero : f32
+    %m = arith.maximumf %x, %zero : f32
+    memref.store %r, %out[%c0] : memref<2xf32>
+    memref.store %m, %out[%c1] : memref<2xf32>
+    gpu.return
+  }
+}
