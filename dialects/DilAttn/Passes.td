@@ -161,8 +161,11 @@ def DilAttnConvertToGPU : Pass<"dilattn-convert-to-gpu", "ModuleOp"> {
     cores (`ldmatrix` plus `mma.sync.m16n8k16` with f32 accumulation), the
     softmax runs online in registers in log2 units with `ex2.approx`, and
     causal limits, masks and ragged key blocks are applied only in the key
-    blocks that need them. f32 inputs take a CUDA-core kernel (a warp per
-    query row) that keeps f32 accuracy.
+    blocks that need them. f32 inputs take a CUDA-core kernel
+    that keeps f32 accuracy: four threads per query row (each with a quarter
+    of its columns as vectors of 4), blocks of 16 keys and values staged in
+    shared memory by the whole block, the block's scores first and then one
+    online-softmax update.
 
     Output: every element is written once. In `grouped` mode one launch
     covers all patterns: its blocks also write the zeros of the positions a

@@ -11,7 +11,9 @@
 //               key/value blocks in flight;
 //   f16/bf16    ldmatrix + mma.sync.m16n8k16 (f32 accumulation) for Q K^T
 //               and P V, online softmax in registers in log2 units (ex2);
-//   f32         a CUDA-core kernel, a warp per query row, f32 throughout;
+//   f32         a CUDA-core kernel, f32 throughout: a quad of threads per
+//               query row, blocks of keys and values in shared memory,
+//               scores of a block first, then one online-softmax update;
 //   output      each element written once: grouped mode in one launch
 //               (zeros where a pattern selects nothing), longnet mode in one
 //               launch per pattern merged through a log-sum-exp workspace.
@@ -59,6 +61,10 @@ constexpr int64_t kWarpSize = 32;
 /// Shared-memory rows are padded by 16 bytes so that the 8 rows an ldmatrix
 /// reads fall into different banks.
 constexpr int64_t kRowPaddingBytes = 16;
+/// The f32 kernel: threads per query row (each holds D/4 of its columns, as
+/// vectors of 4) and keys per shared-memory block.
+constexpr int64_t kSimtLanesPerQuery = 4;
+constexpr int64_t kSimtKeys = 16;
 
 /// How a launch writes its results.
 enum class OutputMode {
@@ -96,7 +102,9 @@ struct KernelPlan {
 
   int64_t numPatternsTotal() const { return segmentLengths.size(); }
   int64_t warps() const { return tileQueries / 16; }
-  int64_t threads() const { return warps() * kWarpSize; }
+  int64_t threads() const {
+    return tensorCores ? warps() * kWarpSize : tileQueries * kSimtLanesPerQuery;
+  }
   int64_t elementBytes() const {
     return elementType.getIntOrFloatBitWidth() / 8;
   }
@@ -112,7 +120,7 @@ struct KernelPlan {
   }
   int64_t sharedMemoryBytes() const {
     if (!tensorCores)
-      return 0;
+      return 2 * kSimtKeys * headDim * 4;
     return queryTileBytes() + 2 * stages * keyStageBytes();
   }
 };
@@ -351,7 +359,7 @@ void KernelEmitter::emitBody(gpu::GPUFuncOp func) {
     keyBias = globalView(func.getArgument(arg++));
   if (plan.attnRank)
     attnBias = globalView(func.getArgument(arg++));
-  if (plan.tensorCores)
+  if (plan.sharedMemoryBytes() > 0)
     shared = gpu::DynamicSharedMemoryOp::create(
         b, loc,
         MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
@@ -827,70 +835,147 @@ void KernelEmitter::emitTensorCoreTile(const Item &item) {
 }
 
 void KernelEmitter::emitSimtTile(const Item &item) {
-  const int64_t D = plan.headDim, perLane = D / kWarpSize;
+  // FlashAttention on CUDA cores in f32: a quad of threads per query row,
+  // each with D/4 of its columns as vectors of 4 (columns c*16 + lane*4 ..
+  // +3), so a quad reads one key row of shared memory in four 16-byte
+  // pieces and the quads of a warp read the same row (broadcast). Keys and
+  // values come in blocks of kSimtKeys rows, loaded by the whole block; the
+  // block's scores are computed first, then one online-softmax update.
+  const int64_t D = plan.headDim, BN = kSimtKeys, chunks = D / 16;
+  const int64_t rowChunks = D / 4;
+  Type f32 = b.getF32Type();
+  auto vec4 = VectorType::get({4}, f32);
+  llvm::MaybeAlign aligned(16);
+  Value quad = e.div(thread, e.idx(kSimtLanesPerQuery));
+  Value quadLane = e.rem(thread, e.idx(kSimtLanesPerQuery));
   Value firstQuery = e.mul(item.tile, e.idx(plan.tileQueries));
-  Value lastQuery =
-      e.min(e.add(firstQuery, e.idx(plan.tileQueries)), item.rows);
-  scf::ForOp::create(
-      b, loc, e.add(firstQuery, warp), lastQuery, e.idx(plan.warps()),
-      ValueRange{}, [&](OpBuilder &nested, Location, Value row, ValueRange) {
-        Value queryPos = rowPosition(item, row);
-        SmallVector<Value> q;
-        for (int64_t c = 0; c < perLane; ++c)
-          q.push_back(memref::LoadOp::create(
-              b, loc, query,
-              ValueRange{item.batch, queryPos, item.head,
-                         e.add(lane, e.idx(c * kWarpSize))}));
-        Value keyLimit = item.rows;
-        if (plan.causal)
-          keyLimit = e.min(item.rows, e.add(row, e.idx(1)));
-        SmallVector<Value> init = {e.negInf(), e.f32(0)};
-        for (int64_t c = 0; c < perLane; ++c)
-          init.push_back(e.f32(0));
-        auto keysLoop =
-            scf::ForOp::create(b, loc, e.idx(0), keyLimit, e.idx(1), init);
-        {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(keysLoop.getBody());
-          Value keyRow = keysLoop.getInductionVar();
-          ValueRange state = keysLoop.getRegionIterArgs();
-          Value keyPos = rowPosition(item, keyRow);
-          Value dot = e.f32(0);
-          for (int64_t c = 0; c < perLane; ++c) {
-            Value k = memref::LoadOp::create(
-                b, loc, key,
-                ValueRange{item.batch, keyPos, item.head,
-                           e.add(lane, e.idx(c * kWarpSize))});
-            dot = e.addf(e.mulf(q[c], k), dot);
-          }
-          for (int32_t offset = 16; offset >= 1; offset /= 2)
-            dot = e.addf(dot, e.shuffleXor(dot, offset));
-          Value score =
-              addBiases(item, e.mulf(dot, e.f32(plan.scaleLog2)), row, keyRow);
-          Value newMax = e.maxf(state[0], score);
-          Value base = e.select(e.isNegInf(newMax), e.f32(0), newMax);
-          Value alpha = e.exp2(e.subf(state[0], base));
-          Value p = e.exp2(e.subf(score, base));
-          SmallVector<Value> next = {newMax,
-                                     e.addf(e.mulf(state[1], alpha), p)};
-          for (int64_t c = 0; c < perLane; ++c) {
-            Value v = memref::LoadOp::create(
-                b, loc, value,
-                ValueRange{item.batch, keyPos, item.head,
-                           e.add(lane, e.idx(c * kWarpSize))});
-            next.push_back(e.addf(e.mulf(p, v), e.mulf(state[2 + c], alpha)));
-          }
-          scf::YieldOp::create(b, loc, next);
-        }
-        ValueRange result = keysLoop.getResults();
-        SmallVector<std::pair<Value, SmallVector<Value>>> chunks;
-        for (int64_t c = 0; c < perLane; ++c)
-          chunks.push_back(
-              {e.add(lane, e.idx(c * kWarpSize)), {result[2 + c]}});
-        emitRowWrite(item, queryPos, result[0], result[1], chunks,
-                     e.eq(lane, e.idx(0)));
-        scf::YieldOp::create(nested, loc);
-      });
+  Value row = e.add(firstQuery, quad);
+  Value lastRow = e.sub(item.rows, e.idx(1));
+  // Rows past the selection compute on a real row (the block's barriers
+  // need every thread) and write nothing.
+  Value active = e.ult(row, item.rows);
+  Value queryRow = e.min(row, lastRow);
+  Value queryPos = rowPosition(item, queryRow);
+  auto column = [&](int64_t c) {
+    return e.add(e.mul(quadLane, e.idx(4)), e.idx(c * 16));
+  };
+  SmallVector<Value> q;
+  for (int64_t c = 0; c < chunks; ++c)
+    q.push_back(vector::LoadOp::create(
+        b, loc, vec4, query,
+        ValueRange{item.batch, queryPos, item.head, column(c)},
+        /*nontemporal=*/false, aligned));
+  Value keyLimit = item.rows;
+  if (plan.causal)
+    keyLimit = e.min(item.rows, e.add(firstQuery, e.idx(plan.tileQueries)));
+  Value numBlocks = e.ceilDiv(keyLimit, e.idx(BN));
+  auto tileType = MemRefType::get(
+      {BN, D}, f32, MemRefLayoutAttrInterface{},
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup));
+  Value keyTile =
+      memref::ViewOp::create(b, loc, tileType, shared, e.idx(0), ValueRange{});
+  Value valueTile = memref::ViewOp::create(b, loc, tileType, shared,
+                                           e.idx(BN * D * 4), ValueRange{});
+  Value zero4 = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(vec4, b.getF32FloatAttr(0)));
+  SmallVector<Value> init = {e.negInf(), e.f32(0)};
+  init.append(chunks, zero4);
+
+  auto blocks = scf::ForOp::create(b, loc, e.idx(0), numBlocks, e.idx(1), init);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(blocks.getBody());
+    Value firstKey = e.mul(blocks.getInductionVar(), e.idx(BN));
+    ValueRange state = blocks.getRegionIterArgs();
+    // The previous block's reads are done before the tiles are refilled.
+    gpu::BarrierOp::create(b, loc);
+    int64_t pieces = BN * rowChunks;
+    for (int64_t i = 0; i < pieces; i += plan.threads()) {
+      Value piece = e.add(thread, e.idx(i));
+      auto inRange = scf::IfOp::create(b, loc, e.ult(piece, e.idx(pieces)),
+                                       /*withElse=*/false);
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(inRange.thenBlock());
+      Value r = e.div(piece, e.idx(rowChunks));
+      Value col = e.mul(e.rem(piece, e.idx(rowChunks)), e.idx(4));
+      // Keys past the limit load a real row; their scores are masked.
+      Value keyPos = rowPosition(item, e.min(e.add(firstKey, r), lastRow));
+      for (auto [source, tile] :
+           {std::pair{key, keyTile}, std::pair{value, valueTile}}) {
+        Value loaded = vector::LoadOp::create(
+            b, loc, vec4, source,
+            ValueRange{item.batch, keyPos, item.head, col},
+            /*nontemporal=*/false, aligned);
+        vector::StoreOp::create(b, loc, loaded, tile, ValueRange{r, col},
+                                /*nontemporal=*/false, aligned);
+      }
+    }
+    gpu::BarrierOp::create(b, loc);
+
+    // Scores of the block (log2 units), -inf where not allowed.
+    SmallVector<Value> scores;
+    Value blockMax = e.negInf();
+    for (int64_t j = 0; j < BN; ++j) {
+      Value acc = zero4;
+      for (int64_t c = 0; c < chunks; ++c) {
+        Value k = vector::LoadOp::create(b, loc, vec4, keyTile,
+                                         ValueRange{e.idx(j), column(c)},
+                                         /*nontemporal=*/false, aligned);
+        acc = vector::FMAOp::create(b, loc, q[c], k, acc);
+      }
+      Value dot = e.f32(0);
+      for (int64_t l = 0; l < 4; ++l)
+        dot = e.addf(
+            dot, vector::ExtractOp::create(b, loc, acc, ArrayRef<int64_t>{l}));
+      dot = e.addf(dot, e.shuffleXor(dot, 1));
+      dot = e.addf(dot, e.shuffleXor(dot, 2));
+      Value keyRow = e.add(firstKey, e.idx(j));
+      Value valid = e.ult(keyRow, keyLimit);
+      if (plan.causal)
+        valid = e.andi(valid, e.ule(keyRow, row));
+      Value score = addBiases(item, e.mulf(dot, e.f32(plan.scaleLog2)),
+                              queryRow, e.min(keyRow, lastRow));
+      score = e.select(valid, score, e.negInf());
+      scores.push_back(score);
+      blockMax = e.maxf(blockMax, score);
+    }
+    Value newMax = e.maxf(state[0], blockMax);
+    Value base = e.select(e.isNegInf(newMax), e.f32(0), newMax);
+    Value alpha = e.exp2(e.subf(state[0], base));
+    Value alpha4 = vector::BroadcastOp::create(b, loc, vec4, alpha);
+    Value sum = e.mulf(state[1], alpha);
+    SmallVector<Value> out;
+    for (int64_t c = 0; c < chunks; ++c)
+      out.push_back(e.mulf(state[2 + c], alpha4));
+    for (int64_t j = 0; j < BN; ++j) {
+      Value p = e.exp2(e.subf(scores[j], base));
+      sum = e.addf(sum, p);
+      Value p4 = vector::BroadcastOp::create(b, loc, vec4, p);
+      for (int64_t c = 0; c < chunks; ++c) {
+        Value v = vector::LoadOp::create(b, loc, vec4, valueTile,
+                                         ValueRange{e.idx(j), column(c)},
+                                         /*nontemporal=*/false, aligned);
+        out[c] = vector::FMAOp::create(b, loc, p4, v, out[c]);
+      }
+    }
+    SmallVector<Value> next = {newMax, sum};
+    next.append(out.begin(), out.end());
+    scf::YieldOp::create(b, loc, next);
+  }
+  ValueRange result = blocks.getResults();
+  auto write = scf::IfOp::create(b, loc, active, /*withElse=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(write.thenBlock());
+  SmallVector<std::pair<Value, SmallVector<Value>>> outChunks;
+  for (int64_t c = 0; c < chunks; ++c) {
+    SmallVector<Value> values;
+    for (int64_t l = 0; l < 4; ++l)
+      values.push_back(vector::ExtractOp::create(b, loc, result[2 + c],
+                                                 ArrayRef<int64_t>{l}));
+    outChunks.push_back({column(c), values});
+  }
+  emitRowWrite(item, queryPos, result[0], result[1], outChunks,
+               e.eq(quadLane, e.idx(0)));
 }
 
 void KernelEmitter::emitRowWrite(
@@ -1124,8 +1209,11 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
     func.setKnownBlockSizeAttr(builder.getDenseI32ArrayAttr({threads, 1, 1}));
     func->setAttr("dilattn.dynamic_shared_memory",
                   builder.getI64IntegerAttr(plan.sharedMemoryBytes()));
-    // Ask for the register budget of two blocks per multiprocessor.
-    func->setAttr("nvvm.minctasm", builder.getI32IntegerAttr(2));
+    // Ask for the register budget of two blocks per multiprocessor; the f32
+    // kernel (256 threads, q, o and a block of scores in registers) needs
+    // more than 128 registers for D = 128 and takes one.
+    if (plan.tensorCores || plan.headDim <= 64)
+      func->setAttr("nvvm.minctasm", builder.getI32IntegerAttr(2));
     KernelEmitter(builder, loc, plan).emitBody(func);
 
     // Its launch: one block per work item.

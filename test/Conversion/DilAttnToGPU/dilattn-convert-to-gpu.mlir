@@ -58,12 +58,22 @@ func.func @longnet(%q: memref<1x?x4x128xf16>, %k: memref<1x?x4x128xf16>,
 
 // -----
 
-// f32 takes the CUDA-core kernel: no shared memory, no tensor cores.
+// f32 takes the CUDA-core kernel: 4 threads per query row (256 for 64
+// rows), blocks of 16 keys and values in shared memory (2 x 16 x 64 f32),
+// vector FMAs, a quad reduction of the dot products, no tensor cores.
 // CHECK-LABEL: func.func @f32
-// CHECK:       gpu.func @f32_kernel0({{.*}}) kernel attributes {dilattn.dynamic_shared_memory = 0 : i64
+// CHECK:         gpu.launch_func @f32__dilattn_gpu::@f32_kernel0 {{.*}} threads in (%{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size %{{.*}}
+// CHECK:       gpu.func @f32_kernel0({{.*}}) kernel attributes {dilattn.dynamic_shared_memory = 8192 : i64, known_block_size = array<i32: 256, 1, 1>
 // CHECK-NOT:     nvvm.mma.sync
 // CHECK-NOT:     math.
-// CHECK:         gpu.shuffle  xor
+// CHECK:         gpu.dynamic_shared_memory
+// CHECK:         scf.for
+// CHECK:           gpu.barrier
+// CHECK:           vector.load {{.*}} {alignment = 16 : i64} : memref<?x?x?x64xf32, strided<[?, ?, ?, 1], offset: ?>, #gpu.address_space<global>>, vector<4xf32>
+// CHECK:           vector.store {{.*}} {alignment = 16 : i64} : memref<16x64xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+// CHECK:           gpu.barrier
+// CHECK:           vector.fma
+// CHECK:           gpu.shuffle  xor %{{.*}}, %{{.*}}, %{{.*}} : f32
 // CHECK-NOT:     math.
 // CHECK:         gpu.return
 func.func @f32(%q: memref<1x256x2x64xf32>, %k: memref<1x256x2x64xf32>,
