@@ -214,8 +214,9 @@ def DilAttnConvertLinalgToGPU
     - a linear layer, a contraction `C[.., o] += A[.., e] * B[o, e]` in f32 on
       identity-layout buffers (what `dilattn-decompose-multihead` and the
       graph API's `linear` emit), becomes a shared-memory tiled kernel:
-      128x128 output tiles, 8-deep slices of `e` staged in workgroup memory,
-      256 threads computing 8x8 outputs each in registers. The zero fill of
+      128x128 output tiles, 8-deep slices of `e` staged in workgroup memory
+      (the next slice loaded from global memory while the current one is
+      multiplied), 256 threads computing 8x8 outputs each in registers. The zero fill of
       `C` before it and a bias add `D = C + b[o]` after it fold into the
       kernel when `C` has no other use (then `C` is never allocated);
     - every other linalg op (and `memref.copy`, as `linalg.copy`) becomes a

@@ -311,30 +311,58 @@ void emitLinearLayer(OpBuilder &b, Location loc, const LinearLayer &layer) {
 
   // Stages rows [base, base + tileRows) x k [k0, k0 + BK) of `source` into
   // `tile` (k-major), zeros outside the matrix (clamped loads, selected).
-  auto stage = [&](Value source, Value tile, Value base, int64_t tileRows,
-                   int64_t sourceRows, Value k0) {
+  // This thread's share of the slice of rows [base, base + tileRows) x k
+  // [k0, k0 + BK) of `source`, zeros outside the matrix (clamped loads,
+  // selected), and where it goes in the k-major tile.
+  struct Piece {
+    Value kk, r;
+  };
+  auto pieces = [&](int64_t tileRows) {
+    SmallVector<Piece> result;
     for (int64_t i = 0; i < tileRows * kLinearBK; i += kLinearThreads) {
       Value element = m.add(thread, m.c(i));
-      Value r = m.div(element, m.c(kLinearBK));
-      Value kk = m.rem(element, m.c(kLinearBK));
-      Value row = m.add(base, r);
-      Value col = m.add(k0, kk);
+      result.push_back(
+          {m.rem(element, m.c(kLinearBK)), m.div(element, m.c(kLinearBK))});
+    }
+    return result;
+  };
+  SmallVector<Piece> aPieces = pieces(kLinearBM), bPieces = pieces(kLinearBN);
+  auto load = [&](Value source, ArrayRef<Piece> share, Value base,
+                  int64_t sourceRows, Value k0, SmallVectorImpl<Value> &out) {
+    for (const Piece &piece : share) {
+      Value row = m.add(base, piece.r);
+      Value col = m.add(k0, piece.kk);
       Value inside = arith::AndIOp::create(b, loc, m.ult(row, m.c(sourceRows)),
                                            m.ult(col, m.c(K)));
       Value loaded = memref::LoadOp::create(
           b, loc, source,
           ValueRange{m.min(row, m.c(sourceRows - 1)), m.min(col, m.c(K - 1))});
-      Value v = arith::SelectOp::create(b, loc, inside, loaded, zero);
-      memref::StoreOp::create(b, loc, v, tile, ValueRange{kk, r});
+      out.push_back(arith::SelectOp::create(b, loc, inside, loaded, zero));
     }
   };
+  // The loop carries the accumulators and the next slice, loaded from
+  // global memory before the current one is multiplied (its latency hides
+  // behind the FMAs); a slice past the end loads zeros.
+  SmallVector<Value> loopInit(init);
+  load(a, aPieces, rowBase, M, m.c(0), loopInit);
+  load(w, bPieces, colBase, O, m.c(0), loopInit);
+  const int64_t numAcc = kLinearTM * kLinearTN;
+  const int64_t numA = aPieces.size(), numB = bPieces.size();
   auto loop = scf::ForOp::create(
-      b, loc, m.c(0), m.c(K), m.c(kLinearBK), init,
-      [&](OpBuilder &nested, Location, Value k0, ValueRange acc) {
-        stage(a, aTile, rowBase, kLinearBM, M, k0);
-        stage(w, bTile, colBase, kLinearBN, O, k0);
+      b, loc, m.c(0), m.c(K), m.c(kLinearBK), loopInit,
+      [&](OpBuilder &nested, Location, Value k0, ValueRange carried) {
+        for (int64_t i = 0; i < numA; ++i)
+          memref::StoreOp::create(b, loc, carried[numAcc + i], aTile,
+                                  ValueRange{aPieces[i].kk, aPieces[i].r});
+        for (int64_t i = 0; i < numB; ++i)
+          memref::StoreOp::create(b, loc, carried[numAcc + numA + i], bTile,
+                                  ValueRange{bPieces[i].kk, bPieces[i].r});
         gpu::BarrierOp::create(b, loc);
-        SmallVector<Value> sums(acc.begin(), acc.end());
+        SmallVector<Value> next;
+        Value nextK = m.add(k0, m.c(kLinearBK));
+        load(a, aPieces, rowBase, M, nextK, next);
+        load(w, bPieces, colBase, O, nextK, next);
+        SmallVector<Value> sums(carried.begin(), carried.begin() + numAcc);
         for (int64_t kk = 0; kk < kLinearBK; ++kk) {
           Value kIndex = m.c(kk);
           SmallVector<Value> av, bv;
@@ -353,6 +381,7 @@ void emitLinearLayer(OpBuilder &b, Location loc, const LinearLayer &layer) {
         }
         // The next slice overwrites the tiles.
         gpu::BarrierOp::create(b, loc);
+        sums.append(next.begin(), next.end());
         scf::YieldOp::create(nested, loc, sums);
       });
   for (int64_t i = 0; i < kLinearTM; ++i)

@@ -14,12 +14,17 @@
 // CHECK-DAG:     %[[CF:.*]] = memref.collapse_shape %[[C]] {{\[}}[0, 1], [2]] : memref<2x100x80xf32> into memref<200x80xf32>
 // CHECK:         gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C2]], %{{.*}} = %[[C1]], %{{.*}} = %[[C1]]) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C256]], %{{.*}} = %[[C1]], %{{.*}} = %[[C1]])
 // CHECK-SAME:      workgroup(%[[AT:.*]] : memref<8x132xf32, #gpu.address_space<workgroup>>, %[[BT:.*]] : memref<8x132xf32, #gpu.address_space<workgroup>>)
+// The first slice is loaded before the loop, each next one before the
+// current one is multiplied.
+// CHECK:           memref.load %[[AF]]
+// CHECK:           memref.load %[[W]]
 // CHECK:           scf.for {{.*}} iter_args
-// CHECK:             memref.load %[[AF]]
 // CHECK:             memref.store %{{.*}}, %[[AT]]
-// CHECK:             memref.load %[[W]]
 // CHECK:             memref.store %{{.*}}, %[[BT]]
 // CHECK:             gpu.barrier
+// CHECK:             memref.load %[[AF]]
+// CHECK:             memref.load %[[W]]
+// CHECK:             memref.load %[[AT]]
 // CHECK:             gpu.barrier
 // CHECK:             scf.yield
 // CHECK:           scf.if
