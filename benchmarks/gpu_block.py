@@ -3,7 +3,7 @@
 
 Run ON the GPU machine (scripts/gpu-check calls it):
 
-    python3 benchmarks/gpu_block.py DILATTN_RUN WORK_DIR [--reps=N]
+    python3 benchmarks/gpu_block.py DILATTN_RUN WORK_DIR [--reps=N] [--plot=PNG]
 
 The block is SPEC.md section 2 plus the residual add, with biases and the
 sub-layer norm, grouped mode, in float32 (module mode takes f32 tensors), at
@@ -16,7 +16,8 @@ algorithm in PyTorch on the same card, in the same call: F.linear
 projections, a gather, SDPA per pattern and a scatter, layer norm, the out
 projection, with TF32 off so that both sides compute in f32. Before timing,
 dilattn's output is checked against the PyTorch float64 block. Prints one
-JSON object per row and a last line with the ratio.
+JSON object per row and a last line with the ratio; --plot draws both as
+bars, dilattn's split by kernel kind (where matplotlib is installed).
 """
 
 import json
@@ -100,12 +101,55 @@ def median_ms(torch, fn, reps):
     return float(np.median(times))
 
 
+def kernel_kind(name):
+    """What a launch of dilattn's profile computes, from its kernel's name
+    (<module>::<function>)."""
+    if "__dilattn_gpu" in name:
+        return "dilated attention"
+    if name.endswith("::linear"):
+        return "projections (tiled GEMM)"
+    return "layer norm, masks, residual, copies"
+
+
+def draw(path, total_ms, kinds, peer_ms, card):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("no matplotlib here: no plot")
+        return
+    fig, ax = plt.subplots(figsize=(8, 2.6))
+    left = 0.0
+    colours = ["#d62728", "#ff9896", "#fdd0a2"]
+    for (kind, ms), colour in zip(sorted(kinds.items()), colours):
+        ax.barh(1, ms, left=left, color=colour, label="dilattn: " + kind)
+        left += ms
+    ax.barh(1, max(total_ms - left, 0), left=left, color="#cccccc",
+            label="dilattn: launch gaps")
+    ax.barh(0, peer_ms, color="#1f77b4",
+            label="PyTorch: F.linear + gather/SDPA/scatter + layer_norm")
+    ax.set_yticks([0, 1])
+    ax.set_yticklabels(["PyTorch f32\n%.2f ms" % peer_ms,
+                        "dilattn f32\n%.2f ms" % total_ms])
+    ax.set_xlabel("ms (median)")
+    ax.set_title("C1-sized multi-head block (B=1 N=16384 E=512 H=8), f32, "
+                 + card)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print("plot: " + path)
+
+
 def main(argv):
     args = [a for a in argv[1:] if not a.startswith("--")]
     reps = 20
+    plot = None
     for a in argv[1:]:
         if a.startswith("--reps="):
             reps = int(a.split("=", 1)[1])
+        if a.startswith("--plot="):
+            plot = a.split("=", 1)[1]
     if len(args) != 2:
         print(__doc__)
         return 2
@@ -138,9 +182,14 @@ def main(argv):
         return 1
     lines = proc.stdout.strip().splitlines()
     dilattn = json.loads(lines[-1])
-    # The per-launch profile (slowest first), for the log.
+    # The per-launch profile (slowest first), for the log, summed by kind.
+    kinds = {}
     for line in lines[:-1]:
         print("# " + line)
+        fields = line.split()
+        if len(fields) == 4 and fields[0].isdigit():
+            kinds[kernel_kind(fields[3])] = (
+                kinds.get(kernel_kind(fields[3]), 0.0) + float(fields[1]))
 
     import torch
     import torch.nn.functional as F
@@ -165,9 +214,13 @@ def main(argv):
                       "card": card}))
     print(json.dumps({"row": "PyTorch seed block, f32 (TF32 off)",
                       "median_ms": peer_ms, "torch": torch.__version__}))
+    print(json.dumps({"row": "dilattn kernels by kind (profiled, ms)",
+                      "kinds": kinds}))
     print(json.dumps({"ratio_dilattn_over_torch":
                       dilattn["median_ms"] / peer_ms,
                       "check_ok": rel <= 1e-5}))
+    if plot:
+        draw(plot, dilattn["median_ms"], kinds, peer_ms, card)
     return 0 if rel <= 1e-5 else 1
 
 

@@ -13,14 +13,15 @@
 // HOST-SAME:    (%[[X:.*]]: memref<2x64x128xf32>, {{.*}}, %[[OUT:.*]]: memref<2x64x128xf32>)
 // The projections: the tiled linear-layer kernel on the flattened rows.
 // HOST:         %[[XF:.*]] = memref.collapse_shape %[[X]] {{\[}}[0, 1], [2]] : memref<2x64x128xf32> into memref<128x128xf32>
-// HOST:         gpu.launch_func @block_kernel{{.*}} blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) args(%[[XF]] : memref<128x128xf32>,
+// HOST:         gpu.launch_func @block_linear0::@linear blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) args(%[[XF]] : memref<128x128xf32>,
 // The attention between them, one launch per longnet pattern.
 // HOST:         gpu.launch_func @block__dilattn_gpu::@block_kernel0
 // HOST:         gpu.launch_func @block__dilattn_gpu::@block_kernel1
 // The last kernel writes the caller's output buffer.
 // HOST:         gpu.launch_func {{.*}}%[[OUT]] : memref<2x64x128xf32>
 // HOST:         return
-// HOST-DAG:   gpu.binary @block_kernel
+// HOST-DAG:   gpu.binary @block_linear0
+// HOST-DAG:   gpu.binary @block_reduction0
 // HOST-DAG:   gpu.binary @block__dilattn_gpu
 
 // ONLY-LABEL: func.func @block
@@ -32,7 +33,8 @@
 // ONLY:         return
 
 // PTX-DAG:  .entry block_kernel0(
-// PTX-DAG:  .entry block_kernel(
+// PTX-DAG:  .entry linear(
+// PTX-DAG:  .entry reduction(
 // PTX-DAG:  .shared
 // PTX-DAG:  sqrt.rn.f32
 // PTX-NOT:  __nv_

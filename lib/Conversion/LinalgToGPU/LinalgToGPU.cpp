@@ -38,6 +38,14 @@ using namespace mlir;
 
 namespace {
 
+/// Marks a launch with the kind of kernel it is, which names its outlined
+/// module and function (`<host function>_<kind><n>::<kind>`), so that
+/// profiles and PTX say what each kernel computes.
+constexpr llvm::StringLiteral kKernelKindAttr = "dilattn.kernel_kind";
+void markKernel(gpu::LaunchOp launch, StringRef kind) {
+  launch->setAttr(kKernelKindAttr, StringAttr::get(launch.getContext(), kind));
+}
+
 /// Index arithmetic at one insertion point.
 struct IndexMath {
   OpBuilder &b;
@@ -295,6 +303,7 @@ void emitLinearLayer(OpBuilder &b, Location loc, const LinearLayer &layer) {
       b, loc, gridX, gridY, m.c(1), m.c(kLinearThreads), m.c(1), m.c(1),
       /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
       ValueRange{}, TypeRange{aTileType, bTileType});
+  markKernel(launch, "linear");
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(&launch.getBody().front());
   Value aTile = launch.getWorkgroupAttributions()[0];
@@ -410,7 +419,8 @@ void emitLinearLayer(OpBuilder &b, Location loc, const LinearLayer &layer) {
 /// Replaces a top-level scf.parallel with static bounds by a gpu.launch of
 /// one thread per point: the linear thread index is delinearised with the
 /// last loop fastest, so consecutive threads touch consecutive elements.
-LogicalResult parallelToLaunch(scf::ParallelOp parallel, int64_t blockThreads) {
+LogicalResult parallelToLaunch(scf::ParallelOp parallel, int64_t blockThreads,
+                               StringRef kind) {
   if (parallel.getNumResults() != 0)
     return parallel.emitOpError("with reductions cannot become a kernel");
   SmallVector<int64_t> lower, upper, steps, counts;
@@ -442,6 +452,7 @@ LogicalResult parallelToLaunch(scf::ParallelOp parallel, int64_t blockThreads) {
     return parallel.emitOpError("has too many points for one kernel launch");
   auto launch = gpu::LaunchOp::create(b, loc, m.c(blocks), m.c(1), m.c(1),
                                       m.c(threads), m.c(1), m.c(1));
+  markKernel(launch, kind);
   b.setInsertionPointToStart(&launch.getBody().front());
   Value linear = m.add(m.mul(launch.getBlockIds().x, m.c(threads)),
                        launch.getThreadIds().x);
@@ -493,6 +504,10 @@ void convertLinearLayer(linalg::LinalgOp op, LinearLayer &layer,
 LogicalResult convertLinalgOp(linalg::LinalgOp op, int64_t blockThreads) {
   if (!op.hasPureBufferSemantics())
     return op->emitOpError("must be on buffers to become a kernel");
+  std::string kind =
+      isa<linalg::GenericOp>(op.getOperation())
+          ? (op.getNumReductionLoops() ? "reduction" : "elementwise")
+          : op->getName().stripDialect().str();
   IRRewriter rewriter(op.getContext());
   rewriter.setInsertionPoint(op);
   FailureOr<linalg::LinalgLoops> loops =
@@ -506,13 +521,14 @@ LogicalResult convertLinalgOp(linalg::LinalgOp op, int64_t blockThreads) {
   // sit where the op was.
   Operation *outer = (*loops)[0];
   if (auto parallel = dyn_cast<scf::ParallelOp>(outer))
-    return parallelToLaunch(parallel, blockThreads);
+    return parallelToLaunch(parallel, blockThreads, kind);
   // Reductions only (no parallel loop): one thread runs the nest.
   OpBuilder b(outer);
   IndexMath m{b, outer->getLoc()};
   Value one = m.c(1);
   auto launch =
       gpu::LaunchOp::create(b, outer->getLoc(), one, one, one, one, one, one);
+  markKernel(launch, kind);
   Block &body = launch.getBody().front();
   b.setInsertionPointToStart(&body);
   gpu::TerminatorOp::create(b, outer->getLoc());
@@ -600,9 +616,25 @@ struct ConvertLinalgToGPUPass
       if (failed(convertLinalgOp(op, blockThreads)))
         return signalPassFailure();
     }
-    if (converted)
-      module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                      UnitAttr::get(module.getContext()));
+    if (!converted)
+      return;
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    UnitAttr::get(module.getContext()));
+    for (auto function : module.getOps<FunctionOpInterface>()) {
+      llvm::StringMap<unsigned> counts;
+      function.walk([&](gpu::LaunchOp launch) {
+        auto kind = launch->getAttrOfType<StringAttr>(kKernelKindAttr);
+        if (!kind)
+          return;
+        launch->removeAttr(kKernelKindAttr);
+        unsigned number = counts[kind.getValue()]++;
+        launch.setModuleAttr(FlatSymbolRefAttr::get(
+            &getContext(), (function.getName() + "_" + kind.getValue() +
+                            std::to_string(number))
+                               .str()));
+        launch.setFunctionAttr(FlatSymbolRefAttr::get(kind));
+      });
+    }
   }
 };
 

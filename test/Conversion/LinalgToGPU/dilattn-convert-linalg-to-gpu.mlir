@@ -13,6 +13,7 @@
 // CHECK-DAG:     %[[AF:.*]] = memref.collapse_shape %[[A]] {{\[}}[0, 1], [2]] : memref<2x100x96xf32> into memref<200x96xf32>
 // CHECK-DAG:     %[[CF:.*]] = memref.collapse_shape %[[C]] {{\[}}[0, 1], [2]] : memref<2x100x80xf32> into memref<200x80xf32>
 // CHECK:         gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C2]], %{{.*}} = %[[C1]], %{{.*}} = %[[C1]]) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C256]], %{{.*}} = %[[C1]], %{{.*}} = %[[C1]])
+// CHECK-SAME:      module(@linear_linear0) function(@linear)
 // CHECK-SAME:      workgroup(%[[AT:.*]] : memref<8x132xf32, #gpu.address_space<workgroup>>, %[[BT:.*]] : memref<8x132xf32, #gpu.address_space<workgroup>>)
 // The first slice is loaded before the loop, each next one before the
 // current one is multiplied.
@@ -50,7 +51,7 @@ func.func @linear(%a: memref<2x100x96xf32>, %w: memref<80x96xf32>, %c: memref<2x
 // CHECK-LABEL: func.func @bias_add
 // CHECK-DAG:     %[[C24:.*]] = arith.constant 24 : index
 // CHECK-DAG:     %[[C256:.*]] = arith.constant 256 : index
-// CHECK:         gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C24]], {{.*}} threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C256]],
+// CHECK:         gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C24]], {{.*}} threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C256]], {{.*}} module(@bias_add_elementwise0) function(@elementwise)
 // CHECK:           %[[BASE:.*]] = arith.muli %[[BX]], %[[C256]]
 // CHECK:           %[[LINEAR:.*]] = arith.addi %[[BASE]], %[[TX]]
 // CHECK:           %[[TOTAL:.*]] = arith.constant 6000 : index
