@@ -65,8 +65,12 @@ TEST(CudaCodegen, LongnetIsOneLaunchPerPattern) {
     ASSERT_TRUE(static_cast<bool>(image)) << llvm::toString(image.takeError());
     ASSERT_EQ(image->launches.size(), 2u);
     EXPECT_EQ(image->launches[1].kernelName, "k1_kernel1");
+    // Tensor cores: the query tile and 2 stages of key and value tiles of
+    // 64 rows of 72 halves; f32: one block of 16 key and 16 value rows.
     EXPECT_EQ(image->launches[0].dynamicSharedBytes,
-              element == ElementKind::F32 ? 0 : 64 * 72 * 2 * 5);
+              element == ElementKind::F32 ? 2 * 16 * 64 * 4 : 64 * 72 * 2 * 5);
+    EXPECT_EQ(image->launches[0].blockThreads,
+              element == ElementKind::F32 ? 256 : 128);
   }
 }
 
