@@ -219,6 +219,9 @@ def DilAttnConvertLinalgToGPU
       multiplied), 256 threads computing 8x8 outputs each in registers. The zero fill of
       `C` before it and a bias add `D = C + b[o]` after it fold into the
       kernel when `C` has no other use (then `C` is never allocated);
+    - a row reduction (`out[p] += f(..)` over the innermost loop, f32, as
+      the layer norm's mean and variance) becomes a warp per output point:
+      the lanes stride the row, a butterfly of shuffles adds their sums;
     - every other linalg op (and `memref.copy`, as `linalg.copy`) becomes a
       kernel with one thread per point of its parallel loops
       (`linalgOpToParallelLoops`), consecutive threads on consecutive
@@ -232,7 +235,8 @@ def DilAttnConvertLinalgToGPU
     Option<"blockThreads", "block-threads", "int64_t", /*default=*/"256",
            "threads per block of the one-thread-per-point kernels">
   ];
-  let dependentDialects = ["::mlir::arith::ArithDialect",
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::memref::MemRefDialect",

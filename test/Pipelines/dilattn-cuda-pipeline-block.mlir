@@ -21,7 +21,7 @@
 // HOST:         gpu.launch_func {{.*}}%[[OUT]] : memref<2x64x128xf32>
 // HOST:         return
 // HOST-DAG:   gpu.binary @block_linear0
-// HOST-DAG:   gpu.binary @block_reduction0
+// HOST-DAG:   gpu.binary @block_row_sum0
 // HOST-DAG:   gpu.binary @block__dilattn_gpu
 
 // ONLY-LABEL: func.func @block
@@ -34,7 +34,8 @@
 
 // PTX-DAG:  .entry block_kernel0(
 // PTX-DAG:  .entry linear(
-// PTX-DAG:  .entry reduction(
+// PTX-DAG:  .entry row_sum(
+// PTX-DAG:  shfl.sync.bfly.b32
 // PTX-DAG:  .shared
 // PTX-DAG:  sqrt.rn.f32
 // PTX-NOT:  __nv_

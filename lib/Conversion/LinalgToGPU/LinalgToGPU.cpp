@@ -12,6 +12,7 @@
 
 #include "dilattn/Dialect/DilAttn/Transforms/Passes.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -500,10 +501,152 @@ void convertLinearLayer(linalg::LinalgOp op, LinearLayer &layer,
     }
 }
 
+/// The value a generic's body yields (one output).
+Value yieldOf(linalg::GenericOp generic) {
+  return cast<linalg::YieldOp>(generic.getRegion().front().getTerminator())
+      .getValues()[0];
+}
+
+/// A row reduction `out[p..] += f(ins at (p.., r))` over the innermost loop
+/// r, the other loops parallel, in f32 with static shapes: the value `f`
+/// folds in with `addf`, and the output is indexed by the parallel loops.
+/// Returns the value added to the output in the body.
+std::optional<Value> matchRowSum(linalg::LinalgOp op) {
+  auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
+  if (!generic || generic.getNumDpsInits() != 1 ||
+      op.getNumReductionLoops() != 1 || !op.hasPureBufferSemantics())
+    return std::nullopt;
+  unsigned loops = op.getNumLoops();
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  for (unsigned i = 0; i + 1 < loops; ++i)
+    if (iterators[i] != utils::IteratorType::parallel)
+      return std::nullopt;
+  if (iterators[loops - 1] != utils::IteratorType::reduction)
+    return std::nullopt;
+  OpOperand *init = op.getDpsInitOperand(0);
+  auto outType = dyn_cast<MemRefType>(init->get().getType());
+  if (!outType || !outType.getElementType().isF32() ||
+      !outType.hasStaticShape())
+    return std::nullopt;
+  MLIRContext *context = op.getContext();
+  SmallVector<AffineExpr> parallel;
+  for (unsigned i = 0; i + 1 < loops; ++i)
+    parallel.push_back(getAffineDimExpr(i, context));
+  if (op.getMatchingIndexingMap(init) !=
+      AffineMap::get(loops, 0, parallel, context))
+    return std::nullopt;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    auto type = dyn_cast<MemRefType>(input->get().getType());
+    if (!type || !type.hasStaticShape())
+      return std::nullopt;
+  }
+  Block &body = generic.getRegion().front();
+  BlockArgument out = body.getArgument(body.getNumArguments() - 1);
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto sum = yield.getValues().size() == 1
+                 ? yield.getValues()[0].getDefiningOp<arith::AddFOp>()
+                 : nullptr;
+  if (!sum || !out.hasOneUse())
+    return std::nullopt;
+  if (sum.getLhs() == out)
+    return sum.getRhs();
+  if (sum.getRhs() == out)
+    return sum.getLhs();
+  return std::nullopt;
+}
+
+/// A row reduction (matchRowSum) as a warp per output point: the lanes
+/// stride the reduction loop (coalesced reads of a row), then a butterfly
+/// of shuffles sums the lanes' partial sums and lane 0 adds the total to
+/// the output. (One thread per point, the generic path, reads rows with a
+/// stride across the threads of a warp.)
+void emitRowSum(linalg::LinalgOp op, Value summand, int64_t blockThreads) {
+  auto generic = cast<linalg::GenericOp>(op.getOperation());
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  IndexMath m{b, loc};
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  int64_t reduction = ranges.back();
+  int64_t points = 1;
+  for (size_t i = 0; i + 1 < ranges.size(); ++i)
+    points *= ranges[i];
+  constexpr int64_t kWarp = 32;
+  int64_t warpsPerBlock = std::max<int64_t>(1, blockThreads / kWarp);
+  int64_t blocks = (points + warpsPerBlock - 1) / warpsPerBlock;
+  auto launch =
+      gpu::LaunchOp::create(b, loc, m.c(std::max<int64_t>(blocks, 1)), m.c(1),
+                            m.c(1), m.c(warpsPerBlock * kWarp), m.c(1), m.c(1));
+  markKernel(launch, "row_sum");
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value thread = launch.getThreadIds().x;
+  Value lane = m.rem(thread, m.c(kWarp));
+  Value point = m.add(m.mul(launch.getBlockIds().x, m.c(warpsPerBlock)),
+                      m.div(thread, m.c(kWarp)));
+  // Whole warps leave together, so the shuffles below see all 32 lanes.
+  auto inRange = scf::IfOp::create(b, loc, m.ult(point, m.c(points)),
+                                   /*withElse=*/false);
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointToStart(inRange.thenBlock());
+  SmallVector<Value> ivs;
+  int64_t stride = 1;
+  SmallVector<Value> reversed;
+  for (int64_t i = static_cast<int64_t>(ranges.size()) - 2; i >= 0; --i) {
+    reversed.push_back(m.rem(m.div(point, m.c(stride)), m.c(ranges[i])));
+    stride *= ranges[i];
+  }
+  ivs.assign(reversed.rbegin(), reversed.rend());
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+  auto lanes = scf::ForOp::create(
+      b, loc, lane, m.c(reduction), m.c(kWarp), ValueRange{zero},
+      [&](OpBuilder &nested, Location, Value r, ValueRange partial) {
+        SmallVector<Value> all(ivs);
+        all.push_back(r);
+        IRMapping mapping;
+        Block &body = generic.getRegion().front();
+        for (OpOperand *input : op.getDpsInputOperands()) {
+          AffineMap map = op.getMatchingIndexingMap(input);
+          SmallVector<Value> indices;
+          for (AffineExpr expr : map.getResults())
+            indices.push_back(affine::AffineApplyOp::create(
+                nested, loc, AffineMap::get(map.getNumDims(), 0, expr), all));
+          mapping.map(
+              body.getArgument(input->getOperandNumber()),
+              memref::LoadOp::create(nested, loc, input->get(), indices));
+        }
+        for (Operation &bodyOp : body.without_terminator())
+          if (bodyOp.getNumResults() != 1 ||
+              bodyOp.getResult(0) != yieldOf(generic))
+            nested.clone(bodyOp, mapping);
+        Value x = mapping.lookupOrDefault(summand);
+        scf::YieldOp::create(
+            nested, loc,
+            ValueRange{arith::AddFOp::create(nested, loc, partial[0], x)});
+      });
+  Value total = lanes.getResult(0);
+  for (int32_t offset = kWarp / 2; offset >= 1; offset /= 2)
+    total = arith::AddFOp::create(b, loc, total,
+                                  gpu::ShuffleOp::create(b, loc, total, offset,
+                                                         kWarp,
+                                                         gpu::ShuffleMode::XOR)
+                                      .getShuffleResult());
+  auto first = scf::IfOp::create(b, loc, m.ult(lane, m.c(1)),
+                                 /*withElse=*/false);
+  b.setInsertionPointToStart(first.thenBlock());
+  Value out = op.getDpsInitOperand(0)->get();
+  Value old = memref::LoadOp::create(b, loc, out, ivs);
+  memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, total),
+                          out, ivs);
+}
+
 /// Makes any other linalg op (on buffers, outside kernels) a gpu.launch.
 LogicalResult convertLinalgOp(linalg::LinalgOp op, int64_t blockThreads) {
   if (!op.hasPureBufferSemantics())
     return op->emitOpError("must be on buffers to become a kernel");
+  if (std::optional<Value> summand = matchRowSum(op)) {
+    emitRowSum(op, *summand, blockThreads);
+    op->erase();
+    return success();
+  }
   std::string kind =
       isa<linalg::GenericOp>(op.getOperation())
           ? (op.getNumReductionLoops() ? "reduction" : "elementwise")

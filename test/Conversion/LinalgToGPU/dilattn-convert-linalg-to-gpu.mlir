@@ -79,14 +79,21 @@ func.func @bias_add(%x: memref<2x100x30xf32>, %b: memref<30xf32>, %y: memref<2x1
 
 // -----
 
-// A reduction: each thread owns a row and runs the reduction loop itself;
-// memref.copy becomes a kernel too. Launches keep the program's order.
+// A row sum: a warp per output point (8 per block of 256 threads), the
+// lanes striding the row, a butterfly of shuffles, lane 0 adding the total
+// to the output; memref.copy becomes a kernel too. Launches keep the
+// program's order.
 // CHECK-LABEL: func.func @row_sum_then_copy
-// CHECK:         gpu.launch
+// CHECK:         gpu.launch {{.*}} module(@row_sum_then_copy_row_sum0) function(@row_sum)
 // CHECK:           scf.if
-// CHECK:             scf.for
+// CHECK:             scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c32
+// CHECK:               memref.load %{{.*}} : memref<4x8xf32>
 // CHECK:               arith.addf
-// CHECK:         gpu.launch
+// CHECK-COUNT-5:     gpu.shuffle  xor
+// CHECK:             scf.if
+// CHECK:               memref.load %{{.*}} : memref<4xf32>
+// CHECK:               memref.store %{{.*}} : memref<4xf32>
+// CHECK:         gpu.launch {{.*}} module(@row_sum_then_copy_copy0) function(@copy)
 // CHECK:           memref.load %{{.*}} : memref<4x8xf32>
 // CHECK:           memref.store %{{.*}} : memref<4x8xf32>
 // CHECK-NOT:     memref.copy
@@ -192,5 +199,27 @@ func.func @linear_result_reused(%a: memref<4x32xf32>, %w: memref<16x32xf32>, %bi
   }
   linalg.copy ins(%c : memref<4x16xf32>) outs(%e : memref<4x16xf32>)
   memref.dealloc %c : memref<4x16xf32>
+  return
+}
+
+// -----
+
+// A reduction that is not a sum (a row max) keeps the generic path: a
+// thread per output point runs the loop.
+// CHECK-LABEL: func.func @row_max
+// CHECK:         gpu.launch {{.*}} module(@row_max_reduction0) function(@reduction)
+// CHECK:           scf.for
+// CHECK:             arith.maximumf
+// CHECK-NOT:       gpu.shuffle
+#m_rows = affine_map<(i, j) -> (i, j)>
+#m_row = affine_map<(i, j) -> (i)>
+func.func @row_max(%x: memref<4x8xf32>, %m: memref<4xf32>) {
+  linalg.generic {indexing_maps = [#m_rows, #m_row],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<4x8xf32>) outs(%m : memref<4xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.maximumf %acc, %in : f32
+    linalg.yield %s : f32
+  }
   return
 }
