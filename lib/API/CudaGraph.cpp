@@ -42,9 +42,6 @@ public:
                   llvm::ArrayRef<uint64_t> outputs, cuda::Stream &stream,
                   std::vector<double> *launchMs = nullptr);
 
-  /// The device the program was compiled for.
-  int device = 0;
-
 private:
   std::unique_ptr<jit::CudaProgram> program;
   std::mutex mutex;
@@ -205,18 +202,19 @@ public:
                llvm::StringRef sourceName, llvm::StringRef entry,
                llvm::StringRef chip, const jit::CudaTuning &tuning,
                bool &compiled) {
-    std::lock_guard<std::mutex> lock(mutex);
     compiled = false;
-    for (auto it = entries.begin(); it != entries.end(); ++it) {
-      if (it->first != key)
-        continue;
-      entries.splice(entries.begin(), entries, it);
-      return entries.front().second;
-    }
+    if (std::shared_ptr<CudaGraph> found = lookup(key))
+      return found;
+    // Compiled without the lock (ptxas takes a while); two threads that
+    // compile the same program at once keep the first one stored.
     auto program =
         jit::compileCudaProgram(source, sourceName, entry, chip, tuning);
     if (!program)
       return program.takeError();
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto &[existing, graph] : entries)
+      if (existing == key)
+        return graph;
     compiled = true;
     entries.emplace_front(key,
                           std::make_shared<CudaGraph>(std::move(*program)));
@@ -226,6 +224,17 @@ public:
   }
 
 private:
+  std::shared_ptr<CudaGraph> lookup(const std::string &key) {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto it = entries.begin(); it != entries.end(); ++it) {
+      if (it->first != key)
+        continue;
+      entries.splice(entries.begin(), entries, it);
+      return entries.front().second;
+    }
+    return nullptr;
+  }
+
   static constexpr size_t kCapacity = 32;
   std::mutex mutex;
   std::list<std::pair<std::string, std::shared_ptr<CudaGraph>>> entries;
@@ -252,11 +261,8 @@ getCudaGraph(llvm::StringRef source, llvm::StringRef sourceName,
       llvm::formatv("{0}|{1}|{2}|{3},{4},{5}", entry, chip, source,
                     tuning.tileQueries, tuning.tileKeys, tuning.stages)
           .str();
-  auto graph = CudaGraphCache::global().getOrCompile(
-      key, source, sourceName, entry, chip, tuning, compiled);
-  if (graph)
-    (*graph)->device = options.device;
-  return graph;
+  return CudaGraphCache::global().getOrCompile(key, source, sourceName, entry,
+                                               chip, tuning, compiled);
 }
 
 static int64_t elementCount(const TensorSignature &type) {
@@ -271,7 +277,7 @@ static size_t byteSize(const TensorSignature &type) {
          (type.element == ElementKind::I1 ? 1 : 4);
 }
 
-llvm::Error runOnDeviceBuffers(CudaGraph &graph,
+llvm::Error runOnDeviceBuffers(CudaGraph &graph, int device,
                                llvm::ArrayRef<uint64_t> inputs,
                                llvm::ArrayRef<uint64_t> outputs, void *stream,
                                std::vector<double> *launchMs) {
@@ -288,16 +294,27 @@ llvm::Error runOnDeviceBuffers(CudaGraph &graph,
   for (auto [index, address] : llvm::enumerate(outputs))
     if (!address && elementCount(program.outputs[index]) != 0)
       return fail(llvm::formatv("output #{0} must not be null", index));
-  if (llvm::Error error = checkCudaAvailable(graph.device))
+  // The kernels read and write rows as 16-byte vectors.
+  for (auto [index, address] : llvm::enumerate(inputs))
+    if (address % 16 != 0)
+      return fail(llvm::formatv("input #{0} must be 16-byte aligned (as "
+                                "cudaMalloc's are), got {1:x}",
+                                index, address));
+  for (auto [index, address] : llvm::enumerate(outputs))
+    if (address % 16 != 0)
+      return fail(llvm::formatv("output #{0} must be 16-byte aligned (as "
+                                "cudaMalloc's are), got {1:x}",
+                                index, address));
+  if (llvm::Error error = checkCudaAvailable(device))
     return error;
-  auto context = cuda::Context::get(graph.device);
+  auto context = cuda::Context::get(device);
   if (!context)
     return context.takeError();
   cuda::Stream wrapped = cuda::Stream::wrap(stream, &*context);
   return graph.run(*context, inputs, outputs, wrapped, launchMs);
 }
 
-llvm::Error runOnHostBuffers(CudaGraph &graph,
+llvm::Error runOnHostBuffers(CudaGraph &graph, int device,
                              llvm::ArrayRef<const void *> inputs,
                              llvm::ArrayRef<float *> outputs) {
   const jit::CudaProgram &program = graph.getProgram();
@@ -313,9 +330,9 @@ llvm::Error runOnHostBuffers(CudaGraph &graph,
   for (auto [index, data] : llvm::enumerate(outputs))
     if (!data && elementCount(program.outputs[index]) != 0)
       return fail(llvm::formatv("output #{0} must not be null", index));
-  if (llvm::Error error = checkCudaAvailable(graph.device))
+  if (llvm::Error error = checkCudaAvailable(device))
     return error;
-  auto context = cuda::Context::get(graph.device);
+  auto context = cuda::Context::get(device);
   if (!context)
     return context.takeError();
   std::vector<cuda::DeviceBuffer> inputBuffers, outputBuffers;

@@ -33,14 +33,14 @@ getCudaGraph(llvm::StringRef source, llvm::StringRef sourceName,
 
 const jit::CudaProgram &getProgram(const CudaGraph &graph);
 
-/// Copies host inputs to the device, runs, copies the outputs back.
-llvm::Error runOnHostBuffers(CudaGraph &graph,
+/// Copies host inputs to device `device`, runs, copies the outputs back.
+llvm::Error runOnHostBuffers(CudaGraph &graph, int device,
                              llvm::ArrayRef<const void *> inputs,
                              llvm::ArrayRef<float *> outputs);
 
 /// Runs on caller-owned device buffers on `stream`; returns when done. With
 /// `launchMs`, also times each launch.
-llvm::Error runOnDeviceBuffers(CudaGraph &graph,
+llvm::Error runOnDeviceBuffers(CudaGraph &graph, int device,
                                llvm::ArrayRef<uint64_t> inputs,
                                llvm::ArrayRef<uint64_t> outputs, void *stream,
                                std::vector<double> *launchMs = nullptr);

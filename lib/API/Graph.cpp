@@ -126,7 +126,8 @@ llvm::Error CompiledGraph::runOnDevice(llvm::ArrayRef<uint64_t> inputs,
                                        void *stream) const {
   if (!cudaGraph)
     return fail("runOnDevice needs a graph compiled for target cuda");
-  return detail::runOnDeviceBuffers(*cudaGraph, inputs, outputs, stream);
+  return detail::runOnDeviceBuffers(*cudaGraph, cudaDevice, inputs, outputs,
+                                    stream);
 }
 
 llvm::Expected<std::vector<CompiledGraph::LaunchTime>>
@@ -136,8 +137,8 @@ CompiledGraph::profileOnDevice(llvm::ArrayRef<uint64_t> inputs,
   if (!cudaGraph)
     return fail("profileOnDevice needs a graph compiled for target cuda");
   std::vector<double> ms;
-  if (llvm::Error error =
-          detail::runOnDeviceBuffers(*cudaGraph, inputs, outputs, stream, &ms))
+  if (llvm::Error error = detail::runOnDeviceBuffers(
+          *cudaGraph, cudaDevice, inputs, outputs, stream, &ms))
     return std::move(error);
   std::vector<LaunchTime> times;
   for (auto [launch, time] :
@@ -149,7 +150,7 @@ CompiledGraph::profileOnDevice(llvm::ArrayRef<uint64_t> inputs,
 llvm::Error CompiledGraph::run(llvm::ArrayRef<const void *> inputs,
                                llvm::ArrayRef<float *> outputs) const {
   if (cudaGraph)
-    return detail::runOnHostBuffers(*cudaGraph, inputs, outputs);
+    return detail::runOnHostBuffers(*cudaGraph, cudaDevice, inputs, outputs);
   llvm::ArrayRef<TensorSignature> inputTypes = module->getInputs();
   llvm::ArrayRef<TensorSignature> outputTypes = module->getOutputs();
   if (inputs.size() != inputTypes.size())
@@ -753,6 +754,7 @@ CompiledGraph::compileMLIR(llvm::StringRef source, llvm::StringRef sourceName,
       return graph.takeError();
     std::unique_ptr<CompiledGraph> result(new CompiledGraph());
     result->cudaGraph = std::move(*graph);
+    result->cudaDevice = options.device;
     result->compileMs =
         compiled ? detail::getProgram(*result->cudaGraph).compileMs : 0;
     return result;

@@ -607,24 +607,33 @@ llvm::Expected<std::unique_ptr<CudaProgram>> dilattn::jit::compileCudaProgram(
   if (llvm::Error error = recorder.record(function, images))
     return std::move(error);
   // ptxas runs once per kernel module, on a thread each.
-  std::vector<llvm::Expected<std::pair<std::vector<uint8_t>, bool>>> assembled;
-  assembled.reserve(ptx.size());
-  for (size_t i = 0; i < ptx.size(); ++i)
-    assembled.emplace_back(std::make_pair(std::vector<uint8_t>(), false));
+  using Assembled = llvm::Expected<std::pair<std::vector<uint8_t>, bool>>;
+  std::vector<std::optional<Assembled>> assembled(ptx.size());
   size_t parallel = std::max(1u, std::thread::hardware_concurrency());
   for (size_t first = 0; first < ptx.size(); first += parallel) {
     std::vector<std::thread> threads;
     for (size_t i = first; i < std::min(ptx.size(), first + parallel); ++i)
       threads.emplace_back(
-          [&, i] { assembled[i] = assemblePtx(ptx[i], options.chip); });
+          [&, i] { assembled[i].emplace(assemblePtx(ptx[i], options.chip)); });
     for (std::thread &thread : threads)
       thread.join();
   }
-  for (auto &image : assembled) {
-    if (!image)
-      return image.takeError();
-    program->images.push_back({std::move(image->first), image->second});
+  // Every result is checked (the first error is returned, the rest
+  // consumed).
+  llvm::Error firstError = llvm::Error::success();
+  for (std::optional<Assembled> &image : assembled) {
+    if (!*image) {
+      llvm::Error error = image->takeError();
+      if (firstError)
+        llvm::consumeError(std::move(error));
+      else
+        firstError = std::move(error);
+      continue;
+    }
+    program->images.push_back({std::move((*image)->first), (*image)->second});
   }
+  if (firstError)
+    return std::move(firstError);
   program->compileMs = std::chrono::duration<double, std::milli>(
                            std::chrono::steady_clock::now() - start)
                            .count();

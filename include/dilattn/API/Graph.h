@@ -148,6 +148,9 @@ private:
   CompiledGraph() = default;
   std::shared_ptr<jit::CompiledModule> module;
   std::shared_ptr<detail::CudaGraph> cudaGraph;
+  /// Target cuda: the device this graph runs on (programs are shared
+  /// between devices of one chip).
+  int cudaDevice = 0;
   double compileMs = 0;
 };
 

@@ -256,24 +256,43 @@ void fuseLinearLayerOutput(linalg::LinalgOp op, LinearLayer &layer) {
   }
   if (!biasAdd || !fill)
     return;
-  // D must not be touched between the layer and the bias add, whose write
-  // now happens at the layer.
+  // With the bias add folded in, C is never written: only a buffer of this
+  // function's own (not an argument, an out-parameter or a view) may go.
+  if (!c.getDefiningOp<memref::AllocOp>())
+    return;
+  // D receives the result at the layer now, and the bias is read there:
+  // D must be its own buffer (an allocation or an argument other than the
+  // layer's inputs), untouched between the layer and the bias add, and
+  // nothing may write the bias in between.
   Value result = bias->second;
-  for (Operation *user : result.getUsers()) {
-    if (user == biasAdd)
-      continue;
-    Operation *ancestor = block->findAncestorOpInBlock(*user);
-    if (!ancestor ||
-        (op->isBeforeInBlock(ancestor) && ancestor->isBeforeInBlock(biasAdd)))
-      return;
-  }
-  // The result buffer is defined before the layer (an argument, or an
-  // allocation that can move up to it).
+  if (result == layer.a || result == layer.b || result == bias->first)
+    return;
+  auto touchedBetween = [&](Value buffer) {
+    for (Operation *user : buffer.getUsers()) {
+      if (user == biasAdd || user == op)
+        continue;
+      Operation *ancestor = block->findAncestorOpInBlock(*user);
+      if (!ancestor ||
+          (op->isBeforeInBlock(ancestor) && ancestor->isBeforeInBlock(biasAdd)))
+        return true;
+    }
+    return false;
+  };
+  if (touchedBetween(result) || touchedBetween(bias->first))
+    return;
   if (Operation *definition = result.getDefiningOp()) {
     if (!isa<memref::AllocOp>(definition) || definition->getBlock() != block)
       return;
+    // No view of D may exist before the bias add (it could be A or W).
+    for (Operation *user : result.getUsers())
+      if (user != biasAdd && !isa<memref::DeallocOp>(user) &&
+          block->findAncestorOpInBlock(*user) &&
+          !biasAdd->isBeforeInBlock(block->findAncestorOpInBlock(*user)))
+        return;
     if (op->isBeforeInBlock(definition))
       definition->moveBefore(op);
+  } else if (!isa<BlockArgument>(result)) {
+    return;
   }
   layer.bias = bias->first;
   layer.result = result;
@@ -541,6 +560,9 @@ std::optional<Value> matchRowSum(linalg::LinalgOp op) {
       return std::nullopt;
   }
   Block &body = generic.getRegion().front();
+  // The body is cloned outside the op: no linalg.index.
+  if (!body.getOps<linalg::IndexOp>().empty())
+    return std::nullopt;
   BlockArgument out = body.getArgument(body.getNumArguments() - 1);
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
   auto sum = yield.getValues().size() == 1
@@ -652,6 +674,19 @@ LogicalResult convertLinalgOp(linalg::LinalgOp op, int64_t blockThreads) {
           ? (op.getNumReductionLoops() ? "reduction" : "elementwise")
           : op->getName().stripDialect().str();
   IRRewriter rewriter(op.getContext());
+  if (op.getNumLoops() == 0) {
+    // Rank 0 (a scalar): linalgOpToParallelLoops writes the body where the
+    // op is, so the op goes into a one-thread kernel first.
+    OpBuilder b(op);
+    IndexMath m{b, op.getLoc()};
+    Value one = m.c(1);
+    auto launch =
+        gpu::LaunchOp::create(b, op.getLoc(), one, one, one, one, one, one);
+    markKernel(launch, kind);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    gpu::TerminatorOp::create(b, op.getLoc());
+    op->moveBefore(launch.getBody().front().getTerminator());
+  }
   rewriter.setInsertionPoint(op);
   FailureOr<linalg::LinalgLoops> loops =
       linalg::linalgOpToParallelLoops(rewriter, op);

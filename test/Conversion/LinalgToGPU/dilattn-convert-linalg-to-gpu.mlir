@@ -223,3 +223,72 @@ func.func @row_max(%x: memref<4x8xf32>, %m: memref<4xf32>) {
   }
   return
 }
+
+// -----
+
+// The accumulator is an argument (an out-parameter holding a second
+// result): only the fill folds in; the bias add stays a kernel of its own.
+// CHECK-LABEL: func.func @accumulator_is_an_argument
+// CHECK:         gpu.launch {{.*}} function(@linear)
+// CHECK:         gpu.launch {{.*}} function(@elementwise)
+#ax = affine_map<(n, o, e) -> (n, e)>
+#aw = affine_map<(n, o, e) -> (o, e)>
+#ac = affine_map<(n, o, e) -> (n, o)>
+#aid = affine_map<(n, o) -> (n, o)>
+#acol = affine_map<(n, o) -> (o)>
+func.func @accumulator_is_an_argument(%a: memref<4x32xf32>, %w: memref<16x32xf32>, %bias: memref<16xf32>, %c: memref<4x16xf32>, %d: memref<4x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%c : memref<4x16xf32>)
+  linalg.contract indexing_maps = [#ax, #aw, #ac]
+      ins(%a, %w : memref<4x32xf32>, memref<16x32xf32>) outs(%c : memref<4x16xf32>)
+  linalg.generic {indexing_maps = [#aid, #acol, #aid], iterator_types = ["parallel", "parallel"]}
+      ins(%c, %bias : memref<4x16xf32>, memref<16xf32>) outs(%d : memref<4x16xf32>) {
+  ^bb0(%x: f32, %y: f32, %out: f32):
+    %s = arith.addf %x, %y : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// The bias add writes into the layer's own input: folding it in would
+// overwrite rows of A other blocks still read. It stays separate.
+// CHECK-LABEL: func.func @result_is_the_input
+// CHECK:         gpu.launch {{.*}} function(@linear)
+// CHECK:         gpu.launch {{.*}} function(@elementwise)
+#ix = affine_map<(n, o, e) -> (n, e)>
+#iw = affine_map<(n, o, e) -> (o, e)>
+#ic = affine_map<(n, o, e) -> (n, o)>
+#iid = affine_map<(n, o) -> (n, o)>
+#icol = affine_map<(n, o) -> (o)>
+func.func @result_is_the_input(%a: memref<4x16xf32>, %w: memref<16x16xf32>, %bias: memref<16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<4x16xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<4x16xf32>)
+  linalg.contract indexing_maps = [#ix, #iw, #ic]
+      ins(%a, %w : memref<4x16xf32>, memref<16x16xf32>) outs(%c : memref<4x16xf32>)
+  linalg.generic {indexing_maps = [#iid, #icol, #iid], iterator_types = ["parallel", "parallel"]}
+      ins(%c, %bias : memref<4x16xf32>, memref<16xf32>) outs(%a : memref<4x16xf32>) {
+  ^bb0(%x: f32, %y: f32, %out: f32):
+    %s = arith.addf %x, %y : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %c : memref<4x16xf32>
+  return
+}
+
+// -----
+
+// Rank 0: a one-thread kernel (not host code touching device memory).
+// CHECK-LABEL: func.func @scalar_fill
+// CHECK:         gpu.launch {{.*}} function(@fill)
+// CHECK:           memref.store %{{.*}}[] : memref<f32>
+// CHECK:           gpu.terminator
+// CHECK-NEXT:    }
+// CHECK-NEXT:    return
+func.func @scalar_fill(%x: memref<f32>) {
+  %one = arith.constant 1.0 : f32
+  linalg.fill ins(%one : f32) outs(%x : memref<f32>)
+  return
+}

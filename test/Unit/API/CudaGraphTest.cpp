@@ -232,6 +232,22 @@ func.func @f(%x: tensor<?x4xf32>) -> tensor<2x4xf32> {
     EXPECT_EQ(message.rfind("target cuda is not available", 0), 0u) << message;
   }
 
+  // Device buffers are 16-byte aligned (checked before any launch).
+  {
+    Block block(5);
+    auto compiled = block.graph.compile(cudaOptions(/*withChip=*/true));
+    ASSERT_TRUE(static_cast<bool>(compiled)) << errorOf(std::move(compiled));
+    std::vector<uint64_t> inputs(12, 0x10000), outputs = {0x10004};
+    inputs[3] = 0x10008;
+    EXPECT_EQ(errorOf((*compiled)->runOnDevice(inputs, outputs)),
+              "input #3 must be 16-byte aligned (as cudaMalloc's are), got "
+              "0x10008");
+    inputs[3] = 0x10000;
+    EXPECT_EQ(errorOf((*compiled)->runOnDevice(inputs, outputs)),
+              "output #0 must be 16-byte aligned (as cudaMalloc's are), got "
+              "0x10004");
+  }
+
   // runOnDevice is for graphs compiled for target cuda.
   Block block(4);
   auto onCpu = block.graph.compile();
