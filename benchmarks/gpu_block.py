@@ -28,30 +28,12 @@ import sys
 
 import numpy as np
 
+# The block and C1's patterns as the CPU benchmark writes them.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_benchmark import RATES, SEGMENTS, block_mlir  # noqa: E402
+
 B, N, H, D = 1, 16384, 8, 64
 E = H * D
-SEGMENTS = [512, 1024, 2048, 4096]
-RATES = [1, 2, 4, 8]
-
-
-def block_mlir():
-    x = "tensor<%dx%dx%dxf32>" % (B, N, E)
-    w = "tensor<%dx%dxf32>" % (E, E)
-    v = "tensor<%dxf32>" % E
-    return """func.func @block(%%x: %(x)s, %%wq: %(w)s, %%wk: %(w)s, %%wv: %(w)s,
-                 %%wo: %(w)s, %%bq: %(v)s, %%bk: %(v)s, %%bv: %(v)s,
-                 %%bo: %(v)s, %%g: %(v)s, %%beta: %(v)s) -> %(x)s {
-  %%0 = dilattn.multihead_dilated_attention %%x, %%x, %%x
-      weights(%%wq, %%wk, %%wv, %%wo) biases(%%bq, %%bk, %%bv, %%bo)
-      layer_norm(%%g, %%beta) num_heads = %(h)d
-      segment_lengths = [%(segments)s] dilation_rates = [%(rates)s]
-      : (%(x)s, %(x)s, %(x)s, %(w)s, %(w)s, %(w)s, %(w)s,
-         %(v)s, %(v)s, %(v)s, %(v)s, %(v)s, %(v)s) -> %(x)s
-  %%1 = arith.addf %%0, %%x : %(x)s
-  return %%1 : %(x)s
-}
-""" % dict(x=x, w=w, v=v, h=H, segments=", ".join(map(str, SEGMENTS)),
-           rates=", ".join(map(str, RATES)))
 
 
 def torch_block(torch, F, x, p):
@@ -171,7 +153,7 @@ def main(argv):
         files.append(path)
     mlir = os.path.join(work, "block.mlir")
     with open(mlir, "w") as out:
-        out.write(block_mlir())
+        out.write(block_mlir(B, N, E, H))
     result = os.path.join(work, "out.npy")
     cmd = [tool, mlir, "--entry=block", "--target=cuda",
            "--inputs=" + ",".join(files), "--outputs=" + result,

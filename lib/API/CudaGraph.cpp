@@ -277,23 +277,33 @@ static size_t byteSize(const TensorSignature &type) {
          (type.element == ElementKind::I1 ? 1 : 4);
 }
 
-llvm::Error runOnDeviceBuffers(CudaGraph &graph, int device,
-                               llvm::ArrayRef<uint64_t> inputs,
-                               llvm::ArrayRef<uint64_t> outputs, void *stream,
-                               std::vector<double> *launchMs) {
-  const jit::CudaProgram &program = graph.getProgram();
+/// One buffer per input and output, none null unless it holds no elements
+/// (host pointers or device addresses alike).
+template <typename Input, typename Output>
+static llvm::Error checkBuffers(const jit::CudaProgram &program,
+                                llvm::ArrayRef<Input> inputs,
+                                llvm::ArrayRef<Output> outputs) {
   if (inputs.size() != program.inputs.size())
     return fail(llvm::formatv("the graph takes {0} inputs, got {1}",
                               program.inputs.size(), inputs.size()));
   if (outputs.size() != program.outputs.size())
     return fail(llvm::formatv("the graph has {0} outputs, got {1}",
                               program.outputs.size(), outputs.size()));
-  for (auto [index, address] : llvm::enumerate(inputs))
-    if (!address && elementCount(program.inputs[index]) != 0)
+  for (auto [index, buffer] : llvm::enumerate(inputs))
+    if (!buffer && elementCount(program.inputs[index]) != 0)
       return fail(llvm::formatv("input #{0} must not be null", index));
-  for (auto [index, address] : llvm::enumerate(outputs))
-    if (!address && elementCount(program.outputs[index]) != 0)
+  for (auto [index, buffer] : llvm::enumerate(outputs))
+    if (!buffer && elementCount(program.outputs[index]) != 0)
       return fail(llvm::formatv("output #{0} must not be null", index));
+  return llvm::Error::success();
+}
+
+llvm::Error runOnDeviceBuffers(CudaGraph &graph, int device,
+                               llvm::ArrayRef<uint64_t> inputs,
+                               llvm::ArrayRef<uint64_t> outputs, void *stream,
+                               std::vector<double> *launchMs) {
+  if (llvm::Error error = checkBuffers(graph.getProgram(), inputs, outputs))
+    return error;
   // The kernels read and write rows as 16-byte vectors.
   for (auto [index, address] : llvm::enumerate(inputs))
     if (address % 16 != 0)
@@ -318,18 +328,8 @@ llvm::Error runOnHostBuffers(CudaGraph &graph, int device,
                              llvm::ArrayRef<const void *> inputs,
                              llvm::ArrayRef<float *> outputs) {
   const jit::CudaProgram &program = graph.getProgram();
-  if (inputs.size() != program.inputs.size())
-    return fail(llvm::formatv("the graph takes {0} inputs, got {1}",
-                              program.inputs.size(), inputs.size()));
-  if (outputs.size() != program.outputs.size())
-    return fail(llvm::formatv("the graph has {0} outputs, got {1}",
-                              program.outputs.size(), outputs.size()));
-  for (auto [index, data] : llvm::enumerate(inputs))
-    if (!data && elementCount(program.inputs[index]) != 0)
-      return fail(llvm::formatv("input #{0} must not be null", index));
-  for (auto [index, data] : llvm::enumerate(outputs))
-    if (!data && elementCount(program.outputs[index]) != 0)
-      return fail(llvm::formatv("output #{0} must not be null", index));
+  if (llvm::Error error = checkBuffers(program, inputs, outputs))
+    return error;
   if (llvm::Error error = checkCudaAvailable(device))
     return error;
   auto context = cuda::Context::get(device);

@@ -1145,6 +1145,30 @@ dilattn_program_output_shape(const dilattn_program *program, size_t index,
   });
 }
 
+/// The counts of a run's buffers against the program's.
+static dilattn_status checkProgramArity(std::optional<Failure> &failure,
+                                        const CompiledGraph &compiled,
+                                        size_t numInputs, size_t numOutputs) {
+  if (numInputs != compiled.getInputs().size())
+    return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
+                      llvm::formatv("the program takes {0} inputs, got {1}",
+                                    compiled.getInputs().size(), numInputs));
+  if (numOutputs != compiled.getOutputs().size())
+    return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
+                      llvm::formatv("the program has {0} outputs, got {1}",
+                                    compiled.getOutputs().size(), numOutputs));
+  return DILATTN_SUCCESS;
+}
+
+/// The status of a failed program run, from its message.
+static dilattn_status runStatus(llvm::StringRef message) {
+  if (message.ends_with("must not be null"))
+    return DILATTN_ERROR_NULL_ARGUMENT;
+  if (message.starts_with("target cuda is not available"))
+    return DILATTN_ERROR_TARGET_UNAVAILABLE;
+  return DILATTN_ERROR_RUNTIME;
+}
+
 extern "C" dilattn_status dilattn_program_run_host(dilattn_program *program,
                                                    const void *const *inputs,
                                                    size_t num_inputs,
@@ -1157,23 +1181,14 @@ extern "C" dilattn_status dilattn_program_run_host(dilattn_program *program,
     if (num_outputs > 0)
       DILATTN_REQUIRE(outputs, "outputs");
     const CompiledGraph &compiled = *program->compiled;
-    if (num_inputs != compiled.getInputs().size())
-      return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
-                        llvm::formatv("the program takes {0} inputs, got {1}",
-                                      compiled.getInputs().size(), num_inputs));
-    if (num_outputs != compiled.getOutputs().size())
-      return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
-                        llvm::formatv("the program has {0} outputs, got {1}",
-                                      compiled.getOutputs().size(),
-                                      num_outputs));
+    if (dilattn_status status =
+            checkProgramArity(failure, compiled, num_inputs, num_outputs))
+      return status;
     if (llvm::Error error =
             compiled.run(llvm::ArrayRef<const void *>(inputs, num_inputs),
                          llvm::ArrayRef<float *>(outputs, num_outputs))) {
       std::string message = llvm::toString(std::move(error));
-      dilattn_status status =
-          llvm::StringRef(message).ends_with("must not be null")
-              ? DILATTN_ERROR_NULL_ARGUMENT
-              : DILATTN_ERROR_RUNTIME;
+      dilattn_status status = runStatus(message);
       return setFailure(failure, status, std::move(message));
     }
     return DILATTN_SUCCESS;
@@ -1196,25 +1211,14 @@ dilattn_program_run_cuda(dilattn_program *program, const uint64_t *inputs,
                         "dilattn_program_run_cuda needs a program compiled "
                         "for DILATTN_TARGET_CUDA (use dilattn_program_run_host "
                         "for target cpu)");
-    if (num_inputs != compiled.getInputs().size())
-      return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
-                        llvm::formatv("the program takes {0} inputs, got {1}",
-                                      compiled.getInputs().size(), num_inputs));
-    if (num_outputs != compiled.getOutputs().size())
-      return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
-                        llvm::formatv("the program has {0} outputs, got {1}",
-                                      compiled.getOutputs().size(),
-                                      num_outputs));
+    if (dilattn_status status =
+            checkProgramArity(failure, compiled, num_inputs, num_outputs))
+      return status;
     if (llvm::Error error = compiled.runOnDevice(
             llvm::ArrayRef<uint64_t>(inputs, num_inputs),
             llvm::ArrayRef<uint64_t>(outputs, num_outputs), stream)) {
       std::string message = llvm::toString(std::move(error));
-      llvm::StringRef text(message);
-      dilattn_status status = text.ends_with("must not be null")
-                                  ? DILATTN_ERROR_NULL_ARGUMENT
-                              : text.starts_with("target cuda is not available")
-                                  ? DILATTN_ERROR_TARGET_UNAVAILABLE
-                                  : DILATTN_ERROR_RUNTIME;
+      dilattn_status status = runStatus(message);
       return setFailure(failure, status, std::move(message));
     }
     return DILATTN_SUCCESS;

@@ -886,6 +886,25 @@ static llvm::Error runOpMode() {
   return llvm::Error::success();
 }
 
+/// Runs `run` `warmups` times, then --bench times, each timed on the host
+/// clock (runs that return when their work is done); the times in ms.
+static llvm::Expected<std::vector<double>>
+timeRuns(int warmups, llvm::function_ref<llvm::Error()> run) {
+  for (int i = 0; i < warmups; ++i)
+    if (llvm::Error error = run())
+      return std::move(error);
+  std::vector<double> times;
+  for (int i = 0; i < bench; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    if (llvm::Error error = run())
+      return std::move(error);
+    times.push_back(std::chrono::duration<double, std::milli>(
+                        std::chrono::steady_clock::now() - start)
+                        .count());
+  }
+  return times;
+}
+
 /// Reads --inputs for a function of argument types `types`: f32 arguments
 /// from '<f4' files, i1 arguments from '|b1' files, shapes as declared.
 static llvm::Expected<std::vector<npy::Array>>
@@ -994,18 +1013,10 @@ static llvm::Error runModuleModeCuda(llvm::StringRef source) {
     outputAddresses.push_back(buffer->address());
     buffers.push_back(std::move(*buffer));
   }
-  for (int i = 0; i < 3; ++i)
-    if (llvm::Error error = graph.runOnDevice(inputAddresses, outputAddresses))
-      return error;
-  std::vector<double> times;
-  for (int i = 0; i < bench; ++i) {
-    auto start = std::chrono::steady_clock::now();
-    if (llvm::Error error = graph.runOnDevice(inputAddresses, outputAddresses))
-      return error;
-    times.push_back(std::chrono::duration<double, std::milli>(
-                        std::chrono::steady_clock::now() - start)
-                        .count());
-  }
+  auto times = timeRuns(
+      3, [&] { return graph.runOnDevice(inputAddresses, outputAddresses); });
+  if (!times)
+    return times.takeError();
   if (profile) {
     // Median time of each launch over the repetitions, slowest first.
     std::vector<std::vector<double>> perLaunch;
@@ -1034,7 +1045,7 @@ static llvm::Error runModuleModeCuda(llvm::StringRef source) {
                                     ms, total > 0 ? 100 * ms / total : 0.0,
                                     names[index]);
   }
-  double ms = median(times);
+  double ms = median(*times);
   llvm::outs() << llvm::formatv(
       "{{\"median_ms\": {0:f4}, \"gflops\": {1:f2}, \"compile_ms\": "
       "{2:f1}, \"cache\": \"miss\", \"reps\": {3}, \"target\": "
@@ -1102,19 +1113,11 @@ static llvm::Error runModuleMode() {
       return error;
 
   if (bench > 0) {
-    for (int i = 0; i < 2; ++i)
-      if (llvm::Error error = module.run(inputBuffers, outputBuffers))
-        return error;
-    std::vector<double> times;
-    for (int i = 0; i < bench; ++i) {
-      auto start = std::chrono::steady_clock::now();
-      if (llvm::Error error = module.run(inputBuffers, outputBuffers))
-        return error;
-      times.push_back(std::chrono::duration<double, std::milli>(
-                          std::chrono::steady_clock::now() - start)
-                          .count());
-    }
-    double ms = median(times);
+    auto times =
+        timeRuns(2, [&] { return module.run(inputBuffers, outputBuffers); });
+    if (!times)
+      return times.takeError();
+    double ms = median(*times);
     double flops = module.getEffectiveFlops();
     llvm::outs() << llvm::formatv(
         "{{\"median_ms\": {0:f4}, \"gflops\": {1:f2}, \"compile_ms\": "
