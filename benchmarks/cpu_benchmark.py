@@ -50,7 +50,7 @@ def median_time(fn, reps):
 
 def seed_dilated_attention(q, k, v, segments, rates):
     """dilated_attention_pytorch's DilatedAttention (grouped), in NumPy, with
-    its defects fixed as SPEC.md section 1 says (offset i mod r, uneven head
+    its defects fixed as docs/Contract.md section 1 says (offset i mod r, uneven head
     groups, output divided by the number of patterns)."""
     b, n, h, d = q.shape
     count = len(segments)
@@ -81,7 +81,7 @@ def seed_dilated_attention(q, k, v, segments, rates):
 
 
 def block_mlir(b, n, e, h):
-    """The LongNet block of SPEC.md section 2 plus a residual add, as a
+    """The LongNet block of docs/Contract.md section 2 plus a residual add, as a
     function on tensors for dilattn-run's module mode."""
     x = "tensor<%dx%dx%dxf32>" % (b, n, e)
     w = "tensor<%dx%dxf32>" % (e, e)

@@ -5,7 +5,7 @@ Run ON the GPU machine (scripts/gpu-check calls it):
 
     python3 benchmarks/gpu_block.py DILATTN_RUN WORK_DIR [--reps=N] [--plot=PNG]
 
-The block is SPEC.md section 2 plus the residual add, with biases and the
+The block is docs/Contract.md section 2 plus the residual add, with biases and the
 sub-layer norm, grouped mode, in float32 (module mode takes f32 tensors), at
 C1's attention size (B=1 N=16384 H=8 D=64, E=512, segments
 512,1024,2048,4096, dilations 1,2,4,8). dilattn runs it with `dilattn-run

@@ -5,7 +5,7 @@ Runs on the GPU machine (python3 there has torch 2.11 and triton 3.6). For each
 config it measures, in one process:
 
   seed_sdpa           the seed algorithm of dilated_attention_pytorch with the
-                      SPEC.md section 1 semantics (grouped mode: head group i
+                      docs/Contract.md section 1 semantics (grouped mode: head group i
                       uses pattern i with offset i mod r_i; out = O_i / k on
                       the rows pattern i selects, exactly 0 elsewhere): strided
                       views of the dilated rows per pattern, one
@@ -29,10 +29,10 @@ config it measures, in one process:
                       float64 reference (the tool's own --check uses a CPU
                       reference far too slow at these sizes).
 
-Every timed peer that computes the SPEC function is first checked against a
+Every timed peer that computes the contract's function is first checked against a
 float64 reference on the GPU (built per pattern from the same gather plan,
 which is itself checked, on small configs, against a float64 loop reference
-written straight from SPEC.md section 1). Timing: triton.testing.do_bench
+written straight from docs/Contract.md section 1). Timing: triton.testing.do_bench
 (median; it clears L2 before every repetition). Peak memory: max allocated
 during one call over what was allocated before it.
 
@@ -118,7 +118,7 @@ def pattern_parts(seq_len, w, r, o):
 
 
 def grouped_plan(seq_len, num_heads, segments, dilations):
-    """Per pattern: its head group, offset and parts (SPEC.md section 1,
+    """Per pattern: its head group, offset and parts (docs/Contract.md section 1,
     mode grouped)."""
     if len(segments) != len(dilations) or not segments:
         raise ValueError("segments and dilations must be non-empty and of "
@@ -135,7 +135,7 @@ def grouped_plan(seq_len, num_heads, segments, dilations):
 
 
 def effective_flops(B, N, H, D, segments, dilations, causal, mode="grouped"):
-    """SPEC.md section 5: sum_i 4*B*g_i*(N/w_i)*(w_i/r_i)^2*D, halved when
+    """docs/Contract.md section 5: sum_i 4*B*g_i*(N/w_i)*(w_i/r_i)^2*D, halved when
     causal; g_i = group sizes in grouped mode, H in longnet."""
     k = len(segments)
     if mode == "grouped":
@@ -205,7 +205,7 @@ def scatter_view(out, entry, part):
 
 
 def seed_forward(q, k, v, plan, attention, causal, scale):
-    """The seed algorithm, SPEC semantics: zeros, then per pattern gather,
+    """The seed algorithm, the contract's semantics: zeros, then per pattern gather,
     attention on (batch, L, g, D) pieces, scatter of O_i / k. `attention` is
     the backend's (q, k, v, causal, scale) -> (batch, L, g, D)."""
     if _is_numpy(q):
@@ -252,7 +252,7 @@ def numpy_attention(q, k, v, causal, scale):
 
 def reference_grouped_loops(q, k, v, segments, dilations, causal=False,
                             scale=None):
-    """Float64 reference straight from SPEC.md section 1 (grouped mode, no
+    """Float64 reference straight from docs/Contract.md section 1 (grouped mode, no
     masks), written without the gather plan: segment membership by integer
     division, selection by the modular test, loops over heads, segments and
     batches."""

@@ -2,7 +2,7 @@
 """CPU tests of the pure logic of gpu_peers.py (head groups, offsets,
 segments, the gather/scatter plan, the dilated mask_mod, effective FLOPs),
 with NumPy only: the plan-based seed algorithm in float64 against a float64
-loop reference written straight from SPEC.md section 1.
+loop reference written straight from docs/Contract.md section 1.
 
 usage: /usr/bin/python3 benchmarks/test_gpu_peers_logic.py
 """
@@ -19,7 +19,7 @@ import gpu_peers as gp  # noqa: E402
 
 
 def selected_by_definition(N, w, r, o):
-    """SPEC.md section 1, literally: segment m selects m*w + o + t*r inside
+    """docs/Contract.md section 1, literally: segment m selects m*w + o + t*r inside
     [m*w, min((m+1)*w, N))."""
     segments = []
     m = 0
@@ -143,7 +143,7 @@ class Logic(unittest.TestCase):
             np.testing.assert_array_equal(got == 0, want == 0)
 
     def test_plain_attention_equivalence(self):
-        # k = 1, w >= N, r = 1 is plain attention (SPEC.md section 1).
+        # k = 1, w >= N, r = 1 is plain attention (docs/Contract.md section 1).
         rng = np.random.default_rng(3)
         q, k, v = (rng.standard_normal((1, 33, 2, 8)) for _ in range(3))
         want = gp.reference_grouped_loops(q, k, v, [64], [1])

@@ -106,7 +106,7 @@ def DilAttnDecomposeMultihead
                 "dilattn.dilated_attention";
   let description = [{
     Rewrites every `dilattn.multihead_dilated_attention` into the computation
-    of SPEC.md section 2, so that the rest of the compiler sees only
+    of docs/Contract.md section 2, so that the rest of the compiler sees only
     `dilattn.dilated_attention` plus upstream tensor-level ops that the
     standard linalg transforms tile, vectorise and bufferise:
 
@@ -172,7 +172,7 @@ def DilAttnConvertToGPU : Pass<"dilattn-convert-to-gpu", "ModuleOp"> {
     pattern does not select. In `longnet` mode there is one launch per
     pattern: the first writes its outputs and log-sum-exps (a `(B, N, H)`
     f32 workspace), each later one merges its pattern into them with the
-    online-softmax rule (SPEC.md section 1), rows it selects only.
+    online-softmax rule (docs/Contract.md section 1), rows it selects only.
 
     Kernels are persistent: each block loops over work items with a stride
     of the grid size, so any grid size is correct; the host code emitted

@@ -2,13 +2,13 @@
  * only).
  *
  * Runs dilated attention on the host in both modes, compares each output with
- * a float64 reference written here from SPEC.md section 1 (direct loops),
- * builds and runs a whole LongNet layer with the graph API (multi-head
+ * a float64 reference written here from docs/Contract.md section 1 (direct
+ * loops), builds and runs a whole LongNet layer with the graph API (multi-head
  * dilated attention with biases, sub-layer norm and a key padding mask, a
  * residual, a GELU feed-forward and a second residual) against a float64
- * reference of SPEC.md section 2 written here too, shows how errors come
- * back, and tries the CUDA target (which says in one line why it cannot run
- * when there is no GPU).
+ * reference of docs/Contract.md section 2 written here too, shows how errors
+ * come back, and tries the CUDA target (which says in one line why it cannot
+ * run when there is no GPU).
  *
  *   embed [CACHE_DIR]     exit status 0 when every check passes
  */
@@ -48,8 +48,9 @@ static int groupOf(int64_t j) {
   return K - 1;
 }
 
-/* SPEC.md section 1 without masks, non-causal, default scale, cyclic offsets:
- * every pattern's output and log-sum-exp per position, then the mode's mix. */
+/* docs/Contract.md section 1 without masks, non-causal, default scale, cyclic
+ * offsets: every pattern's output and log-sum-exp per position, then the mode's
+ * mix. */
 static void reference(int longnet, const float *q, const float *k,
                       const float *v, double *out) {
   static double patternOut[K][N][D], lse[K][N];
@@ -141,8 +142,8 @@ static void linearRef(const double *x, const float *w, const float *b,
 }
 
 /* Longnet dilated attention with key padding over (LN_, LH, LD) rows in
- * place of SPEC.md section 1's (B = 1): per head and pattern, the patterns'
- * outputs merged by their log-sum-exp. */
+ * place of docs/Contract.md section 1's (B = 1): per head and pattern, the
+ * patterns' outputs merged by their log-sum-exp. */
 static void layerAttentionRef(const double *q, const double *k, const double *v,
                               const unsigned char *pad, double *out) {
   static double patternOut[LK][LN_][LD], lse[LK][LN_], scores[LN_];
@@ -482,7 +483,8 @@ int main(int argc, char **argv) {
       norm += expected[i] * expected[i];
     }
     double relative = sqrt(diff) / sqrt(norm);
-    int ok = relative <= 1e-5; /* SPEC.md section 1: float32 tolerance */
+    int ok =
+        relative <= 1e-5; /* docs/Contract.md section 1: float32 tolerance */
     printf("%s: host run max_abs_err=%.3g rel_err=%.3g %s\n", name, maxAbs,
            relative, ok ? "PASS" : "FAIL");
     if (!ok)

@@ -1,7 +1,8 @@
 /*===- dilattn-c/dilattn.h - the dilattn C API ----------------------------===*\
 |*                                                                            *|
 |* A C interface with a stable ABI to the dilattn JIT: describe a dilated     *|
-|* attention call (SPEC.md section 1), compile it once, run it on host        *|
+|* attention call (docs/Contract.md section 1), compile it once, run it on host
+*|
 |* float32 buffers or on CUDA device buffers. Pure C (C99 and C++); every     *|
 |* object is an opaque handle; every function checks every argument and       *|
 |* returns a dilattn_status. Nothing aborts, nothing throws. See docs/api.md. *|
@@ -56,7 +57,7 @@ typedef DILATTN_ENUM(dilattn_status) {
   /* A malformed argument: a negative size, a size product that overflows
    * int64, a rank out of range, an unknown enum value. */
   DILATTN_ERROR_INVALID_ARGUMENT = 2,
-  /* The call breaks a rule of the contract (SPEC.md section 4): the message
+  /* The call breaks a rule of the contract (docs/Contract.md section 4): the message
    * names the rule and the values, as the C++ API and IR verifier do. */
   DILATTN_ERROR_INVALID_CALL = 3,
   /* The target cannot run the call: a head dim or element type it does not
@@ -73,7 +74,7 @@ typedef DILATTN_ENUM(dilattn_status) {
   DILATTN_ERROR_INTERNAL = 9
 } dilattn_status;
 
-/* How the patterns of a call are spread over heads (SPEC.md section 1). */
+/* How the patterns of a call are spread over heads (docs/Contract.md section 1). */
 typedef DILATTN_ENUM(dilattn_mode) {
   DILATTN_MODE_GROUPED = 0, /* default */
   DILATTN_MODE_LONGNET = 1
@@ -228,10 +229,10 @@ DILATTN_C_EXPORT dilattn_status dilattn_run_cuda(
 /* A dataflow graph under construction: inputs, then operations on values
  * (dilated attention, multi-head dilated attention, linear layers, layer
  * norm, adds, activations), then outputs. Each dilattn_graph_add_* checks
- * its operands at once (shapes, element types, the rules of SPEC.md section
- * 4) and, when it refuses, returns DILATTN_ERROR_INVALID_CALL with a message
- * naming the operation and leaves the graph unchanged. A graph is used by
- * one thread at a time; the program it compiles to by any number. */
+ * its operands at once (shapes, element types, the rules of docs/Contract.md
+ * section 4) and, when it refuses, returns DILATTN_ERROR_INVALID_CALL with a
+ * message naming the operation and leaves the graph unchanged. A graph is used
+ * by one thread at a time; the program it compiles to by any number. */
 typedef struct dilattn_graph dilattn_graph;
 
 /* A value of a graph: an index >= 0 handed out by the graph. */
@@ -266,8 +267,8 @@ DILATTN_C_EXPORT dilattn_status dilattn_graph_add_input(
     dilattn_graph *graph, const char *name, const int64_t *shape, size_t rank,
     dilattn_element element, dilattn_value *out);
 
-/* Dilated attention (SPEC.md section 1) of (B, N, H, D) values with the
- * patterns, mode, offset rule, causal flag and scale of `call`.
+/* Dilated attention (docs/Contract.md section 1) of (B, N, H, D) values with
+ * the patterns, mode, offset rule, causal flag and scale of `call`.
  * key_padding_mask (boolean (B, N)) and attn_mask (boolean or f32 of shape
  * (N, N), (B, N, N) or (B, H, N, N)) may be DILATTN_NO_VALUE. */
 DILATTN_C_EXPORT dilattn_status dilattn_graph_add_dilated_attention(
@@ -275,9 +276,9 @@ DILATTN_C_EXPORT dilattn_status dilattn_graph_add_dilated_attention(
     dilattn_value key, dilattn_value value, dilattn_value key_padding_mask,
     dilattn_value attn_mask, dilattn_value *out);
 
-/* Multi-head dilated attention (SPEC.md section 2) of (B, N, E) values with
- * num_heads heads: weights = {Wq, Wk, Wv, Wo}, each (E, E); biases = NULL or
- * {bq, bk, bv, bo}, each (E) or DILATTN_NO_VALUE; the sub-layer norm is on
+/* Multi-head dilated attention (docs/Contract.md section 2) of (B, N, E) values
+ * with num_heads heads: weights = {Wq, Wk, Wv, Wo}, each (E, E); biases = NULL
+ * or {bq, bk, bv, bo}, each (E) or DILATTN_NO_VALUE; the sub-layer norm is on
  * when layer_norm_weight and layer_norm_bias ((E) each) are both given
  * (epsilon layer_norm_eps > 0). */
 DILATTN_C_EXPORT dilattn_status dilattn_graph_add_multihead_dilated_attention(

@@ -2,9 +2,9 @@
 //
 // A Graph owns an MLIR context and one function under construction. Each
 // operation is created with the dialects' own builders and verified at once
-// (the dilattn verifiers implement SPEC.md section 4), so a refused operation
-// is erased before it can reach the function; the checks of the upstream
-// pieces (linear, layer norm, add) are written here because linalg's
+// (the dilattn verifiers implement docs/Contract.md section 4), so a refused
+// operation is erased before it can reach the function; the checks of the
+// upstream pieces (linear, layer norm, add) are written here because linalg's
 // verifiers would report them in linalg's terms.
 //
 //===----------------------------------------------------------------------===//

@@ -74,7 +74,8 @@ static llvm::Expected<TensorSignature> signatureOf(mlir::Type type,
   return signature;
 }
 
-/// SPEC.md section 5's FLOPs of one attention op, when its shapes are static.
+/// docs/Contract.md section 5's FLOPs of one attention op, when its shapes are
+/// static.
 static double opFlops(mlir::Operation *op) {
   if (auto attention = llvm::dyn_cast<mlir::dilattn::DilatedAttentionOp>(op)) {
     auto type = llvm::cast<mlir::RankedTensorType>(attention.getType());

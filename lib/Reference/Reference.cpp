@@ -1,7 +1,7 @@
 //===- Reference.cpp - Float64 reference of dilated attention -------------===//
 //
-// SPEC.md sections 1-3, statement by statement, in double precision. Each
-// function below follows one paragraph of the contract and says which; the
+// docs/Contract.md sections 1-3, statement by statement, in double precision.
+// Each function below follows one paragraph of the contract and says which; the
 // loops are the definitions, not an optimisation of them.
 //
 //===----------------------------------------------------------------------===//
@@ -88,7 +88,7 @@ int64_t BoolTensor::flatIndex(llvm::ArrayRef<int64_t> index) const {
 }
 
 //===----------------------------------------------------------------------===//
-// Validation (SPEC.md section 4, then the storage of each tensor)
+// Validation (docs/Contract.md section 4, then the storage of each tensor)
 //===----------------------------------------------------------------------===//
 
 static TensorSignature signatureOf(const Tensor &tensor) {
@@ -181,7 +181,7 @@ static llvm::Error validateDilated(const DilatedAttentionConfig &config,
 }
 
 //===----------------------------------------------------------------------===//
-// SPEC.md section 3: masks
+// docs/Contract.md section 3: masks
 //===----------------------------------------------------------------------===//
 
 /// The additive bias of the pair (query x, key y) of batch b, head j: boolean
@@ -213,7 +213,7 @@ static double pairBias(const Masks &masks, int64_t b, int64_t j, int64_t x,
 }
 
 //===----------------------------------------------------------------------===//
-// SPEC.md section 1: segments, selection, pattern attention
+// docs/Contract.md section 1: segments, selection, pattern attention
 //===----------------------------------------------------------------------===//
 
 /// The positions segBegin + o + t*r, t = 0, 1, ..., that lie inside the
@@ -320,7 +320,7 @@ llvm::Expected<PatternResult> dilattn::reference::patternAttention(
 }
 
 //===----------------------------------------------------------------------===//
-// SPEC.md section 1: modes
+// docs/Contract.md section 1: modes
 //===----------------------------------------------------------------------===//
 
 llvm::Expected<Tensor>
@@ -384,7 +384,7 @@ dilattn::reference::dilatedAttention(const DilatedAttentionConfig &config,
 }
 
 //===----------------------------------------------------------------------===//
-// SPEC.md section 2: multi-head block
+// docs/Contract.md section 2: multi-head block
 //===----------------------------------------------------------------------===//
 
 Tensor dilattn::reference::linear(const Tensor &input, const Tensor &weight,

@@ -10,9 +10,9 @@
 // is what a user would see as "it failed and said nothing".
 //
 // The pipeline stage is restricted to user-level dialects because that is
-// the contract: the pipeline's input is what users write (SPEC.md section 6),
-// not arbitrary upstream IR (linalg, vector, gpu...), which the upstream
-// passes own.
+// the contract: the pipeline's input is what users write (docs/Contract.md
+// section 6), not arbitrary upstream IR (linalg, vector, gpu...), which the
+// upstream passes own.
 //
 //===----------------------------------------------------------------------===//
 

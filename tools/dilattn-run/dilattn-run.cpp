@@ -1,7 +1,7 @@
 //===- dilattn-run.cpp - run and check dilated attention on .npy data -----===//
 //
-// The command-line runner of SPEC.md section 5. Every refusal is one line on
-// stderr starting with "error:" and exit status 1; outputs are written
+// The command-line runner of docs/Contract.md section 5. Every refusal is one
+// line on stderr starting with "error:" and exit status 1; outputs are written
 // atomically, so a refused or failed run never leaves a partial file.
 //
 //===----------------------------------------------------------------------===//
@@ -546,7 +546,8 @@ static llvm::Error runCuda(const DilatedAttentionConfig &config, Tensor &query,
 }
 
 /// --check: compares `output` with the float64 reference of the call,
-/// prints the errors and fails beyond the float32 tolerance of SPEC.md.
+/// prints the errors and fails beyond the float32 tolerance of
+/// docs/Contract.md.
 static llvm::Error checkFloat32Output(const DilatedAttentionConfig &config,
                                       const Tensor &query, const Tensor &key,
                                       const Tensor &value,

@@ -1,8 +1,8 @@
 //===- CudaDilatedAttention.h - dilated attention on a CUDA GPU -*- C++ -*-===//
 //
 // The C++ entry point for one dilated attention call on device memory:
-// checks the call against the rules of SPEC.md section 4, gets the kernel
-// image for the device's chip from the JIT (memory cache, disk cache or
+// checks the call against the rules of docs/Contract.md section 4, gets the
+// kernel image for the device's chip from the JIT (memory cache, disk cache or
 // compile), loads it once per device and launches it on the caller's stream.
 // With no GPU or no driver every call fails with one line saying so.
 //
@@ -59,8 +59,8 @@ llvm::Error checkCudaHeadDim(int64_t headDim);
 /// Whether target cuda can run here; the error says why not in one line.
 llvm::Error checkCudaAvailable(int device = 0);
 
-/// Computes dilated attention (SPEC.md sections 1 and 3) of device tensors
-/// into `output` (same shape and element kind as query, caller-owned).
+/// Computes dilated attention (docs/Contract.md sections 1 and 3) of device
+/// tensors into `output` (same shape and element kind as query, caller-owned).
 llvm::Expected<RunInfo> cudaDilatedAttention(
     const DilatedAttentionConfig &config, const DeviceTensor &query,
     const DeviceTensor &key, const DeviceTensor &value,

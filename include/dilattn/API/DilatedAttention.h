@@ -1,9 +1,9 @@
 //===- DilatedAttention.h - run dilated attention on host buffers -*- C++ -*-=//
 //
 // The C++ entry point for one dilated attention call on host memory: checks
-// the call against every rule of SPEC.md section 4 (the same messages as the
-// IR verifier), gets the specialised kernel from the JIT (memory cache, disk
-// cache or compile) and runs it over all cores. Errors are values; nothing
+// the call against every rule of docs/Contract.md section 4 (the same messages
+// as the IR verifier), gets the specialised kernel from the JIT (memory cache,
+// disk cache or compile) and runs it over all cores. Errors are values; nothing
 // aborts.
 //
 //===----------------------------------------------------------------------===//
@@ -52,8 +52,8 @@ struct RunInfo {
   int64_t workItems = 0;
 };
 
-/// Computes dilated attention (SPEC.md sections 1 and 3) of (B, N, H, D)
-/// query, key and value into `output` (same shape, caller-owned). Boolean
+/// Computes dilated attention (docs/Contract.md sections 1 and 3) of (B, N, H,
+/// D) query, key and value into `output` (same shape, caller-owned). Boolean
 /// masks are converted to biases in a temporary buffer (the only allocation
 /// besides the kernel's first compile).
 llvm::Expected<RunInfo>

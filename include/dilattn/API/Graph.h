@@ -3,8 +3,8 @@
 // The graph-building C++ API: a program adds inputs and operations (dilated
 // attention, multi-head dilated attention, masks, linear layers, layer norm,
 // adds, activations) one at a time, each checked as it is added with the
-// messages of SPEC.md section 4, then compiles the graph once and runs it on
-// host buffers as often as it likes.
+// messages of docs/Contract.md section 4, then compiles the graph once and runs
+// it on host buffers as often as it likes.
 //
 // A graph is an MLIR function on tensors made of dilattn ops and upstream
 // linalg/arith/tensor ops (the same IR a user would write by hand, see
@@ -58,7 +58,7 @@ private:
   unsigned index = 0;
 };
 
-/// The optional masks of an attention operation (SPEC.md section 3):
+/// The optional masks of an attention operation (docs/Contract.md section 3):
 /// a boolean (B, N) key padding mask and a boolean or f32 attention mask of
 /// shape (N, N), (B, N, N) or (B, H, N, N).
 struct GraphMasks {
@@ -66,8 +66,9 @@ struct GraphMasks {
   std::optional<GraphValue> attnMask;
 };
 
-/// The parameters of a multi-head block (SPEC.md section 2): (E, E) weights,
-/// optional (E) biases, and the optional sub-layer norm (both or neither).
+/// The parameters of a multi-head block (docs/Contract.md section 2): (E, E)
+/// weights, optional (E) biases, and the optional sub-layer norm (both or
+/// neither).
 struct MultiheadParams {
   GraphValue queryWeight, keyWeight, valueWeight, outWeight;
   std::optional<GraphValue> queryBias, keyBias, valueBias, outBias;
@@ -141,7 +142,7 @@ public:
   llvm::ArrayRef<TensorSignature> getOutputs() const;
   /// The time the compile took (0 when the graph came from the cache).
   double getCompileMs() const { return compileMs; }
-  /// Effective FLOPs (SPEC.md section 5) of the attention operations.
+  /// Effective FLOPs (docs/Contract.md section 5) of the attention operations.
   double getEffectiveFlops() const;
 
 private:
@@ -155,8 +156,8 @@ private:
 };
 
 /// A dataflow graph under construction. Every `add...` checks its operands
-/// (shapes, element types, the rules of SPEC.md section 4) and returns the
-/// new value or an error naming the operation, the rule and the values; a
+/// (shapes, element types, the rules of docs/Contract.md section 4) and returns
+/// the new value or an error naming the operation, the rule and the values; a
 /// refused operation leaves the graph as it was. Not thread-safe while being
 /// built; compiled graphs are.
 class Graph {
@@ -174,13 +175,14 @@ public:
                                       llvm::ArrayRef<int64_t> shape,
                                       ElementKind element = ElementKind::F32);
 
-  /// Dilated attention (SPEC.md section 1) of (B, N, H, D) f32 values.
+  /// Dilated attention (docs/Contract.md section 1) of (B, N, H, D) f32 values.
   llvm::Expected<GraphValue>
   addDilatedAttention(const DilatedAttentionConfig &config, GraphValue query,
                       GraphValue key, GraphValue value,
                       const GraphMasks &masks = {});
 
-  /// Multi-head dilated attention (SPEC.md section 2) of (B, N, E) values.
+  /// Multi-head dilated attention (docs/Contract.md section 2) of (B, N, E)
+  /// values.
   llvm::Expected<GraphValue> addMultiheadDilatedAttention(
       const DilatedAttentionConfig &config, int64_t numHeads, GraphValue query,
       GraphValue key, GraphValue value, const MultiheadParams &params,

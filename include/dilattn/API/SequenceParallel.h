@@ -7,8 +7,8 @@
 // (about N/r rows in all, not N), the ranks all-gather them, and each rank
 // folds its queries against the gathered keys of their segments. All
 // patterns' keys fold into one online-softmax state per row, which is the
-// LongNet mixture of SPEC.md section 1 (and, with one pattern per head,
-// grouped mode); the result equals the single-device result.
+// LongNet mixture of docs/Contract.md section 1 (and, with one pattern per
+// head, grouped mode); the result equals the single-device result.
 //
 // Runs on host memory with the JIT's segment kernels; the gather overlaps
 // the local patterns' compute. No masks yet (causal is supported).
@@ -56,8 +56,8 @@ struct SequenceParallelOptions {
   jit::CpuTuning tuning;
 };
 
-/// Computes this rank's slice of dilated attention (SPEC.md section 1) of a
-/// sequence of `seqLen` positions split over the ranks of `comm`. `query`,
+/// Computes this rank's slice of dilated attention (docs/Contract.md section 1)
+/// of a sequence of `seqLen` positions split over the ranks of `comm`. `query`,
 /// `key`, `value` and `output` are this rank's (B, slice, H, D) slices
 /// (row-major f32). Every rank calls it with the same config, seqLen, batch,
 /// heads and head dim. A failure on one rank makes the others fail too,

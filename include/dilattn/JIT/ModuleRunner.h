@@ -48,8 +48,8 @@ public:
   llvm::ArrayRef<TensorSignature> getInputs() const { return inputs; }
   llvm::ArrayRef<TensorSignature> getOutputs() const { return outputs; }
 
-  /// Effective FLOPs (SPEC.md section 5) of the function's attention ops
-  /// whose shapes are static; 0 when none are.
+  /// Effective FLOPs (docs/Contract.md section 5) of the function's attention
+  /// ops whose shapes are static; 0 when none are.
   double getEffectiveFlops() const { return effectiveFlops; }
 
   /// Runs the function. Input shapes must match the argument types; outputs

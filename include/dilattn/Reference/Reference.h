@@ -1,10 +1,10 @@
 //===- Reference.h - Float64 reference of dilated attention -----*- C++ -*-===//
 //
-// The oracle that every kernel is tested against: SPEC.md sections 1-3
+// The oracle that every kernel is tested against: docs/Contract.md sections 1-3
 // computed literally, in double precision, with plain loops. It is written to
 // be read next to the contract, not to be fast; keep shapes small.
 //
-// Every entry point first applies the rule checks of SPEC.md section 4
+// Every entry point first applies the rule checks of docs/Contract.md section 4
 // (dilattn::checkDilatedAttention / checkMultiheadDilatedAttention) and
 // returns their llvm::Error on a bad call; it never asserts on bad input.
 // Non-finite values in Q/K/V or weights, and NaN or +inf in a float attn_mask,
@@ -67,7 +67,7 @@ struct BoolTensor {
 /// (-inf forbids the pair).
 using AttnMask = std::variant<BoolTensor, Tensor>;
 
-/// The optional masks of SPEC.md section 3.
+/// The optional masks of docs/Contract.md section 3.
 struct Masks {
   /// (B, N); true = key padded, ignored for every query of that batch.
   std::optional<BoolTensor> keyPaddingMask;
@@ -85,22 +85,22 @@ struct PatternResult {
   BoolTensor present; // (B, N, H)
 };
 
-/// SPEC.md section 1 pattern attention of pattern `pattern` for every head
-/// that uses it (in grouped mode the heads of group `pattern`; in longnet mode
-/// every head); heads that do not use it are absent.
+/// docs/Contract.md section 1 pattern attention of pattern `pattern` for every
+/// head that uses it (in grouped mode the heads of group `pattern`; in longnet
+/// mode every head); heads that do not use it are absent.
 llvm::Expected<PatternResult>
 patternAttention(const DilatedAttentionConfig &config, int64_t pattern,
                  const Tensor &query, const Tensor &key, const Tensor &value,
                  const Masks &masks = {});
 
-/// SPEC.md section 1 full output (B, N, H, D) for query/key/value (B, N, H, D):
-/// both modes, both offset rules, causal, masks.
+/// docs/Contract.md section 1 full output (B, N, H, D) for query/key/value (B,
+/// N, H, D): both modes, both offset rules, causal, masks.
 llvm::Expected<Tensor> dilatedAttention(const DilatedAttentionConfig &config,
                                         const Tensor &query, const Tensor &key,
                                         const Tensor &value,
                                         const Masks &masks = {});
 
-/// Parameters of the multi-head block (SPEC.md section 2).
+/// Parameters of the multi-head block (docs/Contract.md section 2).
 struct MultiheadWeights {
   /// (E, E) each; linear layers compute y = x W^T + b.
   Tensor queryWeight, keyWeight, valueWeight, outWeight;
@@ -111,7 +111,8 @@ struct MultiheadWeights {
   double layerNormEps = 1e-5;
 };
 
-/// SPEC.md section 2 for query/key/value (B, N, E) with `numHeads` heads.
+/// docs/Contract.md section 2 for query/key/value (B, N, E) with `numHeads`
+/// heads.
 llvm::Expected<Tensor> multiheadDilatedAttention(
     const DilatedAttentionConfig &config, int64_t numHeads, const Tensor &query,
     const Tensor &key, const Tensor &value, const MultiheadWeights &weights,

@@ -1,12 +1,12 @@
 //===- Npy.h - NumPy .npy files ---------------------------------*- C++ -*-===//
 //
 // Reading and writing the NumPy .npy files that dilattn-run and the tests
-// exchange (SPEC.md section 5): format versions 1.0, 2.0 and 3.0, C order,
-// little-endian '<f4', '<f2', '<f8' and '|b1' data. Anything else is refused
-// with an llvm::Error whose message starts with the file name, so that a tool
-// can print it after "error: " unchanged. parseNpy is safe on arbitrary bytes
-// (it is a fuzz target), and every writer replaces its output atomically, so
-// that a failure never leaves a partial file behind. Depends on LLVMSupport
+// exchange (docs/Contract.md section 5): format versions 1.0, 2.0 and 3.0, C
+// order, little-endian '<f4', '<f2', '<f8' and '|b1' data. Anything else is
+// refused with an llvm::Error whose message starts with the file name, so that
+// a tool can print it after "error: " unchanged. parseNpy is safe on arbitrary
+// bytes (it is a fuzz target), and every writer replaces its output atomically,
+// so that a failure never leaves a partial file behind. Depends on LLVMSupport
 // only.
 //
 //===----------------------------------------------------------------------===//

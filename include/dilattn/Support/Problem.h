@@ -1,10 +1,11 @@
 //===- Problem.h - What a dilated attention call computes -------*- C++ -*-===//
 //
-// The description of a dilated attention call (SPEC.md sections 1-3) shared by
-// every layer: the IR verifier, the float64 reference, the runtime and the
-// APIs. It holds the pattern geometry (head groups, offsets, selections) and
-// the rule checks of SPEC.md section 4, so that every layer refuses the same
-// inputs with the same message. It depends on LLVMSupport only.
+// The description of a dilated attention call (docs/Contract.md sections 1-3)
+// shared by every layer: the IR verifier, the float64 reference, the runtime
+// and the APIs. It holds the pattern geometry (head groups, offsets,
+// selections) and the rule checks of docs/Contract.md section 4, so that every
+// layer refuses the same inputs with the same message. It depends on
+// LLVMSupport only.
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,7 +23,8 @@
 
 namespace dilattn {
 
-/// How the patterns of a call are spread over heads (SPEC.md section 1).
+/// How the patterns of a call are spread over heads (docs/Contract.md section
+/// 1).
 enum class AttentionMode {
   /// Heads split into k contiguous groups, group i uses pattern i only.
   Grouped,
@@ -97,17 +99,17 @@ struct DilatedAttentionSignature {
   bool allowFloatKeyPaddingMask = false;
 };
 
-/// Checks the rules of SPEC.md section 4 that concern the attributes alone
-/// (constraints C1-C4 of docs/Constraints.md), in order.
+/// Checks the rules of docs/Contract.md section 4 that concern the attributes
+/// alone (constraints C1-C4 of docs/Constraints.md), in order.
 llvm::Error checkConfig(const DilatedAttentionConfig &config);
 
-/// Checks every rule of SPEC.md section 4 that can be decided from the
+/// Checks every rule of docs/Contract.md section 4 that can be decided from the
 /// attributes and operand signatures, in the order of docs/Constraints.md.
 /// Returns the first violated rule with a message naming it and the values.
 llvm::Error checkDilatedAttention(const DilatedAttentionConfig &config,
                                   const DilatedAttentionSignature &signature);
 
-/// Operand signatures of a multi-head dilated attention call (SPEC.md
+/// Operand signatures of a multi-head dilated attention call (docs/Contract.md
 /// section 2): query/key/value are (B, N, E).
 struct MultiheadSignature {
   TensorSignature query, key, value;
@@ -120,13 +122,13 @@ struct MultiheadSignature {
       ElementKind::F32, ElementKind::F16, ElementKind::BF16};
 };
 
-/// Checks the rules of SPEC.md sections 2 and 4 for a multi-head call.
+/// Checks the rules of docs/Contract.md sections 2 and 4 for a multi-head call.
 llvm::Error checkMultiheadDilatedAttention(const DilatedAttentionConfig &config,
                                            int64_t numHeads,
                                            const MultiheadSignature &signature);
 
 //===----------------------------------------------------------------------===//
-// Pattern geometry (SPEC.md section 1)
+// Pattern geometry (docs/Contract.md section 1)
 //
 // Precondition of every helper below: the config passed checkConfig and, in
 // grouped mode, numHeads >= numPatterns.
@@ -157,8 +159,8 @@ bool headUsesPattern(const DilatedAttentionConfig &config, int64_t numHeads,
 int64_t defaultBlockSize(const DilatedAttentionConfig &config, int64_t headDim,
                          int64_t numStates);
 
-/// Effective FLOPs of a call as SPEC.md section 5 defines them (halved when
-/// causal).
+/// Effective FLOPs of a call as docs/Contract.md section 5 defines them (halved
+/// when causal).
 double effectiveFlops(const DilatedAttentionConfig &config, int64_t batch,
                       int64_t seqLen, int64_t numHeads, int64_t headDim);
 

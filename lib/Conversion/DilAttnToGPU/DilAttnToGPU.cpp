@@ -232,7 +232,7 @@ SmallVector<PatternItems> emitPatternItems(Emitter &e, const KernelPlan &plan,
   for (int64_t p : plan.patterns) {
     PatternItems items;
     if (plan.grouped) {
-      // SPEC.md section 1: k contiguous groups, the first H mod k one
+      // docs/Contract.md section 1: k contiguous groups, the first H mod k one
       // larger.
       Value base = e.div(numHeads, e.idx(k));
       Value extra = e.rem(numHeads, e.idx(k));

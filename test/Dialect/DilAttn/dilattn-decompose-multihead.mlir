@@ -2,7 +2,7 @@
 // RUN: dilattn-opt %s -dilattn-decompose-multihead -split-input-file | dilattn-opt -split-input-file | FileCheck %s --enable-var-scope
 
 // -dilattn-decompose-multihead rewrites dilattn.multihead_dilated_attention
-// into SPEC.md section 2:
+// into docs/Contract.md section 2:
 //
 //   out = Wo-linear(LN(merge(DA(split(Wq-linear(query)),
 //                               split(Wk-linear(key)),

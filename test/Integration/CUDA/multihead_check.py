@@ -10,10 +10,10 @@ For every case of the grid below it writes a function in MLIR (a
 `dilattn.multihead_dilated_attention` block, some with a residual add and a
 feed-forward layer) and fresh random inputs (never zeros), runs it with
 `dilattn-run FILE.mlir --target=cuda` and `--target=cpu`, and compares both
-with this file's float64 NumPy implementation of SPEC.md sections 1-3 (the
+with this file's float64 NumPy implementation of docs/Contract.md sections 1-3 (the
 split, dilated attention per pattern, the grouped and longnet merges, masks,
 the sub-layer norm, the projections). f32 tolerance: 1e-5 relative
-(SPEC.md section 1). Prints one line per case and exits 1 if any fails.
+(docs/Contract.md section 1). Prints one line per case and exits 1 if any fails.
 """
 
 import json

@@ -4,7 +4,7 @@
 // explicit chip): the tests check what the compiler recorded (kernel images,
 // launches whose arguments name real buffers) and that runs are refused
 // with one clear line. With a GPU they run the graphs and compare with the
-// float64 reference of SPEC.md section 2.
+// float64 reference of docs/Contract.md section 2.
 //
 //===----------------------------------------------------------------------===//
 
@@ -45,7 +45,7 @@ bool haveGpu() {
   return false;
 }
 
-/// A multi-head block of SPEC.md section 2 (B=2 N=96 H=2 D=64, biases,
+/// A multi-head block of docs/Contract.md section 2 (B=2 N=96 H=2 D=64, biases,
 /// layer norm, key padding) plus a residual add and a ReLU, with its inputs
 /// and the float64 reference.
 struct Block {

@@ -2,10 +2,10 @@
 //
 // Every case splits fresh random Q, K, V over an in-process group of ranks
 // (threads), runs sequenceParallelDilatedAttention on each, and checks the
-// assembled output against the float64 reference (SPEC.md: float32 within
-// 1e-5 relative) and against the single-device JIT kernel (same tolerance).
-// The grid covers both modes, causal, uneven head groups, short last
-// segments, slices that are not a multiple of the segment length, empty
+// assembled output against the float64 reference (docs/Contract.md: float32
+// within 1e-5 relative) and against the single-device JIT kernel (same
+// tolerance). The grid covers both modes, causal, uneven head groups, short
+// last segments, slices that are not a multiple of the segment length, empty
 // slices and odd head dims. A rank that fails or never arrives makes the
 // others fail with a message, not hang.
 //

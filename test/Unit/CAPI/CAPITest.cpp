@@ -313,7 +313,7 @@ TEST_F(CAPI, RunHostArguments) {
               DILATTN_ERROR_INVALID_ARGUMENT,
               "attn_shape (4294967296, 4294967296, 64) has more elements than "
               "int64 can count");
-  // The rules of SPEC.md section 4, with their messages.
+  // The rules of docs/Contract.md section 4, with their messages.
   const int64_t wrongAttn[2] = {64, 63};
   expectError(dilattn_run_host(call, q, q, q, shape, nullptr, bias.data(),
                                wrongAttn, 2, o),

@@ -1,10 +1,10 @@
 //===- ConformanceTest.cpp - JIT kernels against the float64 reference ----===//
 //
 // Every case runs the compiled CPU kernel on fresh random inputs and compares
-// it with the float64 reference of SPEC.md section 1 within the float32
-// tolerance (relative Frobenius error 1e-5). The grid covers both modes, both
-// offset rules, causal, every mask shape and kind, 1 to 5 patterns, uneven
-// head groups, short last segments, segments longer than the sequence,
+// it with the float64 reference of docs/Contract.md section 1 within the
+// float32 tolerance (relative Frobenius error 1e-5). The grid covers both
+// modes, both offset rules, causal, every mask shape and kind, 1 to 5 patterns,
+// uneven head groups, short last segments, segments longer than the sequence,
 // offsets past a short segment, several head dims and batches.
 //
 //===----------------------------------------------------------------------===//

@@ -5,7 +5,7 @@
 // interleave, the memory cache evicts and reloads, and every result is
 // checked against the float64 reference. What must hold:
 //
-//  - every run gives the reference's result (within SPEC.md's 1e-5);
+//  - every run gives the reference's result (within docs/Contract.md's 1e-5);
 //  - each key compiles at most once per process, however many threads ask
 //    (single flight), and not at all where another process stored it first
 //    and it was not evicted since;

@@ -1,7 +1,7 @@
 //===- ReferenceTest.cpp - Property tests of the float64 reference --------===//
 //
 // The reference is the oracle of every kernel test, so it is checked here
-// against the properties SPEC.md section 1 lists, against hand-derived
+// against the properties docs/Contract.md section 1 lists, against hand-derived
 // numbers, and against a second, independent statement of the spec written in
 // this file (membership tests instead of enumerated selections, one softmax
 // over the multiset union of keys instead of a mixture of patterns). Inputs
@@ -156,8 +156,8 @@ Tensor randomBiasMask(std::vector<int64_t> shape, uint64_t seed,
   return mask;
 }
 
-/// The (B, H, N, N) additive bias that `masks` define (SPEC.md section 3),
-/// built independently of the reference: every mask expanded to full shape.
+/// The (B, H, N, N) additive bias that `masks` define (docs/Contract.md section
+/// 3), built independently of the reference: every mask expanded to full shape.
 Tensor expandedBias(const Masks &masks, int64_t batch, int64_t numHeads,
                     int64_t seqLen) {
   Tensor bias = Tensor::zeros({batch, numHeads, seqLen, seqLen});
@@ -200,7 +200,7 @@ int64_t testGroupOf(int64_t numHeads, int64_t numPatterns, int64_t j) {
   return -1;
 }
 
-/// The offset of head j in pattern i, restated from SPEC.md section 1.
+/// The offset of head j in pattern i, restated from docs/Contract.md section 1.
 int64_t testOffset(const DilatedAttentionConfig &config, int64_t numHeads,
                    int64_t i, int64_t j) {
   int64_t r = config.dilationRates[i];
@@ -218,7 +218,7 @@ bool testSelects(int64_t w, int64_t r, int64_t o, int64_t pos) {
   return inSegment >= o && (inSegment - o) % r == 0;
 }
 
-/// SPEC.md section 1 restated independently of the reference: for each
+/// docs/Contract.md section 1 restated independently of the reference: for each
 /// (b, x, j) gather the multiset of (key, score) over all patterns the head
 /// uses that select x, and take one softmax over it. In grouped mode that is
 /// the one pattern of the head's group, divided by k; in longnet mode it is
@@ -571,7 +571,7 @@ TEST(ReferenceHandExample, KeySelectedTwiceCountsTwice) {
 }
 
 //===----------------------------------------------------------------------===//
-// SPEC.md section 1 properties
+// docs/Contract.md section 1 properties
 //===----------------------------------------------------------------------===//
 
 // k = 1, w >= N, r = 1 is plain (causal) attention in both modes, with the
@@ -1264,7 +1264,7 @@ TEST(ReferenceGeometry, EmptyBatchOrSequence) {
 }
 
 //===----------------------------------------------------------------------===//
-// SPEC.md section 3: masks
+// docs/Contract.md section 3: masks
 //===----------------------------------------------------------------------===//
 
 // B = H = D = 1, N = 4, one pattern (4, 1), scale 1, K = 1 everywhere: the
@@ -1509,7 +1509,7 @@ TEST(ReferenceMasks, GlobalPositions) {
 }
 
 //===----------------------------------------------------------------------===//
-// SPEC.md section 2: multi-head
+// docs/Contract.md section 2: multi-head
 //===----------------------------------------------------------------------===//
 
 /// y = x W^T + b on (B, N, E), written out in the test.
@@ -1651,7 +1651,7 @@ TEST(ReferenceMultihead, LayerNormNormalisesRows) {
 }
 
 //===----------------------------------------------------------------------===//
-// SPEC.md section 4: refused calls
+// docs/Contract.md section 4: refused calls
 //===----------------------------------------------------------------------===//
 
 class ReferenceErrors : public ::testing::Test {

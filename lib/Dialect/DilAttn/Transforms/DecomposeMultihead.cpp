@@ -1,6 +1,6 @@
 //===- DecomposeMultihead.cpp - multi-head block to linalg + dilattn ------===//
 //
-// Rewrites dilattn.multihead_dilated_attention into SPEC.md section 2:
+// Rewrites dilattn.multihead_dilated_attention into docs/Contract.md section 2:
 //
 //   out = Wo-linear(LN(merge(DA(split(Wq-linear(query)),
 //                               split(Wk-linear(key)),

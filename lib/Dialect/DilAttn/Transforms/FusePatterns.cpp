@@ -3,9 +3,9 @@
 // Folding keys into an online-softmax state is order-independent up to
 // rounding, and folding the keys of pattern j into the state that already
 // holds pattern i's is exactly the merge of their softmax outputs weighted by
-// their denominators (SPEC.md's LongNet mixture). So the per-pattern states
-// the tiler creates can become one: every segment_attention of a work item
-// accumulates into the first state, and write_states reads only that one.
+// their denominators (docs/Contract.md's LongNet mixture). So the per-pattern
+// states the tiler creates can become one: every segment_attention of a work
+// item accumulates into the first state, and write_states reads only that one.
 //
 //===----------------------------------------------------------------------===//
 

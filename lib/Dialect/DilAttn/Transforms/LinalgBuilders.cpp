@@ -1,7 +1,7 @@
 //===- LinalgBuilders.cpp - linear layers and layer norm in linalg
 //---------===//
 //
-// The tensor-level building blocks of SPEC.md section 2 shared by the
+// The tensor-level building blocks of docs/Contract.md section 2 shared by the
 // multi-head decomposition and the graph API.
 //
 //===----------------------------------------------------------------------===//

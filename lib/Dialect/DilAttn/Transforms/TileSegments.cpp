@@ -98,7 +98,7 @@ struct TileWriteDilatedAttention {
 
 private:
   /// The head group of `head` in grouped mode: k contiguous groups, the first
-  /// H mod k one larger (SPEC.md section 1).
+  /// H mod k one larger (docs/Contract.md section 1).
   Value groupOf(Value head, Value numHeads, int64_t numPatterns);
   /// The offset of pattern `pattern` for `head`.
   Value offsetOf(int64_t pattern, Value head, Value numHeads);

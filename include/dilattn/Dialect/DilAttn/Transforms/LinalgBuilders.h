@@ -1,8 +1,8 @@
 //===- LinalgBuilders.h - linear layers and layer norm in linalg -*- C++
 //-*-===//
 //
-// Tensor-level building blocks of SPEC.md section 2 (linear layers and the
-// sub-layer norm) as linalg ops with f32 accumulation. The multi-head
+// Tensor-level building blocks of docs/Contract.md section 2 (linear layers and
+// the sub-layer norm) as linalg ops with f32 accumulation. The multi-head
 // decomposition and the graph API build the same IR from them, so a block
 // written as one op and the same block built op by op compute alike.
 //

@@ -31,7 +31,7 @@ void populateNormalizeMasksPatterns(RewritePatternSet &patterns);
 
 /// Patterns that decompose dilattn.multihead_dilated_attention into linalg
 /// and tensor ops (projections, head split/merge, layer norm) around a
-/// dilattn.dilated_attention (SPEC.md section 2).
+/// dilattn.dilated_attention (docs/Contract.md section 2).
 void populateDecomposeMultiheadPatterns(RewritePatternSet &patterns);
 
 #define GEN_PASS_REGISTRATION
