@@ -1,0 +1,116 @@
+//===- KernelEmitter.h - the generator of one attention kernel ------------===//
+//
+// KernelEmitter writes the body of one attention kernel: work-item
+// decoding, zero fill, mask biases and the output write are shared
+// (KernelEmitter.cpp); the tile loops are TensorCoreTile.cpp (f16/bf16 on
+// tensor cores) and SimtTile.cpp (f32 on CUDA cores).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DILATTN_LIB_CONVERSION_DILATTNTOGPU_KERNELEMITTER_H
+#define DILATTN_LIB_CONVERSION_DILATTNTOGPU_KERNELEMITTER_H
+
+#include "Emitter.h"
+#include "KernelPlan.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+
+namespace mlir::dilattn::cuda {
+
+/// Where one pattern's work items lie in a launch.
+struct PatternItems {
+  Value heads;     // heads that use the pattern
+  Value headBegin; // first of them
+  Value segments;  // ceil(N / w)
+  Value tiles;     // tiles per segment: ceil(min(w, N) / (BM * r))
+  Value items;     // B * heads * segments * tiles
+};
+
+/// The work items of a launch, per pattern; shared by the kernel (decoding
+/// its item index) and the host code (sizing the grid).
+SmallVector<PatternItems> emitPatternItems(Emitter &e, const KernelPlan &plan,
+                                           Value batch, Value seqLen,
+                                           Value numHeads);
+/// The total work items of a launch.
+Value emitTotalItems(Emitter &e, ArrayRef<PatternItems> items);
+
+class KernelEmitter {
+public:
+  KernelEmitter(OpBuilder &builder, Location loc, const KernelPlan &plan)
+      : b(builder), e{builder, loc}, loc(loc), plan(plan) {}
+
+  void emitBody(gpu::GPUFuncOp func);
+
+private:
+  /// What a work item is about, decoded from its index.
+  struct Item {
+    Value batch, head, offset, dilation;
+    Value segStart, segLen;
+    /// Selected positions of the segment (rows of the dilated view).
+    Value rows;
+    Value tile;
+    Value spanStart, spanEnd;
+  };
+
+  Value globalView(Value memref);
+  Value rowPosition(const Item &item, Value row) {
+    return e.add(e.add(item.segStart, item.offset), e.mul(row, item.dilation));
+  }
+  Value workspaceIndex(const Item &item, Value position) {
+    return e.add(e.mul(e.add(e.mul(item.batch, seqLen), position), numHeads),
+                 item.head);
+  }
+
+  void emitItem(Value itemIndex);
+  void emitZeroFill(const Item &item);
+  void emitTensorCoreTile(const Item &item);
+  void emitSimtTile(const Item &item);
+  /// Adds the mask biases of (query row, key row) to a score in log2 units.
+  Value addBiases(const Item &item, Value score, Value queryRow, Value keyRow);
+  /// Writes one output row from its unnormalised accumulator chunks.
+  /// `chunks` holds (column, values) pairs of consecutive elements.
+  void emitRowWrite(const Item &item, Value position, Value rowMax,
+                    Value rowSum,
+                    ArrayRef<std::pair<Value, SmallVector<Value>>> chunks,
+                    Value writesWorkspace);
+
+  /// Issues the cp.async copies of `numRows` rows from `firstRow` into
+  /// `tileView`. With `rowLimit`, rows at or past it become zeros; without,
+  /// all rows are known to exist (no clamping: cheaper addresses).
+  void asyncLoadRows(Value source, Value tileView, const Item &item,
+                     Value firstRow, Value rowLimit, int64_t numRows,
+                     SmallVectorImpl<Value> &tokens);
+  /// Closes the copies issued so far into one cp.async group.
+  Value commitGroup(ArrayRef<Value> tokens) {
+    return nvgpu::DeviceAsyncCreateGroupOp::create(
+        b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
+  }
+  Value sharedTile(int64_t rows, Value byteOffset);
+  SmallVector<Value> ldmatrix(Value view, Value row, Value col, bool transpose);
+  SmallVector<Value> mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
+                         ArrayRef<Value> c);
+  Value pack(Value x, Value y);
+  /// A pair of 16-bit elements as nvvm.mma.sync takes them: vector<2xf16>
+  /// for f16, an i32 for bf16.
+  Value operandRegister(Value pair) {
+    if (plan.elementType.isF16())
+      return pair;
+    return LLVM::BitcastOp::create(b, loc, b.getI32Type(), pair);
+  }
+
+  OpBuilder &b;
+  Emitter e;
+  Location loc;
+  const KernelPlan &plan;
+
+  Value query, key, value, output, workspace, keyBias, attnBias;
+  Value shared;
+  Value thread, lane, warp;
+  Value batchSize, seqLen, numHeads;
+  SmallVector<PatternItems> patternItems;
+};
+
+} // namespace mlir::dilattn::cuda
+
+#endif // DILATTN_LIB_CONVERSION_DILATTNTOGPU_KERNELEMITTER_H

@@ -1,0 +1,90 @@
+//===- KernelPlan.h - what one CUDA kernel is specialised for -------------===//
+//
+// The plan of one generated attention kernel (patterns, mode, masks, types,
+// tiling) and its shared-memory budget, shared by the kernel generators and
+// the pass that launches them.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DILATTN_LIB_CONVERSION_DILATTNTOGPU_KERNELPLAN_H
+#define DILATTN_LIB_CONVERSION_DILATTNTOGPU_KERNELPLAN_H
+
+#include "mlir/IR/Types.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <cstdint>
+
+namespace mlir::dilattn::cuda {
+
+constexpr double kLog2E = 1.4426950408889634;
+constexpr int64_t kWarpSize = 32;
+/// Shared-memory rows are padded by 16 bytes so that the 8 rows an ldmatrix
+/// reads fall into different banks.
+constexpr int64_t kRowPaddingBytes = 16;
+/// The f32 kernel: threads per query row (each holds D/4 of its columns, as
+/// vectors of 4) and keys per shared-memory block.
+constexpr int64_t kSimtLanesPerQuery = 4;
+constexpr int64_t kSimtKeys = 16;
+
+/// How a launch writes its results.
+enum class OutputMode {
+  /// Normalised output times `outputScale`, plus zeros where the pattern
+  /// selects nothing (grouped mode).
+  Store,
+  /// Like Store, and the log-sum-exp of every position into the workspace
+  /// (the first pattern of a longnet call).
+  Init,
+  /// Merged into the output and workspace of the earlier patterns, rows the
+  /// pattern selects only.
+  Merge,
+};
+
+/// Everything one generated kernel is specialised for.
+struct KernelPlan {
+  SmallVector<int64_t> segmentLengths;
+  SmallVector<int64_t> dilationRates;
+  /// The patterns this launch covers (all in grouped mode, one in longnet).
+  SmallVector<int64_t> patterns;
+  bool grouped = true;
+  bool blockedOffsets = false;
+  bool causal = false;
+  double scaleLog2 = 0;
+  int64_t headDim = 0;
+  Type elementType;
+  bool tensorCores = false;
+  bool hasKeyBias = false;
+  int64_t attnRank = 0;
+  OutputMode output = OutputMode::Store;
+  double outputScale = 1.0;
+  int64_t tileQueries = 64;
+  int64_t tileKeys = 64;
+  int64_t stages = 2;
+
+  int64_t numPatternsTotal() const { return segmentLengths.size(); }
+  int64_t warps() const { return tileQueries / 16; }
+  int64_t threads() const {
+    return tensorCores ? warps() * kWarpSize : tileQueries * kSimtLanesPerQuery;
+  }
+  int64_t elementBytes() const {
+    return elementType.getIntOrFloatBitWidth() / 8;
+  }
+  /// Elements of one padded shared-memory row.
+  int64_t paddedRow() const {
+    return headDim + kRowPaddingBytes / elementBytes();
+  }
+  int64_t queryTileBytes() const {
+    return tileQueries * paddedRow() * elementBytes();
+  }
+  int64_t keyStageBytes() const {
+    return tileKeys * paddedRow() * elementBytes();
+  }
+  int64_t sharedMemoryBytes() const {
+    if (!tensorCores)
+      return 2 * kSimtKeys * headDim * 4;
+    return queryTileBytes() + 2 * stages * keyStageBytes();
+  }
+};
+
+} // namespace mlir::dilattn::cuda
+
+#endif // DILATTN_LIB_CONVERSION_DILATTNTOGPU_KERNELPLAN_H
