@@ -174,9 +174,8 @@ llvm::Expected<RunInfo> dilattn::cudaDilatedAttention(
   spec.hasKeyPaddingMask = keyPaddingBias.has_value();
   spec.hasAttnMask = attnBias.has_value();
   spec.target = jit::Target::Cuda;
-  spec.cudaChip = llvm::formatv("sm_{0}{1}", device.computeCapabilityMajor,
-                                device.computeCapabilityMinor)
-                      .str();
+  spec.cudaChip = cudaChipForDevice(device.computeCapabilityMajor,
+                                    device.computeCapabilityMinor);
   spec.cudaTuning = options.tuning;
   jit::Jit &jit = options.jit ? *options.jit : jit::Jit::global();
   auto kernel = jit.getCudaKernel(spec, &info.cache);

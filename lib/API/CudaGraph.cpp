@@ -3,6 +3,7 @@
 #include "CudaGraph.h"
 
 #include "dilattn/API/CudaDilatedAttention.h"
+#include "dilattn/Pipelines/CudaKernelChoice.h"
 #include "dilattn/Runtime/CudaRuntime.h"
 
 #include "llvm/ADT/ScopeExit.h"
@@ -252,14 +253,14 @@ getCudaGraph(llvm::StringRef source, llvm::StringRef sourceName,
     auto context = cuda::Context::get(options.device);
     if (!context)
       return context.takeError();
-    chip = llvm::formatv("sm_{0}{1}", context->info().computeCapabilityMajor,
-                         context->info().computeCapabilityMinor)
-               .str();
+    chip = cudaChipForDevice(context->info().computeCapabilityMajor,
+                             context->info().computeCapabilityMinor);
   }
   const jit::CudaTuning &tuning = options.cudaTuning;
   std::string key =
-      llvm::formatv("{0}|{1}|{2}|{3},{4},{5}", entry, chip, source,
-                    tuning.tileQueries, tuning.tileKeys, tuning.stages)
+      llvm::formatv("{0}|{1}|{2}|{3},{4},{5},{6}", entry, chip, source,
+                    tuning.tileQueries, tuning.tileKeys, tuning.stages,
+                    stringifyCudaKernelChoice(tuning.kernel))
           .str();
   return CudaGraphCache::global().getOrCompile(key, source, sourceName, entry,
                                                chip, tuning, compiled);

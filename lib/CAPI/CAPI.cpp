@@ -521,9 +521,8 @@ dilattn_compile(dilattn_call *call, dilattn_target target, dilattn_dtype dtype,
                         context.takeError());
     const runtime::cuda::DeviceInfo &device = context->info();
     spec.target = jit::Target::Cuda;
-    spec.cudaChip = llvm::formatv("sm_{0}{1}", device.computeCapabilityMajor,
-                                  device.computeCapabilityMinor)
-                        .str();
+    spec.cudaChip = cudaChipForDevice(device.computeCapabilityMajor,
+                                      device.computeCapabilityMinor);
     // The spec dilattn::cudaDilatedAttention asks for.
     spec.cudaTuning = CudaRunOptions().tuning;
     auto kernel = jit->getCudaKernel(spec);

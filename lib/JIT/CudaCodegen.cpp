@@ -276,6 +276,7 @@ dilattn::jit::compileCudaKernelImage(const KernelSpec &spec,
   options.tileQueries = spec.cudaTuning.tileQueries;
   options.tileKeys = spec.cudaTuning.tileKeys;
   options.stages = spec.cudaTuning.stages;
+  options.kernel = spec.cudaTuning.kernel;
   options.format = "isa";
   mlir::PassManager pm(&context);
   buildCudaPipeline(pm, options);

@@ -71,7 +71,8 @@ std::string KernelSpec::key() const {
   if (target == Target::Cuda)
     os << "target=cuda;chip=" << cudaChip << ";" << ptxasVersion()
        << ";tq=" << cudaTuning.tileQueries << ";tk=" << cudaTuning.tileKeys
-       << ";stages=" << cudaTuning.stages << ";";
+       << ";stages=" << cudaTuning.stages
+       << ";kernel=" << stringifyCudaKernelChoice(cudaTuning.kernel) << ";";
   else
     os << "target=cpu;";
   os << "d=" << headDim << ";dtype=" << stringifyElementKind(element)

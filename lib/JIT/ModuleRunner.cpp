@@ -573,6 +573,7 @@ llvm::Expected<std::unique_ptr<CudaProgram>> dilattn::jit::compileCudaProgram(
   options.tileQueries = tuning.tileQueries;
   options.tileKeys = tuning.tileKeys;
   options.stages = tuning.stages;
+  options.kernel = tuning.kernel;
   options.format = "isa";
   mlir::PassManager pm(parsed->context.get());
   buildCudaPipeline(pm, options);

@@ -25,6 +25,11 @@ void ::dilattn::buildCudaPipeline(OpPassManager &pm,
   convert.tileQueries = options.tileQueries;
   convert.tileKeys = options.tileKeys;
   convert.stages = options.stages;
+  // sm_90a cubins run only on compute capability 9.0, which is also the
+  // only chip with wgmma: the chip decides unless the caller forces one.
+  convert.wgmma =
+      options.kernel == CudaKernelChoice::Wgmma ||
+      (options.kernel == CudaKernelChoice::Auto && options.chip == "sm_90a");
   pm.addPass(mlir::dilattn::createDilAttnConvertToGPU(convert));
   pm.addNestedPass<func::FuncOp>(createCanonicalizerPass());
   // The rest of a program (projections, layer norm, elementwise ops,
@@ -70,3 +75,35 @@ void ::dilattn::registerCudaPipeline() {
       "allocations, views and gpu.launch_func",
       buildCudaPipeline);
 }
+
+namespace dilattn {
+
+llvm::StringRef stringifyCudaKernelChoice(CudaKernelChoice choice) {
+  switch (choice) {
+  case CudaKernelChoice::Auto:
+    return "auto";
+  case CudaKernelChoice::Wgmma:
+    return "wgmma";
+  case CudaKernelChoice::MmaSync:
+    return "mma-sync";
+  }
+  llvm_unreachable("unknown CudaKernelChoice");
+}
+
+std::optional<CudaKernelChoice> parseCudaKernelChoice(llvm::StringRef text) {
+  for (CudaKernelChoice choice :
+       {CudaKernelChoice::Auto, CudaKernelChoice::Wgmma,
+        CudaKernelChoice::MmaSync})
+    if (text == stringifyCudaKernelChoice(choice))
+      return choice;
+  return std::nullopt;
+}
+
+std::string cudaChipForDevice(int major, int minor) {
+  std::string chip = "sm_" + std::to_string(major) + std::to_string(minor);
+  if (major == 9 && minor == 0)
+    chip += "a";
+  return chip;
+}
+
+} // namespace dilattn

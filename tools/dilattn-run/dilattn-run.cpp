@@ -142,6 +142,17 @@ static cl::opt<int64_t> stages("stages", cl::init(2),
                                cl::desc("cuda: key/value blocks in flight"),
                                cl::cat(category));
 
+static cl::opt<CudaKernelChoice> cudaKernel(
+    "cuda-kernel", cl::init(CudaKernelChoice::Auto),
+    cl::desc("cuda: the f16/bf16 attention kernel"),
+    cl::values(clEnumValN(CudaKernelChoice::Auto, "auto",
+                          "wgmma on Hopper (sm_90a), mma-sync elsewhere"),
+               clEnumValN(CudaKernelChoice::Wgmma, "wgmma",
+                          "warpgroup MMAs (compute capability 9.0 only)"),
+               clEnumValN(CudaKernelChoice::MmaSync, "mma-sync",
+                          "ldmatrix + mma.sync (sm_80 and later)")),
+    cl::cat(category));
+
 static llvm::Error fail(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
@@ -436,6 +447,7 @@ static llvm::Error runCuda(const DilatedAttentionConfig &config, Tensor &query,
   options.tuning.tileQueries = tileQueries ? tileQueries.getValue() : 64;
   options.tuning.tileKeys = tileKeys ? tileKeys.getValue() : 64;
   options.tuning.stages = stages;
+  options.tuning.kernel = cudaKernel;
   auto run = [&]() {
     return cudaDilatedAttention(
         config, tensor(*queryBuffer), tensor(*keyBuffer), tensor(*valueBuffer),
@@ -950,6 +962,7 @@ static llvm::Error runModuleModeCuda(llvm::StringRef source) {
   options.cudaTuning.tileQueries = tileQueries ? tileQueries.getValue() : 64;
   options.cudaTuning.tileKeys = tileKeys ? tileKeys.getValue() : 64;
   options.cudaTuning.stages = stages;
+  options.cudaTuning.kernel = cudaKernel;
   auto compiled =
       CompiledGraph::compileMLIR(source, moduleFile, entry, options);
   if (!compiled)

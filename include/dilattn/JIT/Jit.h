@@ -13,6 +13,7 @@
 #ifndef DILATTN_JIT_JIT_H
 #define DILATTN_JIT_JIT_H
 
+#include "dilattn/Pipelines/CudaKernelChoice.h"
 #include "dilattn/Runtime/CpuRuntime.h"
 #include "dilattn/Support/Problem.h"
 
@@ -51,6 +52,8 @@ struct CudaTuning {
   int64_t tileQueries = 64;
   int64_t tileKeys = 64;
   int64_t stages = 2;
+  /// The f16/bf16 kernel; Auto picks wgmma when the chip is sm_90a.
+  CudaKernelChoice kernel = CudaKernelChoice::Auto;
 };
 
 /// Everything that changes the generated code.
@@ -62,7 +65,8 @@ struct KernelSpec {
   bool hasAttnMask = false;
   Target target = Target::Cpu;
   CpuTuning tuning;
-  /// CUDA kernels only: the chip (e.g. "sm_90") and the tiling.
+  /// CUDA kernels only: the chip (e.g. "sm_90a", see cudaChipForDevice) and
+  /// the tiling.
   std::string cudaChip;
   CudaTuning cudaTuning;
 

@@ -8,6 +8,8 @@
 #ifndef DILATTN_PIPELINES_PIPELINES_H
 #define DILATTN_PIPELINES_PIPELINES_H
 
+#include "dilattn/Pipelines/CudaKernelChoice.h"
+
 #include "mlir/Pass/PassOptions.h"
 
 namespace mlir {
@@ -89,6 +91,15 @@ struct CudaPipelineOptions
       *this, "stages",
       llvm::cl::desc("key/value blocks in flight in shared memory"),
       llvm::cl::init(2)};
+  Option<CudaKernelChoice> kernel{
+      *this, "kernel", llvm::cl::desc("the f16/bf16 attention kernel"),
+      llvm::cl::init(CudaKernelChoice::Auto),
+      llvm::cl::values(clEnumValN(CudaKernelChoice::Auto, "auto",
+                                  "wgmma on sm_90a, mma-sync elsewhere"),
+                       clEnumValN(CudaKernelChoice::Wgmma, "wgmma",
+                                  "warpgroup MMAs (needs chip sm_90a)"),
+                       clEnumValN(CudaKernelChoice::MmaSync, "mma-sync",
+                                  "ldmatrix + mma.sync (sm_80 and later)"))};
   Option<std::string> format{
       *this, "format",
       llvm::cl::desc("what gpu-module-to-binary embeds: isa (PTX), bin "

@@ -126,6 +126,14 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
         "tile-keys {1} (16-128, a multiple of 16), stages {2} (2-4)",
         tileQueries.getValue(), tileKeys.getValue(), stages.getValue()));
 
+  bool useWgmma = wgmma && !element.isF32();
+  if (useWgmma && (tileQueries != 64 || tileKeys > 256 || headDim % 64 != 0))
+    return op.emitOpError(llvm::formatv(
+        "the wgmma kernel needs tile-queries 64 (one warpgroup), tile-keys "
+        "up to 256 and a head dim that is a multiple of 64; got {0}, {1} and "
+        "{2}",
+        tileQueries.getValue(), tileKeys.getValue(), headDim));
+
   KernelPlan common;
   common.segmentLengths.assign(op.getSegmentLengths().begin(),
                                op.getSegmentLengths().end());
@@ -140,6 +148,7 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
   common.headDim = headDim;
   common.elementType = element;
   common.tensorCores = !element.isF32();
+  common.wgmma = useWgmma;
   common.hasKeyBias = static_cast<bool>(op.getKeyPaddingMask());
   if (Value mask = op.getAttnMask()) {
     auto maskType = cast<MemRefType>(mask.getType());

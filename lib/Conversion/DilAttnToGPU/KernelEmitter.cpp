@@ -87,6 +87,21 @@ void KernelEmitter::emitBody(gpu::GPUFuncOp func) {
                         MemRefLayoutAttrInterface{},
                         gpu::AddressSpaceAttr::get(
                             b.getContext(), gpu::AddressSpace::Workgroup)));
+  if (plan.wgmma) {
+    // Swizzled tiles need 1024-byte alignment; dynamic shared memory is only
+    // 16-byte aligned: skip to the next boundary (budgeted by the plan).
+    Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, shared);
+    Value atom = e.idx(kSwizzleAtomBytes);
+    sharedPad = e.sub(e.mul(e.ceilDiv(base, atom), atom), base);
+    sharedAddress = arith::IndexCastUIOp::create(b, loc, b.getI64Type(), base);
+    auto elements = MemRefType::get(
+        {ShapedType::kDynamic}, plan.elementType, MemRefLayoutAttrInterface{},
+        gpu::AddressSpaceAttr::get(b.getContext(),
+                                   gpu::AddressSpace::Workgroup));
+    sharedElements = memref::ViewOp::create(
+        b, loc, elements, shared, e.idx(0),
+        ValueRange{e.idx(plan.sharedMemoryBytes() / plan.elementBytes())});
+  }
 
   thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   lane = e.rem(thread, e.idx(kWarpSize));

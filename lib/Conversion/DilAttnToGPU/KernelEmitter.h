@@ -75,10 +75,26 @@ private:
                     ArrayRef<std::pair<Value, SmallVector<Value>>> chunks,
                     Value writesWorkspace);
 
+  /// A tile of `rows` rows of D elements in shared memory.
+  struct SharedTile {
+    /// mma.sync: a (rows, padded row) view; wgmma: the element view of all
+    /// dynamic shared memory.
+    Value view;
+    /// wgmma: bytes from the start of dynamic shared memory (1024-aligned).
+    Value byteOffset;
+    int64_t rows;
+  };
+  /// The tile at `byteOffset` from the first tile (which is aligned for
+  /// wgmma).
+  SharedTile tileAt(int64_t rows, Value byteOffset);
+  /// Indices into `tile.view` of element (row, col); col is a multiple of
+  /// 16 bytes' worth of elements.
+  SmallVector<Value> tileIndices(const SharedTile &tile, Value row, Value col);
+
   /// Issues the cp.async copies of `numRows` rows from `firstRow` into
-  /// `tileView`. With `rowLimit`, rows at or past it become zeros; without,
+  /// `tile`. With `rowLimit`, rows at or past it become zeros; without,
   /// all rows are known to exist (no clamping: cheaper addresses).
-  void asyncLoadRows(Value source, Value tileView, const Item &item,
+  void asyncLoadRows(Value source, const SharedTile &tile, const Item &item,
                      Value firstRow, Value rowLimit, int64_t numRows,
                      SmallVectorImpl<Value> &tokens);
   /// Closes the copies issued so far into one cp.async group.
@@ -91,6 +107,23 @@ private:
   SmallVector<Value> mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
                          ArrayRef<Value> c);
   Value pack(Value x, Value y);
+
+  // wgmma (WgmmaOps.cpp).
+  /// Orders this thread's earlier generic-proxy writes to shared memory
+  /// (cp.async) before the async proxy's reads (wgmma).
+  void fenceProxyAsync();
+  /// The shared-memory descriptor of a 128-byte-swizzled operand starting
+  /// `byteOffset` bytes into the tiles.
+  Value wgmmaDescriptor(Value byteOffset, int64_t leadingBytes,
+                        int64_t strideBytes);
+  /// S = Q K^T of the warpgroup's 64 query rows and the `tileKeys` keys of
+  /// `keys`: tileKeys / 2 accumulators in the mma.sync fragment order.
+  SmallVector<Value> wgmmaScores(const SharedTile &queries,
+                                 const SharedTile &keys);
+  /// acc += P V, P as mma.sync A fragments (4 registers per 16 keys).
+  SmallVector<Value> wgmmaAccumulate(ArrayRef<SmallVector<Value>> p,
+                                     const SharedTile &values,
+                                     ArrayRef<Value> acc);
   /// A pair of 16-bit elements as nvvm.mma.sync takes them: vector<2xf16>
   /// for f16, an i32 for bf16.
   Value operandRegister(Value pair) {
@@ -106,6 +139,9 @@ private:
 
   Value query, key, value, output, workspace, keyBias, attnBias;
   Value shared;
+  /// wgmma: the element view of shared memory, its shared-window address
+  /// (i64) and the padding that aligns the first tile to 1024 bytes.
+  Value sharedElements, sharedAddress, sharedPad;
   Value thread, lane, warp;
   Value batchSize, seqLen, numHeads;
   SmallVector<PatternItems> patternItems;

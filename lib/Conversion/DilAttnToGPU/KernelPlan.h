@@ -25,6 +25,10 @@ constexpr int64_t kRowPaddingBytes = 16;
 /// vectors of 4) and keys per shared-memory block.
 constexpr int64_t kSimtLanesPerQuery = 4;
 constexpr int64_t kSimtKeys = 16;
+/// wgmma tiles: rows of 128 bytes (64 16-bit elements) whose 16-byte chunks
+/// are permuted by the row's index modulo 8, so one swizzle atom is 8 rows.
+constexpr int64_t kSwizzleRowBytes = 128;
+constexpr int64_t kSwizzleAtomBytes = 8 * kSwizzleRowBytes;
 
 /// How a launch writes its results.
 enum class OutputMode {
@@ -52,6 +56,9 @@ struct KernelPlan {
   int64_t headDim = 0;
   Type elementType;
   bool tensorCores = false;
+  /// Hopper (sm_90a): Q K^T and P V on warpgroup MMAs (wgmma) reading
+  /// 128-byte-swizzled shared-memory tiles, instead of ldmatrix + mma.sync.
+  bool wgmma = false;
   bool hasKeyBias = false;
   int64_t attnRank = 0;
   OutputMode output = OutputMode::Store;
@@ -68,9 +75,10 @@ struct KernelPlan {
   int64_t elementBytes() const {
     return elementType.getIntOrFloatBitWidth() / 8;
   }
-  /// Elements of one padded shared-memory row.
+  /// Elements of one shared-memory row: padded for ldmatrix, dense in the
+  /// swizzled tiles of wgmma.
   int64_t paddedRow() const {
-    return headDim + kRowPaddingBytes / elementBytes();
+    return wgmma ? headDim : headDim + kRowPaddingBytes / elementBytes();
   }
   int64_t queryTileBytes() const {
     return tileQueries * paddedRow() * elementBytes();
@@ -81,7 +89,10 @@ struct KernelPlan {
   int64_t sharedMemoryBytes() const {
     if (!tensorCores)
       return 2 * kSimtKeys * headDim * 4;
-    return queryTileBytes() + 2 * stages * keyStageBytes();
+    // Swizzled tiles start on a 1024-byte boundary (the swizzle pattern's
+    // period), which dynamic shared memory does not promise.
+    int64_t alignment = wgmma ? kSwizzleAtomBytes : 0;
+    return alignment + queryTileBytes() + 2 * stages * keyStageBytes();
   }
 };
 

@@ -27,7 +27,31 @@ Value KernelEmitter::sharedTile(int64_t rows, Value byteOffset) {
   return memref::ViewOp::create(b, loc, type, shared, byteOffset, ValueRange{});
 }
 
-void KernelEmitter::asyncLoadRows(Value source, Value tileView,
+KernelEmitter::SharedTile KernelEmitter::tileAt(int64_t rows,
+                                                Value byteOffset) {
+  if (plan.wgmma)
+    return {sharedElements, e.add(sharedPad, byteOffset), rows};
+  return {sharedTile(rows, byteOffset), byteOffset, rows};
+}
+
+SmallVector<Value> KernelEmitter::tileIndices(const SharedTile &tile, Value row,
+                                              Value col) {
+  if (!plan.wgmma)
+    return {row, col};
+  // 128-byte rows of 64 elements; D = 128 is two such column blocks one
+  // after the other. Chunk c of row r sits at chunk c ^ (r mod 8).
+  int64_t rowElements = kSwizzleRowBytes / plan.elementBytes();
+  int64_t chunkElements = 16 / plan.elementBytes();
+  Value block = e.div(col, e.idx(rowElements));
+  Value chunk = e.div(e.rem(col, e.idx(rowElements)), e.idx(chunkElements));
+  Value swizzled = arith::XOrIOp::create(b, loc, chunk, e.rem(row, e.idx(8)));
+  Value bytes = e.add(
+      e.add(tile.byteOffset, e.mul(block, e.idx(tile.rows * kSwizzleRowBytes))),
+      e.add(e.mul(row, e.idx(kSwizzleRowBytes)), e.mul(swizzled, e.idx(16))));
+  return {e.div(bytes, e.idx(plan.elementBytes()))};
+}
+
+void KernelEmitter::asyncLoadRows(Value source, const SharedTile &tile,
                                   const Item &item, Value firstRow,
                                   Value rowLimit, int64_t numRows,
                                   SmallVectorImpl<Value> &tokens) {
@@ -51,7 +75,7 @@ void KernelEmitter::asyncLoadRows(Value source, Value tileView,
       position = rowPosition(item, dilatedRow);
     }
     tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
-        b, loc, tileView, ValueRange{row, col}, source,
+        b, loc, tile.view, tileIndices(tile, row, col), source,
         ValueRange{item.batch, position, item.head, col}, b.getIndexAttr(lanes),
         sourceElements, b.getUnitAttr()));
   }
@@ -107,15 +131,15 @@ void KernelEmitter::emitTensorCoreTile(const Item &item) {
     keyLimit = e.min(item.rows, e.add(firstQuery, e.idx(BM)));
   Value numBlocks = e.ceilDiv(keyLimit, e.idx(BN));
 
-  Value queryTile = sharedTile(BM, e.idx(0));
+  SharedTile queryTile = tileAt(BM, e.idx(0));
   auto keyTile = [&](Value stage) {
-    return sharedTile(BN, e.add(e.idx(plan.queryTileBytes()),
-                                e.mul(stage, e.idx(plan.keyStageBytes()))));
+    return tileAt(BN, e.add(e.idx(plan.queryTileBytes()),
+                            e.mul(stage, e.idx(plan.keyStageBytes()))));
   };
   auto valueTile = [&](Value stage) {
-    return sharedTile(
-        BN, e.add(e.idx(plan.queryTileBytes() + S * plan.keyStageBytes()),
-                  e.mul(stage, e.idx(plan.keyStageBytes()))));
+    return tileAt(BN,
+                  e.add(e.idx(plan.queryTileBytes() + S * plan.keyStageBytes()),
+                        e.mul(stage, e.idx(plan.keyStageBytes()))));
   };
   // One cp.async group per key/value block; blocks wholly inside the
   // selection (all but the last) skip the per-row clamping.
@@ -166,36 +190,44 @@ void KernelEmitter::emitTensorCoreTile(const Item &item) {
     // stage that block - 1 used, which the load of block + S - 1 reuses.
     // One barrier per block: the loads overlap this block's compute.
     nvgpu::DeviceAsyncWaitOp::create(b, loc, token, b.getI32IntegerAttr(S - 2));
+    if (plan.wgmma)
+      fenceProxyAsync();
     gpu::BarrierOp::create(b, loc);
     Value next = e.add(block, e.idx(S - 1));
     loadBlock(next, e.rem(next, e.idx(S)));
     Value stage = e.rem(block, e.idx(S));
-    Value keys = keyTile(stage), values = valueTile(stage);
-    // The query fragments are re-read from shared memory for each block
-    // (D / 16 ldmatrix per warp) rather than held: that frees D / 4
-    // registers, which the accumulators need to stay out of local memory.
-    SmallVector<SmallVector<Value>> queryFragments;
-    for (int64_t kk = 0; kk < D / 16; ++kk)
-      queryFragments.push_back(ldmatrix(
-          queryTile, e.add(warpRow, e.rem(lane, e.idx(16))),
-          e.add(e.idx(kk * 16), e.mul(e.div(lane, e.idx(16)), e.idx(8))),
-          /*transpose=*/false));
-
+    SharedTile keys = keyTile(stage), values = valueTile(stage);
     // Scores S = Q K^T of this warp's 16 rows and the block's BN keys.
     SmallVector<SmallVector<Value>> scores(keyTiles);
-    for (int64_t nt = 0; nt < keyTiles; ++nt) {
-      SmallVector<Value> acc(4, e.f32(0));
-      for (int64_t kk2 = 0; kk2 < D / 32; ++kk2) {
-        SmallVector<Value> frag = ldmatrix(
-            keys, e.add(e.idx(nt * 8), e.rem(lane, e.idx(8))),
-            e.add(e.idx(kk2 * 32), e.mul(e.div(lane, e.idx(8)), e.idx(8))),
-            /*transpose=*/false);
-        acc = mma(queryFragments[2 * kk2], {frag[0], frag[1]}, acc);
-        acc = mma(queryFragments[2 * kk2 + 1], {frag[2], frag[3]}, acc);
+    if (plan.wgmma) {
+      SmallVector<Value> acc = wgmmaScores(queryTile, keys);
+      for (int64_t nt = 0; nt < keyTiles; ++nt)
+        for (int64_t c = 0; c < 4; ++c)
+          scores[nt].push_back(e.mulf(acc[nt * 4 + c], e.f32(plan.scaleLog2)));
+    } else {
+      // The query fragments are re-read from shared memory for each block
+      // (D / 16 ldmatrix per warp) rather than held: that frees D / 4
+      // registers, which the accumulators need to stay out of local memory.
+      SmallVector<SmallVector<Value>> queryFragments;
+      for (int64_t kk = 0; kk < D / 16; ++kk)
+        queryFragments.push_back(ldmatrix(
+            queryTile.view, e.add(warpRow, e.rem(lane, e.idx(16))),
+            e.add(e.idx(kk * 16), e.mul(e.div(lane, e.idx(16)), e.idx(8))),
+            /*transpose=*/false));
+      for (int64_t nt = 0; nt < keyTiles; ++nt) {
+        SmallVector<Value> acc(4, e.f32(0));
+        for (int64_t kk2 = 0; kk2 < D / 32; ++kk2) {
+          SmallVector<Value> frag = ldmatrix(
+              keys.view, e.add(e.idx(nt * 8), e.rem(lane, e.idx(8))),
+              e.add(e.idx(kk2 * 32), e.mul(e.div(lane, e.idx(8)), e.idx(8))),
+              /*transpose=*/false);
+          acc = mma(queryFragments[2 * kk2], {frag[0], frag[1]}, acc);
+          acc = mma(queryFragments[2 * kk2 + 1], {frag[2], frag[3]}, acc);
+        }
+        for (Value &v : acc)
+          v = e.mulf(v, e.f32(plan.scaleLog2));
+        scores[nt] = acc;
       }
-      for (Value &v : acc)
-        v = e.mulf(v, e.f32(plan.scaleLog2));
-      scores[nt] = acc;
     }
 
     // Masks, causal limit and ragged blocks, only where they can matter.
@@ -267,27 +299,36 @@ void KernelEmitter::emitTensorCoreTile(const Item &item) {
 
     // O += P V: the score fragments, rounded to the input type, are the A
     // operands (two 8-key tiles make one 16-key step).
-    for (int64_t kk = 0; kk < BN / 16; ++kk) {
-      SmallVector<Value> a = {
-          pack(scores[2 * kk][0], scores[2 * kk][1]),
-          pack(scores[2 * kk][2], scores[2 * kk][3]),
-          pack(scores[2 * kk + 1][0], scores[2 * kk + 1][1]),
-          pack(scores[2 * kk + 1][2], scores[2 * kk + 1][3])};
-      for (int64_t nt2 = 0; nt2 < D / 16; ++nt2) {
-        Value keyRow = e.add(
-            e.idx(kk * 16),
-            e.add(e.rem(lane, e.idx(8)),
-                  e.mul(e.rem(e.div(lane, e.idx(8)), e.idx(2)), e.idx(8))));
-        Value dim =
-            e.add(e.idx(nt2 * 16), e.mul(e.div(lane, e.idx(16)), e.idx(8)));
-        SmallVector<Value> frag = ldmatrix(values, keyRow, dim, true);
-        for (int64_t half = 0; half < 2; ++half) {
-          int64_t nt = 2 * nt2 + half;
-          SmallVector<Value> acc(newState.begin() + 4 + nt * 4,
-                                 newState.begin() + 8 + nt * 4);
-          acc = mma(a, {frag[2 * half], frag[2 * half + 1]}, acc);
-          for (int64_t c = 0; c < 4; ++c)
-            newState[4 + nt * 4 + c] = acc[c];
+    SmallVector<SmallVector<Value>> probabilities;
+    for (int64_t kk = 0; kk < BN / 16; ++kk)
+      probabilities.push_back(
+          {pack(scores[2 * kk][0], scores[2 * kk][1]),
+           pack(scores[2 * kk][2], scores[2 * kk][3]),
+           pack(scores[2 * kk + 1][0], scores[2 * kk + 1][1]),
+           pack(scores[2 * kk + 1][2], scores[2 * kk + 1][3])});
+    if (plan.wgmma) {
+      SmallVector<Value> acc(newState.begin() + 4, newState.end());
+      acc = wgmmaAccumulate(probabilities, values, acc);
+      llvm::copy(acc, newState.begin() + 4);
+    } else {
+      for (int64_t kk = 0; kk < BN / 16; ++kk) {
+        for (int64_t nt2 = 0; nt2 < D / 16; ++nt2) {
+          Value keyRow = e.add(
+              e.idx(kk * 16),
+              e.add(e.rem(lane, e.idx(8)),
+                    e.mul(e.rem(e.div(lane, e.idx(8)), e.idx(2)), e.idx(8))));
+          Value dim =
+              e.add(e.idx(nt2 * 16), e.mul(e.div(lane, e.idx(16)), e.idx(8)));
+          SmallVector<Value> frag = ldmatrix(values.view, keyRow, dim, true);
+          for (int64_t half = 0; half < 2; ++half) {
+            int64_t nt = 2 * nt2 + half;
+            SmallVector<Value> acc(newState.begin() + 4 + nt * 4,
+                                   newState.begin() + 8 + nt * 4);
+            acc = mma(probabilities[kk], {frag[2 * half], frag[2 * half + 1]},
+                      acc);
+            for (int64_t c = 0; c < 4; ++c)
+              newState[4 + nt * 4 + c] = acc[c];
+          }
         }
       }
     }
