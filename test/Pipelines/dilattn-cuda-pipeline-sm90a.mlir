@@ -9,6 +9,11 @@
 // RUN: dilattn-opt %s --dilattn-cuda-pipeline="chip=sm_90a kernel=mma-sync" -o %t.mma.mlir
 // RUN: %python %S/Inputs/extract_ptx.py %t.mma.mlir | FileCheck %s --check-prefix=MMA
 // RUN: not dilattn-opt %s --dilattn-cuda-pipeline="chip=sm_90a kernel=wgmma tile-queries=32" -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADTILE
+// Two warpgroups (tile-queries 128) share each key/value tile.
+// RUN: dilattn-opt %s --dilattn-cuda-pipeline="chip=sm_90a tile-queries=128" -o %t.128.mlir
+// RUN: %python %S/Inputs/extract_ptx.py %t.128.mlir > %t.128.ptx
+// RUN: FileCheck %s --input-file=%t.128.ptx --check-prefix=TWO
+// RUN: %if ptxas %{ %ptxas -arch=sm_90a -O3 -v %t.128.ptx -o %t.128.cubin 2>&1 | FileCheck %s --check-prefix=SASS %}
 //
 // With the toolkit's ptxas: the PTX assembles for sm_90a (it refuses the
 // wgmma of a .target sm_90a module under -arch=sm_90) and the kernel keeps
@@ -37,7 +42,10 @@
 // MMA:      mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // MMA-NOT:  wgmma
 
-// BADTILE: the wgmma kernel needs tile-queries 64 (one warpgroup)
+// TWO:      .maxntid 256, 1, 1
+// TWO:      wgmma.mma_async.sync.aligned.m64n64k16
+
+// BADTILE: the wgmma kernel needs tile-queries 64 or 128 (a warpgroup per 64 rows)
 
 // SASS:     Compiling entry function 'longnet_block_kernel0' for 'sm_90a'
 // SASS:     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads

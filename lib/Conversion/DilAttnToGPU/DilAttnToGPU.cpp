@@ -127,10 +127,12 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
         tileQueries.getValue(), tileKeys.getValue(), stages.getValue()));
 
   bool useWgmma = wgmma && !element.isF32();
-  if (useWgmma && (tileQueries != 64 || tileKeys > 256 || headDim % 64 != 0))
+  if (useWgmma && ((tileQueries != 64 && tileQueries != 128) ||
+                   tileKeys > 256 || headDim % 64 != 0))
     return op.emitOpError(llvm::formatv(
-        "the wgmma kernel needs tile-queries 64 (one warpgroup), tile-keys "
-        "up to 256 and a head dim that is a multiple of 64; got {0}, {1} and "
+        "the wgmma kernel needs tile-queries 64 or 128 (a warpgroup per 64 "
+        "rows), tile-keys up to 256 and a head dim that is a multiple of 64; "
+        "got {0}, {1} and "
         "{2}",
         tileQueries.getValue(), tileKeys.getValue(), headDim));
 
@@ -248,7 +250,11 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
     // Ask for the register budget of two blocks per multiprocessor; the f32
     // kernel (256 threads, q, o and a block of scores in registers) needs
     // more than 128 registers for D = 128 and takes one.
-    if (plan.tensorCores || plan.headDim <= 64)
+    // Two warpgroups of wgmma (tile-queries 128) need about 240 registers
+    // per thread too, so they take one block as well.
+    bool oneBlock = plan.tensorCores ? plan.wgmma && plan.tileQueries > 64
+                                     : plan.headDim > 64;
+    if (!oneBlock)
       func->setAttr("nvvm.minctasm", builder.getI32IntegerAttr(2));
     KernelEmitter(builder, loc, plan).emitBody(func);
 

@@ -80,11 +80,15 @@ SmallVector<Value> KernelEmitter::wgmmaScores(const SharedTile &queries,
   SmallVector<Value> operands;
   std::string text = "{\n wgmma.fence.sync.aligned;\n";
   int64_t outputs = n / 2;
+  // Warpgroup g multiplies query rows 64g ... 64g + 63, 8 swizzle atoms on.
+  Value queryOffset =
+      e.add(queries.byteOffset,
+            e.mul(e.div(warp, e.idx(4)), e.idx(64 * kSwizzleRowBytes)));
   for (int64_t kk = 0; kk < steps; ++kk) {
     int64_t column = (kk / stepsPerBlock),
             within = (kk % stepsPerBlock) * 16 * plan.elementBytes();
     operands.push_back(wgmmaDescriptor(
-        e.add(queries.byteOffset,
+        e.add(queryOffset,
               e.idx(column * queries.rows * kSwizzleRowBytes + within)),
         16, kSwizzleAtomBytes));
     operands.push_back(wgmmaDescriptor(
