@@ -1,0 +1,204 @@
+//===- Options.cpp - dilattn-run's flags --------------------------------===//
+//
+// The llvm::cl flags of docs/Contract.md section 5, and their copy into the
+// structs of Options.h. Nothing else in the tool reads a flag.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Options.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace dilattn;
+using namespace dilattn::run;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("dilattn-run options");
+
+static cl::opt<std::string> moduleFile(cl::Positional, cl::init(""),
+                                       cl::desc("[FILE.mlir]"),
+                                       cl::cat(category));
+static cl::list<int64_t>
+    segmentLengths("segment-lengths", cl::CommaSeparated,
+                   cl::desc("segment length of each pattern"),
+                   cl::cat(category));
+static cl::list<int64_t>
+    dilationRates("dilation-rates", cl::CommaSeparated,
+                  cl::desc("dilation rate of each pattern"), cl::cat(category));
+static cl::opt<std::string> mode("mode", cl::init("grouped"),
+                                 cl::desc("grouped | longnet"),
+                                 cl::cat(category));
+static cl::opt<std::string> offsetRule("offset-rule", cl::init("cyclic"),
+                                       cl::desc("cyclic | blocked"),
+                                       cl::cat(category));
+static cl::opt<bool> causal("causal", cl::desc("causal attention"),
+                            cl::cat(category));
+static cl::opt<std::string> scale("scale", cl::init(""),
+                                  cl::desc("softmax scale (default 1/sqrt(D))"),
+                                  cl::cat(category));
+static cl::opt<std::string> target("target", cl::init("cpu"),
+                                   cl::desc("cpu | cuda"), cl::cat(category));
+static cl::opt<std::string> dtype("dtype", cl::init("f32"),
+                                  cl::desc("f32 | f16 | bf16"),
+                                  cl::cat(category));
+static cl::opt<std::string> queryFile("q", cl::init(""),
+                                      cl::desc("query .npy (B, N, H, D)"),
+                                      cl::cat(category));
+static cl::opt<std::string> keyFile("k", cl::init(""), cl::desc("key .npy"),
+                                    cl::cat(category));
+static cl::opt<std::string> valueFile("v", cl::init(""), cl::desc("value .npy"),
+                                      cl::cat(category));
+static cl::list<int64_t> shape("shape", cl::CommaSeparated,
+                               cl::desc("B,N,H,D of random inputs"),
+                               cl::cat(category));
+static cl::opt<uint64_t> seed("seed", cl::init(0),
+                              cl::desc("seed of the random inputs"),
+                              cl::cat(category));
+static cl::opt<std::string> keyPaddingFile("key-padding-mask", cl::init(""),
+                                           cl::desc("boolean (B, N) .npy"),
+                                           cl::cat(category));
+static cl::opt<std::string>
+    attnMaskFile("attn-mask", cl::init(""),
+                 cl::desc("(N, N), (B, N, N) or (B, H, N, N) .npy, boolean or "
+                          "float bias"),
+                 cl::cat(category));
+static cl::opt<std::string> outFile("out", cl::init(""),
+                                    cl::desc("output .npy (<f4)"),
+                                    cl::cat(category));
+static cl::opt<bool> check("check",
+                           cl::desc("compare with the float64 reference"),
+                           cl::cat(category));
+static cl::opt<bool> profile(
+    "profile", cl::init(false),
+    cl::desc("module mode on target cuda, with --bench: also print each "
+             "kernel launch's median time"),
+    cl::cat(category));
+static cl::opt<int> bench("bench", cl::init(0),
+                          cl::desc("timed repetitions after warm-up"),
+                          cl::cat(category));
+static cl::opt<std::string> entry("entry", cl::init(""),
+                                  cl::desc("module mode: function to run"),
+                                  cl::cat(category));
+static cl::list<std::string> inputs("inputs", cl::CommaSeparated,
+                                    cl::desc("module mode: input .npy files"),
+                                    cl::cat(category));
+static cl::list<std::string> outputs("outputs", cl::CommaSeparated,
+                                     cl::desc("module mode: output .npy files"),
+                                     cl::cat(category));
+static cl::opt<int>
+    numThreads("num-threads", cl::init(0),
+               cl::desc("worker threads (default: all cores, or "
+                        "$DILATTN_NUM_THREADS)"),
+               cl::cat(category));
+
+// Code-generation tuning (defaults are the JIT's); for benchmarking.
+static cl::opt<int64_t>
+    tileQueries("tile-queries", cl::init(0),
+                cl::desc("cpu: query rows per tile (0: best for the host)"),
+                cl::cat(category));
+static cl::opt<int64_t>
+    tileKeys("tile-keys", cl::init(0),
+             cl::desc("cpu: keys per block (0: best for the host)"),
+             cl::cat(category));
+static cl::opt<int64_t>
+    vectorWidth("vector-width", cl::init(0),
+                cl::desc("cpu: f32 lanes per vector (0: from the host CPU)"),
+                cl::cat(category));
+static cl::opt<int64_t>
+    blockSize("block-size", cl::init(0),
+              cl::desc("cpu: positions per work item (0: automatic)"),
+              cl::cat(category));
+
+static cl::opt<int> worldSize(
+    "world-size", cl::init(0),
+    cl::desc("cpu: split the sequence over this many in-process ranks "
+             "(LongNet's sequence parallelism, docs/distributed.md)"),
+    cl::cat(category));
+
+static cl::opt<int64_t> stages("stages", cl::init(2),
+                               cl::desc("cuda: key/value blocks in flight"),
+                               cl::cat(category));
+
+static cl::opt<CudaKernelChoice> cudaKernel(
+    "cuda-kernel", cl::init(CudaKernelChoice::Auto),
+    cl::desc("cuda: the f16/bf16 attention kernel"),
+    cl::values(clEnumValN(CudaKernelChoice::Auto, "auto",
+                          "wgmma on Hopper (sm_90a), mma-sync elsewhere"),
+               clEnumValN(CudaKernelChoice::Wgmma, "wgmma",
+                          "warpgroup MMAs (compute capability 9.0 only)"),
+               clEnumValN(CudaKernelChoice::MmaSync, "mma-sync",
+                          "ldmatrix + mma.sync (sm_80 and later)")),
+    cl::cat(category));
+
+jit::CpuTuning TuningOptions::cpu() const {
+  jit::CpuTuning tuning;
+  tuning.vectorWidth = vectorWidth;
+  tuning.tileQueries = tileQueries;
+  tuning.tileKeys = tileKeys;
+  return tuning;
+}
+
+jit::CudaTuning TuningOptions::cuda() const {
+  jit::CudaTuning tuning;
+  tuning.tileQueries = tileQueries ? tileQueries : 64;
+  tuning.tileKeys = tileKeys ? tileKeys : 64;
+  tuning.stages = stages;
+  tuning.kernel = kernel;
+  return tuning;
+}
+
+llvm::Expected<Options> dilattn::run::parseOptions(int argc, char **argv) {
+  cl::HideUnrelatedOptions(category);
+  std::string parseErrors;
+  llvm::raw_string_ostream errors(parseErrors);
+  if (!cl::ParseCommandLineOptions(
+          argc, argv, "dilattn-run: run and check dilated attention\n",
+          &errors)) {
+    llvm::StringRef message = llvm::StringRef(parseErrors).trim();
+    message.consume_front("dilattn-run: ");
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   message.split('\n').first);
+  }
+
+  CommonOptions common;
+  common.target = target;
+  common.bench = bench;
+  common.tuning.tileQueries = tileQueries;
+  common.tuning.tileKeys = tileKeys;
+  common.tuning.vectorWidth = vectorWidth;
+  common.tuning.blockSize = blockSize;
+  common.tuning.stages = stages;
+  common.tuning.kernel = cudaKernel;
+
+  Options options;
+  CallOptions &call = options.call;
+  call.common = common;
+  call.segmentLengths.assign(segmentLengths.begin(), segmentLengths.end());
+  call.dilationRates.assign(dilationRates.begin(), dilationRates.end());
+  call.mode = mode;
+  call.offsetRule = offsetRule;
+  call.causal = causal;
+  call.scale = scale;
+  call.dtype = dtype;
+  call.queryFile = queryFile;
+  call.keyFile = keyFile;
+  call.valueFile = valueFile;
+  call.shape.assign(shape.begin(), shape.end());
+  call.seed = seed;
+  call.keyPaddingFile = keyPaddingFile;
+  call.attnMaskFile = attnMaskFile;
+  call.outFile = outFile;
+  call.check = check;
+  call.numThreads = numThreads;
+  call.worldSize = worldSize;
+
+  ModuleOptions &module = options.module;
+  module.common = common;
+  module.file = moduleFile;
+  module.entry = entry;
+  module.inputs.assign(inputs.begin(), inputs.end());
+  module.outputs.assign(outputs.begin(), outputs.end());
+  module.profile = profile;
+  return options;
+}
