@@ -8,7 +8,11 @@
 #include "Options.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <cstdio>
+#include <unistd.h>
 
 using namespace dilattn;
 using namespace dilattn::run;
@@ -148,18 +152,75 @@ jit::CudaTuning TuningOptions::cuda() const {
   return tuning;
 }
 
+namespace {
+/// Catches what is written to stderr (file descriptor 2) while it lives.
+/// llvm::cl reports a bad or missing flag value there itself, not to the
+/// stream ParseCommandLineOptions takes, and the tool's refusal must be its
+/// one "error:" line.
+class StderrCapture {
+public:
+  StderrCapture() {
+    llvm::errs().flush();
+    file = std::tmpfile();
+    if (!file)
+      return;
+    saved = dup(STDERR_FILENO);
+    if (saved < 0 || dup2(fileno(file), STDERR_FILENO) < 0)
+      restore();
+  }
+  ~StderrCapture() {
+    restore();
+    if (file)
+      std::fclose(file);
+  }
+
+  /// Puts stderr back and returns what was caught.
+  std::string release() {
+    restore();
+    std::string text;
+    if (!file)
+      return text;
+    std::rewind(file);
+    char buffer[4096];
+    while (size_t read = std::fread(buffer, 1, sizeof(buffer), file))
+      text.append(buffer, read);
+    return text;
+  }
+
+private:
+  void restore() {
+    if (saved < 0)
+      return;
+    llvm::errs().flush();
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    saved = -1;
+  }
+
+  std::FILE *file = nullptr;
+  int saved = -1;
+};
+} // namespace
+
 llvm::Expected<Options> dilattn::run::parseOptions(int argc, char **argv) {
   cl::HideUnrelatedOptions(category);
   std::string parseErrors;
   llvm::raw_string_ostream errors(parseErrors);
-  if (!cl::ParseCommandLineOptions(
-          argc, argv, "dilattn-run: run and check dilated attention\n",
-          &errors)) {
-    llvm::StringRef message = llvm::StringRef(parseErrors).trim();
-    message.consume_front("dilattn-run: ");
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   message.split('\n').first);
+  StderrCapture capture;
+  bool parsed = cl::ParseCommandLineOptions(
+      argc, argv, "dilattn-run: run and check dilated attention\n", &errors);
+  std::string written = capture.release();
+  if (!parsed) {
+    // The first complaint, wherever llvm::cl wrote it.
+    llvm::StringRef message = llvm::StringRef(written).trim();
+    if (message.empty())
+      message = llvm::StringRef(parseErrors).trim();
+    message = message.split('\n').first;
+    message.consume_front((llvm::sys::path::filename(argv[0]) + ": ").str());
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
   }
+  // Anything else llvm::cl wrote to stderr goes there after all.
+  llvm::errs() << written;
 
   CommonOptions common;
   common.target = target;
