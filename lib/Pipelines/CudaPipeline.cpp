@@ -22,14 +22,16 @@ void ::dilattn::buildCudaPipeline(OpPassManager &pm,
 
   // Kernels: one gpu.module per function, launched from the host code.
   mlir::dilattn::DilAttnConvertToGPUOptions convert;
-  convert.tileQueries = options.tileQueries;
-  convert.tileKeys = options.tileKeys;
-  convert.stages = options.stages;
+  int64_t tileQueries = options.tileQueries, tileKeys = options.tileKeys,
+          stages = options.stages;
+  resolveCudaTiling(options.kernel, options.chip, tileQueries, tileKeys,
+                    stages);
+  convert.tileQueries = tileQueries;
+  convert.tileKeys = tileKeys;
+  convert.stages = stages;
   // sm_90a cubins run only on compute capability 9.0, which is also the
   // only chip with wgmma: the chip decides unless the caller forces one.
-  convert.wgmma =
-      options.kernel == CudaKernelChoice::Wgmma ||
-      (options.kernel == CudaKernelChoice::Auto && options.chip == "sm_90a");
+  convert.wgmma = usesWgmmaKernel(options.kernel, options.chip);
   pm.addPass(mlir::dilattn::createDilAttnConvertToGPU(convert));
   pm.addNestedPass<func::FuncOp>(createCanonicalizerPass());
   // The rest of a program (projections, layer norm, elementwise ops,
@@ -97,6 +99,23 @@ std::optional<CudaKernelChoice> parseCudaKernelChoice(llvm::StringRef text) {
     if (text == stringifyCudaKernelChoice(choice))
       return choice;
   return std::nullopt;
+}
+
+bool usesWgmmaKernel(CudaKernelChoice choice, llvm::StringRef chip) {
+  return choice == CudaKernelChoice::Wgmma ||
+         (choice == CudaKernelChoice::Auto && chip == "sm_90a");
+}
+
+void resolveCudaTiling(CudaKernelChoice choice, llvm::StringRef chip,
+                       int64_t &tileQueries, int64_t &tileKeys,
+                       int64_t &stages) {
+  int64_t tile = usesWgmmaKernel(choice, chip) ? 128 : 64;
+  if (tileQueries == 0)
+    tileQueries = tile;
+  if (tileKeys == 0)
+    tileKeys = tile;
+  if (stages == 0)
+    stages = 2;
 }
 
 std::string cudaChipForDevice(int major, int minor) {

@@ -1,7 +1,8 @@
 // The CUDA pipeline for Hopper (chip=sm_90a): Q K^T and P V on warpgroup MMAs
 // (wgmma) over 128-byte-swizzled shared-memory tiles, P from registers, the
-// cp.async writes fenced for the async proxy; kernel=mma-sync keeps the
-// sm_80 kernel on the same chip.
+// cp.async writes fenced for the async proxy; by default two warpgroups (128
+// queries) and 128 keys per stage; kernel=mma-sync keeps the sm_80 kernel on
+// the same chip.
 // RUN: dilattn-opt %s --dilattn-cuda-pipeline="chip=sm_90a" -o %t.mlir
 // RUN: FileCheck %s --input-file=%t.mlir --check-prefix=HOST
 // RUN: %python %S/Inputs/extract_ptx.py %t.mlir > %t.ptx
@@ -9,11 +10,11 @@
 // RUN: dilattn-opt %s --dilattn-cuda-pipeline="chip=sm_90a kernel=mma-sync" -o %t.mma.mlir
 // RUN: %python %S/Inputs/extract_ptx.py %t.mma.mlir | FileCheck %s --check-prefix=MMA
 // RUN: not dilattn-opt %s --dilattn-cuda-pipeline="chip=sm_90a kernel=wgmma tile-queries=32" -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADTILE
-// Two warpgroups (tile-queries 128) share each key/value tile.
-// RUN: dilattn-opt %s --dilattn-cuda-pipeline="chip=sm_90a tile-queries=128" -o %t.128.mlir
-// RUN: %python %S/Inputs/extract_ptx.py %t.128.mlir > %t.128.ptx
-// RUN: FileCheck %s --input-file=%t.128.ptx --check-prefix=TWO
-// RUN: %if ptxas %{ %ptxas -arch=sm_90a -O3 -v %t.128.ptx -o %t.128.cubin 2>&1 | FileCheck %s --check-prefix=SASS %}
+// One warpgroup (tile-queries 64) and 64-key stages.
+// RUN: dilattn-opt %s --dilattn-cuda-pipeline="chip=sm_90a tile-queries=64 tile-keys=64" -o %t.64.mlir
+// RUN: %python %S/Inputs/extract_ptx.py %t.64.mlir > %t.64.ptx
+// RUN: FileCheck %s --input-file=%t.64.ptx --check-prefix=ONE
+// RUN: %if ptxas %{ %ptxas -arch=sm_90a -O3 -v %t.64.ptx -o %t.64.cubin 2>&1 | FileCheck %s --check-prefix=SASS %}
 //
 // With the toolkit's ptxas: the PTX assembles for sm_90a (it refuses the
 // wgmma of a .target sm_90a module under -arch=sm_90) and the kernel keeps
@@ -25,10 +26,11 @@
 
 // PTX:      .target sm_90a
 // PTX:      .entry longnet_block_kernel0(
+// PTX:      .maxntid 256, 1, 1
 // PTX-DAG:  cp.async.cg.shared.global [{{.*}}], [{{.*}}], 16, {{.*}};
 // PTX-DAG:  fence.proxy.async.shared::cta;
 // PTX-DAG:  wgmma.fence.sync.aligned;
-// PTX-DAG:  wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{.*}}, 0, 1, 1, 0, 0;
+// PTX-DAG:  wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {{.*}}, 0, 1, 1, 0, 0;
 // PTX-DAG:  wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {{.*}}, {{{.*}}}, {{.*}}, 1, 1, 1, 1;
 // PTX-DAG:  wgmma.commit_group.sync.aligned;
 // PTX-DAG:  wgmma.wait_group.sync.aligned 0;
@@ -42,8 +44,8 @@
 // MMA:      mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // MMA-NOT:  wgmma
 
-// TWO:      .maxntid 256, 1, 1
-// TWO:      wgmma.mma_async.sync.aligned.m64n64k16
+// ONE:      .maxntid 128, 1, 1
+// ONE:      wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{.*}}, 0, 1, 1, 0, 0;
 
 // BADTILE: the wgmma kernel needs tile-queries 64 or 128 (a warpgroup per 64 rows)
 

@@ -99,11 +99,13 @@ static cl::opt<int>
 // Code-generation tuning (defaults are the JIT's); for benchmarking.
 static cl::opt<int64_t>
     tileQueries("tile-queries", cl::init(0),
-                cl::desc("cpu: query rows per tile (0: best for the host)"),
+                cl::desc("query rows per tile (0: best for the host, or for "
+                         "the CUDA kernel the device gets)"),
                 cl::cat(category));
 static cl::opt<int64_t>
     tileKeys("tile-keys", cl::init(0),
-             cl::desc("cpu: keys per block (0: best for the host)"),
+             cl::desc("keys per block (0: best for the host, or for the CUDA "
+                      "kernel the device gets)"),
              cl::cat(category));
 static cl::opt<int64_t>
     vectorWidth("vector-width", cl::init(0),
@@ -120,8 +122,9 @@ static cl::opt<int> worldSize(
              "(LongNet's sequence parallelism, docs/distributed.md)"),
     cl::cat(category));
 
-static cl::opt<int64_t> stages("stages", cl::init(2),
-                               cl::desc("cuda: key/value blocks in flight"),
+static cl::opt<int64_t> stages("stages", cl::init(0),
+                               cl::desc("cuda: key/value blocks in flight (0: "
+                                        "the kernel's best)"),
                                cl::cat(category));
 
 static cl::opt<CudaKernelChoice> cudaKernel(
@@ -145,8 +148,8 @@ jit::CpuTuning TuningOptions::cpu() const {
 
 jit::CudaTuning TuningOptions::cuda() const {
   jit::CudaTuning tuning;
-  tuning.tileQueries = tileQueries ? tileQueries : 64;
-  tuning.tileKeys = tileKeys ? tileKeys : 64;
+  tuning.tileQueries = tileQueries;
+  tuning.tileKeys = tileKeys;
   tuning.stages = stages;
   tuning.kernel = kernel;
   return tuning;

@@ -48,12 +48,18 @@ struct CpuTuning {
 };
 
 /// Code-generation parameters of the CUDA pipeline (dilattn-cuda-pipeline).
+/// A field left at 0 means "the best measured value for the kernel the chip
+/// gets" (see resolvedForChip).
 struct CudaTuning {
-  int64_t tileQueries = 64;
-  int64_t tileKeys = 64;
-  int64_t stages = 2;
+  int64_t tileQueries = 0;
+  int64_t tileKeys = 0;
+  int64_t stages = 0;
   /// The f16/bf16 kernel; Auto picks wgmma when the chip is sm_90a.
   CudaKernelChoice kernel = CudaKernelChoice::Auto;
+
+  /// Zeros replaced by the tiling of the kernel `chip` gets
+  /// (resolveCudaTiling).
+  CudaTuning resolvedForChip(llvm::StringRef chip) const;
 };
 
 /// Everything that changes the generated code.

@@ -82,15 +82,18 @@ struct CudaPipelineOptions
                            llvm::cl::init(3)};
   Option<int64_t> tileQueries{
       *this, "tile-queries",
-      llvm::cl::desc("selected queries per thread block (16 per warp)"),
-      llvm::cl::init(64)};
+      llvm::cl::desc("selected queries per thread block (16 per warp; 0: the "
+                     "kernel's best)"),
+      llvm::cl::init(0)};
   Option<int64_t> tileKeys{*this, "tile-keys",
-                           llvm::cl::desc("keys per shared-memory stage"),
-                           llvm::cl::init(64)};
+                           llvm::cl::desc("keys per shared-memory stage (0: "
+                                          "the kernel's best)"),
+                           llvm::cl::init(0)};
   Option<int64_t> stages{
       *this, "stages",
-      llvm::cl::desc("key/value blocks in flight in shared memory"),
-      llvm::cl::init(2)};
+      llvm::cl::desc("key/value blocks in flight in shared memory (0: the "
+                     "kernel's best)"),
+      llvm::cl::init(0)};
   Option<CudaKernelChoice> kernel{
       *this, "kernel", llvm::cl::desc("the f16/bf16 attention kernel"),
       llvm::cl::init(CudaKernelChoice::Auto),

@@ -74,6 +74,36 @@ TEST(CudaCodegen, LongnetIsOneLaunchPerPattern) {
   }
 }
 
+TEST(CudaCodegen, HopperGetsTheWgmmaKernelUnlessTold) {
+  KernelSpec spec = makeSpec(ElementKind::F16, 128, AttentionMode::Grouped);
+  spec.cudaChip = cudaChipForDevice(9, 0);
+  EXPECT_EQ(spec.cudaChip, "sm_90a");
+  EXPECT_EQ(cudaChipForDevice(8, 9), "sm_89");
+  auto image = compileCudaKernelImage(spec, "h");
+  ASSERT_TRUE(static_cast<bool>(image)) << llvm::toString(image.takeError());
+  ASSERT_EQ(image->launches.size(), 1u);
+  // Its default tiling: two warpgroups on 128 queries, 128 keys per stage,
+  // 2 stages of dense 128-byte-swizzled tiles, aligned to 1024 bytes.
+  EXPECT_EQ(image->launches[0].blockThreads, 256);
+  EXPECT_EQ(image->launches[0].dynamicSharedBytes, 1024 + 128 * 128 * 2 * 5);
+  if (ptxasVersion() != "none")
+    EXPECT_TRUE(isElf(image->image)) << "ptxas found: expected a cubin";
+
+  spec.cudaTuning.kernel = CudaKernelChoice::MmaSync;
+  auto fallback = compileCudaKernelImage(spec, "m");
+  ASSERT_TRUE(static_cast<bool>(fallback))
+      << llvm::toString(fallback.takeError());
+  EXPECT_EQ(fallback->launches[0].blockThreads, 128);
+  EXPECT_EQ(fallback->launches[0].dynamicSharedBytes, 64 * 136 * 2 * 5);
+
+  // f32 has no wgmma form: the CUDA-core kernel on every chip.
+  KernelSpec f32 = makeSpec(ElementKind::F32, 64, AttentionMode::Grouped);
+  f32.cudaChip = "sm_90a";
+  auto simt = compileCudaKernelImage(f32, "s");
+  ASSERT_TRUE(static_cast<bool>(simt)) << llvm::toString(simt.takeError());
+  EXPECT_EQ(simt->launches[0].blockThreads, 256);
+}
+
 TEST(CudaCodegen, RefusesWhatTheKernelsCannotRun) {
   auto dim = compileCudaKernelImage(
       makeSpec(ElementKind::BF16, 96, AttentionMode::Grouped), "k");
@@ -85,6 +115,14 @@ TEST(CudaCodegen, RefusesWhatTheKernelsCannotRun) {
   auto bad = compileCudaKernelImage(tiling, "k");
   ASSERT_FALSE(static_cast<bool>(bad));
   EXPECT_NE(llvm::toString(bad.takeError()).find("invalid cuda tiling"),
+            std::string::npos);
+  KernelSpec wgmma = makeSpec(ElementKind::BF16, 64, AttentionMode::Grouped);
+  wgmma.cudaChip = "sm_90a";
+  wgmma.cudaTuning.tileQueries = 32;
+  auto narrow = compileCudaKernelImage(wgmma, "k");
+  ASSERT_FALSE(static_cast<bool>(narrow));
+  EXPECT_NE(llvm::toString(narrow.takeError())
+                .find("the wgmma kernel needs tile-queries 64 or 128"),
             std::string::npos);
 }
 
