@@ -181,15 +181,18 @@ def DilAttnConvertToGPU : Pass<"dilattn-convert-to-gpu", "ModuleOp"> {
     `dilattn.dynamic_shared_memory` (bytes).
   }];
   let options =
-      [Option<"tileQueries", "tile-queries", "int64_t", /*default=*/"64",
-              "selected queries per thread block (16 per warp)">,
-       Option<"tileKeys", "tile-keys", "int64_t", /*default=*/"64",
-              "keys per shared-memory stage (a multiple of 16)">,
-       Option<"stages", "stages", "int64_t", /*default=*/"2",
-              "shared-memory stages of keys and values in flight (2-4)">,
+      [Option<"tileQueries", "tile-queries", "int64_t", /*default=*/"0",
+              "selected queries per thread block (16 per warp; 0: the "
+              "kernel's best, 128 with wgmma, else 64)">,
+       Option<"tileKeys", "tile-keys", "int64_t", /*default=*/"0",
+              "keys per shared-memory stage (a multiple of 16; 0: the "
+              "kernel's best, 128 with wgmma, else 64)">,
+       Option<"stages", "stages", "int64_t", /*default=*/"0",
+              "shared-memory stages of keys and values in flight (2-4; 0: "
+              "2)">,
        Option<"wgmma", "wgmma", "bool", /*default=*/"false",
               "f16/bf16 on Hopper warpgroup MMAs over 128-byte-swizzled tiles "
-              "(needs chip sm_90a, tile-queries 64, head dims that are "
+              "(needs chip sm_90a, tile-queries 64 or 128, head dims that are "
               "multiples of 64); otherwise ldmatrix + mma.sync (sm_80 and "
               "later)">];
   let dependentDialects = ["::mlir::arith::ArithDialect",

@@ -256,7 +256,7 @@ getCudaGraph(llvm::StringRef source, llvm::StringRef sourceName,
     chip = cudaChipForDevice(context->info().computeCapabilityMajor,
                              context->info().computeCapabilityMinor);
   }
-  jit::CudaTuning tuning = options.cudaTuning.resolvedForChip(chip);
+  const jit::CudaTuning &tuning = options.cudaTuning;
   std::string key =
       llvm::formatv("{0}|{1}|{2}|{3},{4},{5},{6}", entry, chip, source,
                     tuning.tileQueries, tuning.tileKeys, tuning.stages,

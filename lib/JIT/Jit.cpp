@@ -39,13 +39,6 @@ static constexpr llvm::StringLiteral kCodegenVersion = "cpu-codegen-2";
 /// The same for CUDA kernels.
 static constexpr llvm::StringLiteral kCudaCodegenVersion = "cuda-codegen-1";
 
-CudaTuning CudaTuning::resolvedForChip(llvm::StringRef chip) const {
-  CudaTuning resolved = *this;
-  resolveCudaTiling(kernel, chip, resolved.tileQueries, resolved.tileKeys,
-                    resolved.stages);
-  return resolved;
-}
-
 CpuTuning CpuTuning::resolvedForHost() const {
   static const bool hostHasAvx512 = [] {
     llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
@@ -387,7 +380,6 @@ llvm::Expected<std::shared_ptr<const CompiledCudaKernel>>
 Jit::getCudaKernel(const KernelSpec &requested, CacheOutcome *outcome) {
   KernelSpec spec = requested;
   spec.target = Target::Cuda;
-  spec.cudaTuning = requested.cudaTuning.resolvedForChip(spec.cudaChip);
   std::string key = spec.key();
   CacheOutcome served = CacheOutcome::MemoryHit;
   auto kernel = impl->cudaMemory.getOrCreate(

@@ -567,14 +567,13 @@ llvm::Expected<std::unique_ptr<CudaProgram>> dilattn::jit::compileCudaProgram(
     if (other != parsed->function)
       other.erase();
 
-  CudaTuning resolved = tuning.resolvedForChip(chip);
   CudaPipelineOptions options;
   options.chip = chip.str();
   options.features = "+ptx80";
-  options.tileQueries = resolved.tileQueries;
-  options.tileKeys = resolved.tileKeys;
-  options.stages = resolved.stages;
-  options.kernel = resolved.kernel;
+  options.tileQueries = tuning.tileQueries;
+  options.tileKeys = tuning.tileKeys;
+  options.stages = tuning.stages;
+  options.kernel = tuning.kernel;
   options.format = "isa";
   mlir::PassManager pm(parsed->context.get());
   buildCudaPipeline(pm, options);

@@ -22,13 +22,9 @@ void ::dilattn::buildCudaPipeline(OpPassManager &pm,
 
   // Kernels: one gpu.module per function, launched from the host code.
   mlir::dilattn::DilAttnConvertToGPUOptions convert;
-  int64_t tileQueries = options.tileQueries, tileKeys = options.tileKeys,
-          stages = options.stages;
-  resolveCudaTiling(options.kernel, options.chip, tileQueries, tileKeys,
-                    stages);
-  convert.tileQueries = tileQueries;
-  convert.tileKeys = tileKeys;
-  convert.stages = stages;
+  convert.tileQueries = options.tileQueries;
+  convert.tileKeys = options.tileKeys;
+  convert.stages = options.stages;
   // sm_90a cubins run only on compute capability 9.0, which is also the
   // only chip with wgmma: the chip decides unless the caller forces one.
   convert.wgmma = usesWgmmaKernel(options.kernel, options.chip);
@@ -104,18 +100,6 @@ std::optional<CudaKernelChoice> parseCudaKernelChoice(llvm::StringRef text) {
 bool usesWgmmaKernel(CudaKernelChoice choice, llvm::StringRef chip) {
   return choice == CudaKernelChoice::Wgmma ||
          (choice == CudaKernelChoice::Auto && chip == "sm_90a");
-}
-
-void resolveCudaTiling(CudaKernelChoice choice, llvm::StringRef chip,
-                       int64_t &tileQueries, int64_t &tileKeys,
-                       int64_t &stages) {
-  int64_t tile = usesWgmmaKernel(choice, chip) ? 128 : 64;
-  if (tileQueries == 0)
-    tileQueries = tile;
-  if (tileKeys == 0)
-    tileKeys = tile;
-  if (stages == 0)
-    stages = 2;
 }
 
 std::string cudaChipForDevice(int major, int minor) {

@@ -48,8 +48,8 @@ struct CpuTuning {
 };
 
 /// Code-generation parameters of the CUDA pipeline (dilattn-cuda-pipeline).
-/// A field left at 0 means "the best measured value for the kernel the chip
-/// gets" (see resolvedForChip).
+/// A field left at 0 means "the best measured value for the kernel the call
+/// gets" (dilattn-convert-to-gpu's defaults).
 struct CudaTuning {
   int64_t tileQueries = 0;
   int64_t tileKeys = 0;
@@ -57,9 +57,6 @@ struct CudaTuning {
   /// The f16/bf16 kernel; Auto picks wgmma when the chip is sm_90a.
   CudaKernelChoice kernel = CudaKernelChoice::Auto;
 
-  /// Zeros replaced by the tiling of the kernel `chip` gets
-  /// (resolveCudaTiling).
-  CudaTuning resolvedForChip(llvm::StringRef chip) const;
 };
 
 /// Everything that changes the generated code.

@@ -33,14 +33,6 @@ std::optional<CudaKernelChoice> parseCudaKernelChoice(llvm::StringRef text);
 /// Whether `chip` gets the wgmma kernel under `choice`.
 bool usesWgmmaKernel(CudaKernelChoice choice, llvm::StringRef chip);
 
-/// The tiling of the kernel `chip` gets, where a field is 0 ("the kernel's
-/// best"): the wgmma kernel takes 128 queries (two warpgroups) and 128 keys
-/// per stage, the mma.sync kernel 64 and 64, both 2 stages (measured on G1,
-/// docs/benchmarks.md).
-void resolveCudaTiling(CudaKernelChoice choice, llvm::StringRef chip,
-                       int64_t &tileQueries, int64_t &tileKeys,
-                       int64_t &stages);
-
 /// The chip to compile for on a device of compute capability major.minor:
 /// "sm_90a" on 9.0 (wgmma and setmaxnreg need the architecture-specific
 /// target), "sm_XY" elsewhere.
