@@ -64,6 +64,17 @@ dilatedAttention(const DilatedAttentionConfig &config, const HostTensor &query,
                  llvm::ArrayRef<int64_t> outputShape,
                  const RunOptions &options = {});
 
+/// Checks `config` with head dim `headDim` and element kind `element` against
+/// the rules of dilatedAttention (batch, sequence length and heads left open:
+/// one kernel serves them all; target cpu computes in f32 only) and gets the
+/// kernel it runs into the JIT caches, so that a later run does not compile.
+/// The flags say whether runs will pass a key padding mask and an attention
+/// mask (they pick the kernel).
+llvm::Error compileDilatedAttention(const DilatedAttentionConfig &config,
+                                    int64_t headDim, ElementKind element,
+                                    bool hasKeyPaddingMask, bool hasAttnMask,
+                                    const RunOptions &options = {});
+
 } // namespace dilattn
 
 #endif // DILATTN_API_DILATEDATTENTION_H
