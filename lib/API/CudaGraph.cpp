@@ -306,16 +306,17 @@ llvm::Error runOnDeviceBuffers(CudaGraph &graph, int device,
                                std::vector<double> *launchMs) {
   if (llvm::Error error = checkBuffers(graph.getProgram(), inputs, outputs))
     return error;
-  // The kernels read and write rows as 16-byte vectors.
+  // The kernels read and write rows as 16-byte vectors. A misaligned buffer
+  // fails the run (docs/embedding.md: DILATTN_ERROR_RUNTIME).
   for (auto [index, address] : llvm::enumerate(inputs))
     if (address % 16 != 0)
-      return makeError(ErrorCode::InvalidArgument,
+      return makeError(ErrorCode::Runtime,
                        llvm::formatv("input #{0} must be 16-byte aligned (as "
                                      "cudaMalloc's are), got {1:x}",
                                      index, address));
   for (auto [index, address] : llvm::enumerate(outputs))
     if (address % 16 != 0)
-      return makeError(ErrorCode::InvalidArgument,
+      return makeError(ErrorCode::Runtime,
                        llvm::formatv("output #{0} must be 16-byte aligned (as "
                                      "cudaMalloc's are), got {1:x}",
                                      index, address));
