@@ -147,19 +147,13 @@ static jit::KernelSpec cudaKernelSpec(const DilatedAttentionConfig &config,
 llvm::Error dilattn::compileCudaDilatedAttention(
     const DilatedAttentionConfig &config, int64_t headDim, ElementKind element,
     bool hasKeyPaddingBias, bool hasAttnBias, const CudaRunOptions &options) {
-  DilatedAttentionSignature signature;
-  signature.query = TensorSignature::get(
-      {kDynamicSize, kDynamicSize, kDynamicSize, headDim}, element);
-  signature.key = signature.value = signature.query;
+  DilatedAttentionSignature signature = anySizeSignature(
+      headDim, element,
+      hasKeyPaddingBias ? std::optional(ElementKind::F32) : std::nullopt,
+      hasAttnBias);
   signature.supportedElements = {ElementKind::F16, ElementKind::BF16,
                                  ElementKind::F32};
   signature.allowFloatKeyPaddingMask = true;
-  if (hasKeyPaddingBias)
-    signature.keyPaddingMask =
-        TensorSignature::get({kDynamicSize, kDynamicSize}, ElementKind::F32);
-  if (hasAttnBias)
-    signature.attnMask =
-        TensorSignature::get({kDynamicSize, kDynamicSize}, ElementKind::F32);
   if (llvm::Error error = checkDilatedAttention(config, signature))
     return error;
   if (llvm::Error error = checkCudaHeadDim(headDim))

@@ -50,20 +50,31 @@ static jit::Jit &jitOf(const RunOptions &options) {
   return options.jit ? *options.jit : jit::Jit::global();
 }
 
-llvm::Error dilattn::compileDilatedAttention(
-    const DilatedAttentionConfig &config, int64_t headDim, ElementKind element,
-    bool hasKeyPaddingMask, bool hasAttnMask, const RunOptions &options) {
+DilatedAttentionSignature
+dilattn::anySizeSignature(int64_t headDim, ElementKind element,
+                          std::optional<ElementKind> keyPaddingMask,
+                          bool hasAttnMask) {
   DilatedAttentionSignature signature;
   signature.query = TensorSignature::get(
       {kDynamicSize, kDynamicSize, kDynamicSize, headDim}, element);
   signature.key = signature.value = signature.query;
-  signature.supportedElements = {ElementKind::F32};
-  if (hasKeyPaddingMask)
+  if (keyPaddingMask)
     signature.keyPaddingMask =
-        TensorSignature::get({kDynamicSize, kDynamicSize}, ElementKind::I1);
+        TensorSignature::get({kDynamicSize, kDynamicSize}, *keyPaddingMask);
   if (hasAttnMask)
     signature.attnMask =
         TensorSignature::get({kDynamicSize, kDynamicSize}, ElementKind::F32);
+  return signature;
+}
+
+llvm::Error dilattn::compileDilatedAttention(
+    const DilatedAttentionConfig &config, int64_t headDim, ElementKind element,
+    bool hasKeyPaddingMask, bool hasAttnMask, const RunOptions &options) {
+  DilatedAttentionSignature signature = anySizeSignature(
+      headDim, element,
+      hasKeyPaddingMask ? std::optional(ElementKind::I1) : std::nullopt,
+      hasAttnMask);
+  signature.supportedElements = {ElementKind::F32};
   if (llvm::Error error = checkDilatedAttention(config, signature))
     return error;
   return jitOf(options)

@@ -61,45 +61,43 @@ dilattn_call_set_patterns(dilattn_call *call, const int64_t *segment_lengths,
   });
 }
 
-extern "C" dilattn_status dilattn_call_set_mode(dilattn_call *call,
-                                                dilattn_mode mode) {
+namespace {
+/// Sets a setting whose C enum has the values 0 and 1: `field` of the call's
+/// configuration becomes `zero` or `one`; any other value is refused with
+/// `refusal` (a format string of the value).
+template <typename T>
+dilattn_status setChoice(dilattn_call *call, int value,
+                         T DilatedAttentionConfig::*field, T zero, T one,
+                         const char *refusal) {
   return guarded(contextOf(call), [&](std::optional<Failure> &failure) {
     DILATTN_REQUIRE(call, "call");
-    switch (static_cast<int>(mode)) {
-    case DILATTN_MODE_GROUPED:
-      call->config.mode = AttentionMode::Grouped;
-      return DILATTN_SUCCESS;
-    case DILATTN_MODE_LONGNET:
-      call->config.mode = AttentionMode::LongNet;
-      return DILATTN_SUCCESS;
-    default:
+    if (value != 0 && value != 1)
       return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
-                        llvm::formatv("mode must be DILATTN_MODE_GROUPED (0) "
-                                      "or DILATTN_MODE_LONGNET (1), got {0}",
-                                      static_cast<int>(mode)));
-    }
+                        llvm::formatv(refusal, value).str());
+    call->config.*field = value == 0 ? zero : one;
+    return DILATTN_SUCCESS;
   });
+}
+} // namespace
+
+extern "C" dilattn_status dilattn_call_set_mode(dilattn_call *call,
+                                                dilattn_mode mode) {
+  static_assert(DILATTN_MODE_GROUPED == 0 && DILATTN_MODE_LONGNET == 1);
+  return setChoice(call, static_cast<int>(mode), &DilatedAttentionConfig::mode,
+                   AttentionMode::Grouped, AttentionMode::LongNet,
+                   "mode must be DILATTN_MODE_GROUPED (0) or "
+                   "DILATTN_MODE_LONGNET (1), got {0}");
 }
 
 extern "C" dilattn_status
 dilattn_call_set_offset_rule(dilattn_call *call, dilattn_offset_rule rule) {
-  return guarded(contextOf(call), [&](std::optional<Failure> &failure) {
-    DILATTN_REQUIRE(call, "call");
-    switch (static_cast<int>(rule)) {
-    case DILATTN_OFFSET_RULE_CYCLIC:
-      call->config.offsetRule = OffsetRule::Cyclic;
-      return DILATTN_SUCCESS;
-    case DILATTN_OFFSET_RULE_BLOCKED:
-      call->config.offsetRule = OffsetRule::Blocked;
-      return DILATTN_SUCCESS;
-    default:
-      return setFailure(
-          failure, DILATTN_ERROR_INVALID_ARGUMENT,
-          llvm::formatv("offset_rule must be DILATTN_OFFSET_RULE_CYCLIC (0) "
-                        "or DILATTN_OFFSET_RULE_BLOCKED (1), got {0}",
-                        static_cast<int>(rule)));
-    }
-  });
+  static_assert(DILATTN_OFFSET_RULE_CYCLIC == 0 &&
+                DILATTN_OFFSET_RULE_BLOCKED == 1);
+  return setChoice(call, static_cast<int>(rule),
+                   &DilatedAttentionConfig::offsetRule, OffsetRule::Cyclic,
+                   OffsetRule::Blocked,
+                   "offset_rule must be DILATTN_OFFSET_RULE_CYCLIC (0) or "
+                   "DILATTN_OFFSET_RULE_BLOCKED (1), got {0}");
 }
 
 extern "C" dilattn_status dilattn_call_set_causal(dilattn_call *call,

@@ -40,24 +40,29 @@ extern "C" void dilattn_program_destroy(dilattn_program *program) {
   delete program;
 }
 
-extern "C" dilattn_status
-dilattn_program_num_inputs(const dilattn_program *program, size_t *count) {
+namespace {
+/// The number of inputs or outputs of a program.
+dilattn_status countOf(const dilattn_program *program, size_t *count,
+                       bool outputs) {
   return guarded(contextOf(program), [&](std::optional<Failure> &failure) {
     DILATTN_REQUIRE(program, "program");
     DILATTN_REQUIRE(count, "count");
-    *count = program->compiled->getInputs().size();
+    const CompiledGraph &compiled = *program->compiled;
+    *count =
+        outputs ? compiled.getOutputs().size() : compiled.getInputs().size();
     return DILATTN_SUCCESS;
   });
+}
+} // namespace
+
+extern "C" dilattn_status
+dilattn_program_num_inputs(const dilattn_program *program, size_t *count) {
+  return countOf(program, count, /*outputs=*/false);
 }
 
 extern "C" dilattn_status
 dilattn_program_num_outputs(const dilattn_program *program, size_t *count) {
-  return guarded(contextOf(program), [&](std::optional<Failure> &failure) {
-    DILATTN_REQUIRE(program, "program");
-    DILATTN_REQUIRE(count, "count");
-    *count = program->compiled->getOutputs().size();
-    return DILATTN_SUCCESS;
-  });
+  return countOf(program, count, /*outputs=*/true);
 }
 
 namespace {
