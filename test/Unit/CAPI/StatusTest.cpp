@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 
 #include <set>
+#include <stdexcept>
 
 using namespace dilattn;
 using namespace dilattn::capi;
