@@ -172,6 +172,32 @@ dilattn_compile(dilattn_call *call, dilattn_target target, dilattn_dtype dtype,
   });
 }
 
+namespace {
+/// Which of a run's q, k, v and out buffers are given.
+struct RunBuffers {
+  bool q, k, v, out;
+};
+
+/// The arguments of a run: the (B, N, H, D) shape, the buffers (null only
+/// when empty) and the attention bias arguments.
+dilattn_status checkRunArguments(std::optional<Failure> &failure,
+                                 const int64_t *shape, RunBuffers buffers,
+                                 bool hasBias, const int64_t *attnShape,
+                                 size_t attnRank,
+                                 llvm::SmallVectorImpl<int64_t> &sizes,
+                                 llvm::SmallVectorImpl<int64_t> &attnSizes) {
+  if (dilattn_status status = checkShape(failure, "shape", shape, 4, sizes))
+    return status;
+  if (product(sizes) != 0) {
+    DILATTN_REQUIRE(buffers.q, "q");
+    DILATTN_REQUIRE(buffers.k, "k");
+    DILATTN_REQUIRE(buffers.v, "v");
+    DILATTN_REQUIRE(buffers.out, "out");
+  }
+  return checkAttnArguments(failure, hasBias, attnShape, attnRank, attnSizes);
+}
+} // namespace
+
 extern "C" dilattn_status
 dilattn_run_host(dilattn_call *call, const float *q, const float *k,
                  const float *v, const int64_t shape[4],
@@ -180,16 +206,10 @@ dilattn_run_host(dilattn_call *call, const float *q, const float *k,
   return guarded(contextOf(call), [&](std::optional<Failure> &failure) {
     DILATTN_REQUIRE(call, "call");
     llvm::SmallVector<int64_t, 4> sizes, attnSizes;
-    if (dilattn_status status = checkShape(failure, "shape", shape, 4, sizes))
-      return status;
-    if (product(sizes) != 0) {
-      DILATTN_REQUIRE(q, "q");
-      DILATTN_REQUIRE(k, "k");
-      DILATTN_REQUIRE(v, "v");
-      DILATTN_REQUIRE(out, "out");
-    }
-    if (dilattn_status status = checkAttnArguments(
-            failure, attn_bias != nullptr, attn_shape, attn_rank, attnSizes))
+    if (dilattn_status status = checkRunArguments(
+            failure, shape,
+            {q != nullptr, k != nullptr, v != nullptr, out != nullptr},
+            attn_bias != nullptr, attn_shape, attn_rank, sizes, attnSizes))
       return status;
 
     std::optional<HostMask> keyPadding, attn;
@@ -222,16 +242,9 @@ extern "C" dilattn_status dilattn_run_cuda(
     if (dilattn_status status = checkDtype(failure, dtype, element))
       return status;
     llvm::SmallVector<int64_t, 4> sizes, attnSizes;
-    if (dilattn_status status = checkShape(failure, "shape", shape, 4, sizes))
-      return status;
-    if (product(sizes) != 0) {
-      DILATTN_REQUIRE(q, "q");
-      DILATTN_REQUIRE(k, "k");
-      DILATTN_REQUIRE(v, "v");
-      DILATTN_REQUIRE(out, "out");
-    }
-    if (dilattn_status status = checkAttnArguments(
-            failure, attn_bias != 0, attn_shape, attn_rank, attnSizes))
+    if (dilattn_status status = checkRunArguments(
+            failure, shape, {q != 0, k != 0, v != 0, out != 0}, attn_bias != 0,
+            attn_shape, attn_rank, sizes, attnSizes))
       return status;
 
     std::optional<DeviceBias> keyBias, attnBias;

@@ -115,6 +115,20 @@ dilattn_program_output_shape(const dilattn_program *program, size_t index,
 }
 
 namespace {
+/// The pointers of a run: the program, and the input and output arrays
+/// unless they are empty.
+dilattn_status checkRunBuffers(std::optional<Failure> &failure,
+                               const dilattn_program *program, bool hasInputs,
+                               size_t numInputs, bool hasOutputs,
+                               size_t numOutputs) {
+  DILATTN_REQUIRE(program, "program");
+  if (numInputs > 0)
+    DILATTN_REQUIRE(hasInputs, "inputs");
+  if (numOutputs > 0)
+    DILATTN_REQUIRE(hasOutputs, "outputs");
+  return DILATTN_SUCCESS;
+}
+
 /// The counts of a run's buffers against the program's.
 dilattn_status checkProgramArity(std::optional<Failure> &failure,
                                  const CompiledGraph &compiled,
@@ -137,11 +151,10 @@ extern "C" dilattn_status dilattn_program_run_host(dilattn_program *program,
                                                    float *const *outputs,
                                                    size_t num_outputs) {
   return guarded(contextOf(program), [&](std::optional<Failure> &failure) {
-    DILATTN_REQUIRE(program, "program");
-    if (num_inputs > 0)
-      DILATTN_REQUIRE(inputs, "inputs");
-    if (num_outputs > 0)
-      DILATTN_REQUIRE(outputs, "outputs");
+    if (dilattn_status status =
+            checkRunBuffers(failure, program, inputs != nullptr, num_inputs,
+                            outputs != nullptr, num_outputs))
+      return status;
     const CompiledGraph &compiled = *program->compiled;
     if (dilattn_status status =
             checkProgramArity(failure, compiled, num_inputs, num_outputs))
@@ -159,11 +172,10 @@ dilattn_program_run_cuda(dilattn_program *program, const uint64_t *inputs,
                          size_t num_inputs, const uint64_t *outputs,
                          size_t num_outputs, void *stream) {
   return guarded(contextOf(program), [&](std::optional<Failure> &failure) {
-    DILATTN_REQUIRE(program, "program");
-    if (num_inputs > 0)
-      DILATTN_REQUIRE(inputs, "inputs");
-    if (num_outputs > 0)
-      DILATTN_REQUIRE(outputs, "outputs");
+    if (dilattn_status status =
+            checkRunBuffers(failure, program, inputs != nullptr, num_inputs,
+                            outputs != nullptr, num_outputs))
+      return status;
     const CompiledGraph &compiled = *program->compiled;
     if (compiled.getTarget() != GraphTarget::Cuda)
       return setFailure(failure, DILATTN_ERROR_INVALID_CALL,
