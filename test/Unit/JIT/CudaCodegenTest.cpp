@@ -49,8 +49,9 @@ TEST(CudaCodegen, GroupedIsOneLaunchOfOneKernel) {
   EXPECT_EQ(image->launches[0].blockThreads, 128);
   // Q tile + 2 stages of K and V, rows padded by 16 bytes.
   EXPECT_EQ(image->launches[0].dynamicSharedBytes, 64 * 136 * 2 * 5);
-  if (ptxasVersion() != "none")
+  if (ptxasVersion() != "none") {
     EXPECT_TRUE(isElf(image->image)) << "ptxas found: expected a cubin";
+  }
   else
     EXPECT_TRUE(image->isPtx);
 }
@@ -86,8 +87,9 @@ TEST(CudaCodegen, HopperGetsTheWgmmaKernelUnlessTold) {
   // 2 stages of dense 128-byte-swizzled tiles, aligned to 1024 bytes.
   EXPECT_EQ(image->launches[0].blockThreads, 256);
   EXPECT_EQ(image->launches[0].dynamicSharedBytes, 1024 + 128 * 128 * 2 * 5);
-  if (ptxasVersion() != "none")
+  if (ptxasVersion() != "none") {
     EXPECT_TRUE(isElf(image->image)) << "ptxas found: expected a cubin";
+  }
 
   spec.cudaTuning.kernel = CudaKernelChoice::MmaSync;
   auto fallback = compileCudaKernelImage(spec, "m");
