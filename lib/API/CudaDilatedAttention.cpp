@@ -1,6 +1,7 @@
 //===- CudaDilatedAttention.cpp - dilated attention on a CUDA GPU ---------===//
 
 #include "dilattn/API/CudaDilatedAttention.h"
+#include "dilattn/Support/Error.h"
 
 #include "dilattn/Runtime/CudaRuntime.h"
 
@@ -14,10 +15,6 @@
 using namespace dilattn;
 namespace cuda = dilattn::runtime::cuda;
 
-static llvm::Error fail(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
-
 llvm::ArrayRef<int64_t> dilattn::cudaSupportedHeadDims() {
   return jit::cudaSupportedHeadDims();
 }
@@ -25,11 +22,15 @@ llvm::ArrayRef<int64_t> dilattn::cudaSupportedHeadDims() {
 llvm::Error dilattn::checkCudaHeadDim(int64_t headDim) {
   if (llvm::is_contained(cudaSupportedHeadDims(), headDim))
     return llvm::Error::success();
-  return fail(llvm::formatv(
-      "head dim {0} is not supported by target cuda (supported: {1})", headDim,
-      llvm::join(llvm::map_range(cudaSupportedHeadDims(),
-                                 [](int64_t d) { return std::to_string(d); }),
-                 ", ")));
+  return makeError(
+      ErrorCode::Unsupported,
+      llvm::formatv(
+          "head dim {0} is not supported by target cuda (supported: {1})",
+          headDim,
+          llvm::join(
+              llvm::map_range(cudaSupportedHeadDims(),
+                              [](int64_t d) { return std::to_string(d); }),
+              ", ")));
 }
 
 llvm::Error dilattn::checkCudaAvailable(int device) {
@@ -38,10 +39,12 @@ llvm::Error dilattn::checkCudaAvailable(int device) {
     return context.takeError();
   const cuda::DeviceInfo &info = context->info();
   if (info.computeCapabilityMajor < 8)
-    return fail(llvm::formatv(
-        "target cuda needs a GPU of compute capability 8.0 or newer (tensor "
-        "cores with bf16, cp.async); {0} is {1}.{2}",
-        info.name, info.computeCapabilityMajor, info.computeCapabilityMinor));
+    return makeError(ErrorCode::TargetUnavailable,
+                     llvm::formatv("target cuda needs a GPU of compute "
+                                   "capability 8.0 or newer (tensor "
+                                   "cores with bf16, cp.async); {0} is {1}.{2}",
+                                   info.name, info.computeCapabilityMajor,
+                                   info.computeCapabilityMinor));
   return llvm::Error::success();
 }
 
@@ -86,11 +89,13 @@ public:
       if (!perMultiprocessor)
         return perMultiprocessor.takeError();
       if (*perMultiprocessor < 1)
-        return fail(llvm::formatv(
-            "kernel {0} cannot run on {1}: {2} threads and {3} bytes of "
-            "shared memory per block do not fit a multiprocessor",
-            launch.kernelName, context.info().name, launch.blockThreads,
-            launch.dynamicSharedBytes));
+        return makeError(
+            ErrorCode::Unsupported,
+            llvm::formatv(
+                "kernel {0} cannot run on {1}: {2} threads and {3} bytes of "
+                "shared memory per block do not fit a multiprocessor",
+                launch.kernelName, context.info().name, launch.blockThreads,
+                launch.dynamicSharedBytes));
       entry->gridSizes.push_back(static_cast<unsigned>(
           *perMultiprocessor * context.info().multiprocessorCount));
       entry->functions.push_back(std::move(*function));
@@ -120,6 +125,51 @@ static int64_t product(llvm::ArrayRef<int64_t> shape) {
   return count;
 }
 
+/// The kernel cudaDilatedAttention runs for these facts on `device`.
+static jit::KernelSpec cudaKernelSpec(const DilatedAttentionConfig &config,
+                                      int64_t headDim, ElementKind element,
+                                      bool hasKeyPaddingBias, bool hasAttnBias,
+                                      const cuda::DeviceInfo &device,
+                                      const CudaRunOptions &options) {
+  jit::KernelSpec spec;
+  spec.config = config;
+  spec.headDim = headDim;
+  spec.element = element;
+  spec.hasKeyPaddingMask = hasKeyPaddingBias;
+  spec.hasAttnMask = hasAttnBias;
+  spec.target = jit::Target::Cuda;
+  spec.cudaChip = cudaChipForDevice(device.computeCapabilityMajor,
+                                    device.computeCapabilityMinor);
+  spec.cudaTuning = options.tuning;
+  return spec;
+}
+
+llvm::Error dilattn::compileCudaDilatedAttention(
+    const DilatedAttentionConfig &config, int64_t headDim, ElementKind element,
+    bool hasKeyPaddingBias, bool hasAttnBias, const CudaRunOptions &options) {
+  DilatedAttentionSignature signature = anySizeSignature(
+      headDim, element,
+      hasKeyPaddingBias ? std::optional(ElementKind::F32) : std::nullopt,
+      hasAttnBias);
+  signature.supportedElements = {ElementKind::F16, ElementKind::BF16,
+                                 ElementKind::F32};
+  signature.allowFloatKeyPaddingMask = true;
+  if (llvm::Error error = checkDilatedAttention(config, signature))
+    return error;
+  if (llvm::Error error = checkCudaHeadDim(headDim))
+    return error;
+  if (llvm::Error error = checkCudaAvailable(options.device))
+    return error;
+  auto context = cuda::Context::get(options.device);
+  if (!context)
+    return context.takeError();
+  jit::Jit &jit = options.jit ? *options.jit : jit::Jit::global();
+  return jit
+      .getCudaKernel(cudaKernelSpec(config, headDim, element, hasKeyPaddingBias,
+                                    hasAttnBias, context->info(), options))
+      .takeError();
+}
+
 llvm::Expected<RunInfo> dilattn::cudaDilatedAttention(
     const DilatedAttentionConfig &config, const DeviceTensor &query,
     const DeviceTensor &key, const DeviceTensor &value,
@@ -142,14 +192,18 @@ llvm::Expected<RunInfo> dilattn::cudaDilatedAttention(
   if (llvm::Error error = checkDilatedAttention(config, signature))
     return std::move(error);
   if (output.shape != query.shape || output.element != query.element)
-    return fail(llvm::formatv(
-        "output must have the shape and element type of "
-        "query {0} {1}, got {2} {3}",
-        formatShape(query.shape), stringifyElementKind(query.element),
-        formatShape(output.shape), stringifyElementKind(output.element)));
+    return makeError(
+        ErrorCode::InvalidArgument,
+        llvm::formatv(
+            "output must have the shape and element type of "
+            "query {0} {1}, got {2} {3}",
+            formatShape(query.shape), stringifyElementKind(query.element),
+            formatShape(output.shape), stringifyElementKind(output.element)));
   if (key.element != query.element || value.element != query.element)
-    return fail("query, key and value must have one element type on target "
-                "cuda");
+    return makeError(
+        ErrorCode::InvalidCall,
+        "query, key and value must have one element type on target "
+        "cuda");
   int64_t batch = query.shape[0], seqLen = query.shape[1],
           numHeads = query.shape[2], headDim = query.shape[3];
   if (llvm::Error error = checkCudaHeadDim(headDim))
@@ -161,24 +215,17 @@ llvm::Expected<RunInfo> dilattn::cudaDilatedAttention(
     return info;
   for (const DeviceTensor *tensor : {&query, &key, &value, &output})
     if (tensor->address == 0)
-      return fail("query, key, value and output must not be null");
+      return makeError(ErrorCode::NullArgument,
+                       "query, key, value and output must not be null");
 
   auto context = cuda::Context::get(options.device);
   if (!context)
     return context.takeError();
-  const cuda::DeviceInfo &device = context->info();
-  jit::KernelSpec spec;
-  spec.config = config;
-  spec.headDim = headDim;
-  spec.element = query.element;
-  spec.hasKeyPaddingMask = keyPaddingBias.has_value();
-  spec.hasAttnMask = attnBias.has_value();
-  spec.target = jit::Target::Cuda;
-  spec.cudaChip = cudaChipForDevice(device.computeCapabilityMajor,
-                                    device.computeCapabilityMinor);
-  spec.cudaTuning = options.tuning;
   jit::Jit &jit = options.jit ? *options.jit : jit::Jit::global();
-  auto kernel = jit.getCudaKernel(spec, &info.cache);
+  auto kernel = jit.getCudaKernel(
+      cudaKernelSpec(config, headDim, query.element, keyPaddingBias.has_value(),
+                     attnBias.has_value(), context->info(), options),
+      &info.cache);
   if (!kernel)
     return kernel.takeError();
   if (info.cache != jit::CacheOutcome::MemoryHit)

@@ -5,6 +5,7 @@
 #include "dilattn/API/CudaDilatedAttention.h"
 #include "dilattn/Pipelines/CudaKernelChoice.h"
 #include "dilattn/Runtime/CudaRuntime.h"
+#include "dilattn/Support/Error.h"
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -15,10 +16,6 @@
 
 using namespace dilattn;
 namespace cuda = dilattn::runtime::cuda;
-
-static llvm::Error fail(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 namespace dilattn::detail {
 
@@ -285,17 +282,21 @@ static llvm::Error checkBuffers(const jit::CudaProgram &program,
                                 llvm::ArrayRef<Input> inputs,
                                 llvm::ArrayRef<Output> outputs) {
   if (inputs.size() != program.inputs.size())
-    return fail(llvm::formatv("the graph takes {0} inputs, got {1}",
-                              program.inputs.size(), inputs.size()));
+    return makeError(ErrorCode::InvalidArgument,
+                     llvm::formatv("the graph takes {0} inputs, got {1}",
+                                   program.inputs.size(), inputs.size()));
   if (outputs.size() != program.outputs.size())
-    return fail(llvm::formatv("the graph has {0} outputs, got {1}",
-                              program.outputs.size(), outputs.size()));
+    return makeError(ErrorCode::InvalidArgument,
+                     llvm::formatv("the graph has {0} outputs, got {1}",
+                                   program.outputs.size(), outputs.size()));
   for (auto [index, buffer] : llvm::enumerate(inputs))
     if (!buffer && elementCount(program.inputs[index]) != 0)
-      return fail(llvm::formatv("input #{0} must not be null", index));
+      return makeError(ErrorCode::NullArgument,
+                       llvm::formatv("input #{0} must not be null", index));
   for (auto [index, buffer] : llvm::enumerate(outputs))
     if (!buffer && elementCount(program.outputs[index]) != 0)
-      return fail(llvm::formatv("output #{0} must not be null", index));
+      return makeError(ErrorCode::NullArgument,
+                       llvm::formatv("output #{0} must not be null", index));
   return llvm::Error::success();
 }
 
@@ -305,17 +306,20 @@ llvm::Error runOnDeviceBuffers(CudaGraph &graph, int device,
                                std::vector<double> *launchMs) {
   if (llvm::Error error = checkBuffers(graph.getProgram(), inputs, outputs))
     return error;
-  // The kernels read and write rows as 16-byte vectors.
+  // The kernels read and write rows as 16-byte vectors. A misaligned buffer
+  // fails the run (docs/embedding.md: DILATTN_ERROR_RUNTIME).
   for (auto [index, address] : llvm::enumerate(inputs))
     if (address % 16 != 0)
-      return fail(llvm::formatv("input #{0} must be 16-byte aligned (as "
-                                "cudaMalloc's are), got {1:x}",
-                                index, address));
+      return makeError(ErrorCode::Runtime,
+                       llvm::formatv("input #{0} must be 16-byte aligned (as "
+                                     "cudaMalloc's are), got {1:x}",
+                                     index, address));
   for (auto [index, address] : llvm::enumerate(outputs))
     if (address % 16 != 0)
-      return fail(llvm::formatv("output #{0} must be 16-byte aligned (as "
-                                "cudaMalloc's are), got {1:x}",
-                                index, address));
+      return makeError(ErrorCode::Runtime,
+                       llvm::formatv("output #{0} must be 16-byte aligned (as "
+                                     "cudaMalloc's are), got {1:x}",
+                                     index, address));
   if (llvm::Error error = checkCudaAvailable(device))
     return error;
   auto context = cuda::Context::get(device);

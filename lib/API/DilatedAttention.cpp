@@ -1,6 +1,7 @@
 //===- DilatedAttention.cpp - run dilated attention on host buffers -------===//
 
 #include "dilattn/API/DilatedAttention.h"
+#include "dilattn/Support/Error.h"
 
 #include "llvm/Support/FormatVariadic.h"
 
@@ -8,10 +9,6 @@
 #include <vector>
 
 using namespace dilattn;
-
-static llvm::Error fail(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 static ElementKind kindOf(const HostMask &mask) {
   return mask.kind == HostMask::Kind::Bool ? ElementKind::I1 : ElementKind::F32;
@@ -36,6 +33,56 @@ static const float *biasOf(const HostMask &mask, std::vector<float> &storage) {
   return storage.data();
 }
 
+/// The kernel dilatedAttention runs for these facts.
+static jit::KernelSpec kernelSpec(const DilatedAttentionConfig &config,
+                                  int64_t headDim, bool hasKeyPaddingMask,
+                                  bool hasAttnMask, const RunOptions &options) {
+  jit::KernelSpec spec;
+  spec.config = config;
+  spec.headDim = headDim;
+  spec.hasKeyPaddingMask = hasKeyPaddingMask;
+  spec.hasAttnMask = hasAttnMask;
+  spec.tuning = options.tuning.resolvedForHost();
+  return spec;
+}
+
+static jit::Jit &jitOf(const RunOptions &options) {
+  return options.jit ? *options.jit : jit::Jit::global();
+}
+
+DilatedAttentionSignature
+dilattn::anySizeSignature(int64_t headDim, ElementKind element,
+                          std::optional<ElementKind> keyPaddingMask,
+                          bool hasAttnMask) {
+  DilatedAttentionSignature signature;
+  signature.query = TensorSignature::get(
+      {kDynamicSize, kDynamicSize, kDynamicSize, headDim}, element);
+  signature.key = signature.value = signature.query;
+  if (keyPaddingMask)
+    signature.keyPaddingMask =
+        TensorSignature::get({kDynamicSize, kDynamicSize}, *keyPaddingMask);
+  if (hasAttnMask)
+    signature.attnMask =
+        TensorSignature::get({kDynamicSize, kDynamicSize}, ElementKind::F32);
+  return signature;
+}
+
+llvm::Error dilattn::compileDilatedAttention(
+    const DilatedAttentionConfig &config, int64_t headDim, ElementKind element,
+    bool hasKeyPaddingMask, bool hasAttnMask, const RunOptions &options) {
+  DilatedAttentionSignature signature = anySizeSignature(
+      headDim, element,
+      hasKeyPaddingMask ? std::optional(ElementKind::I1) : std::nullopt,
+      hasAttnMask);
+  signature.supportedElements = {ElementKind::F32};
+  if (llvm::Error error = checkDilatedAttention(config, signature))
+    return error;
+  return jitOf(options)
+      .getKernel(
+          kernelSpec(config, headDim, hasKeyPaddingMask, hasAttnMask, options))
+      .takeError();
+}
+
 llvm::Expected<RunInfo> dilattn::dilatedAttention(
     const DilatedAttentionConfig &config, const HostTensor &query,
     const HostTensor &key, const HostTensor &value,
@@ -56,15 +103,17 @@ llvm::Expected<RunInfo> dilattn::dilatedAttention(
   if (llvm::Error error = checkDilatedAttention(config, signature))
     return std::move(error);
   if (llvm::ArrayRef<int64_t>(query.shape) != outputShape)
-    return fail(llvm::formatv("output must have the shape of query {0}, got "
-                              "{1}",
-                              formatShape(query.shape),
-                              formatShape(outputShape)));
+    return makeError(
+        ErrorCode::InvalidArgument,
+        llvm::formatv("output must have the shape of query {0}, got "
+                      "{1}",
+                      formatShape(query.shape), formatShape(outputShape)));
   for (const HostTensor *tensor : {&query, &key, &value})
     if (!tensor->data && product(tensor->shape) != 0)
-      return fail("query, key and value must not be null");
+      return makeError(ErrorCode::NullArgument,
+                       "query, key and value must not be null");
   if (!output && product(outputShape) != 0)
-    return fail("output must not be null");
+    return makeError(ErrorCode::NullArgument, "output must not be null");
 
   int64_t batch = query.shape[0], seqLen = query.shape[1],
           numHeads = query.shape[2], headDim = query.shape[3];
@@ -72,14 +121,10 @@ llvm::Expected<RunInfo> dilattn::dilatedAttention(
   if (batch == 0 || seqLen == 0)
     return info;
 
-  jit::KernelSpec spec;
-  spec.config = config;
-  spec.headDim = headDim;
-  spec.hasKeyPaddingMask = keyPaddingMask.has_value();
-  spec.hasAttnMask = attnMask.has_value();
-  spec.tuning = options.tuning.resolvedForHost();
-  jit::Jit &jit = options.jit ? *options.jit : jit::Jit::global();
-  auto kernel = jit.getKernel(spec, &info.cache);
+  auto kernel = jitOf(options).getKernel(
+      kernelSpec(config, headDim, keyPaddingMask.has_value(),
+                 attnMask.has_value(), options),
+      &info.cache);
   if (!kernel)
     return kernel.takeError();
   if (info.cache != jit::CacheOutcome::MemoryHit)

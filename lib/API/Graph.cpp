@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dilattn/API/Graph.h"
+#include "dilattn/Support/Error.h"
 
 #include "CudaGraph.h"
 
@@ -37,10 +38,6 @@
 #include <mutex>
 
 using namespace dilattn;
-
-static llvm::Error fail(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 //===----------------------------------------------------------------------===//
 // The cache of compiled graphs
@@ -125,7 +122,8 @@ llvm::Error CompiledGraph::runOnDevice(llvm::ArrayRef<uint64_t> inputs,
                                        llvm::ArrayRef<uint64_t> outputs,
                                        void *stream) const {
   if (!cudaGraph)
-    return fail("runOnDevice needs a graph compiled for target cuda");
+    return makeError(ErrorCode::InvalidCall,
+                     "runOnDevice needs a graph compiled for target cuda");
   return detail::runOnDeviceBuffers(*cudaGraph, cudaDevice, inputs, outputs,
                                     stream);
 }
@@ -135,7 +133,8 @@ CompiledGraph::profileOnDevice(llvm::ArrayRef<uint64_t> inputs,
                                llvm::ArrayRef<uint64_t> outputs,
                                void *stream) const {
   if (!cudaGraph)
-    return fail("profileOnDevice needs a graph compiled for target cuda");
+    return makeError(ErrorCode::InvalidCall,
+                     "profileOnDevice needs a graph compiled for target cuda");
   std::vector<double> ms;
   if (llvm::Error error = detail::runOnDeviceBuffers(
           *cudaGraph, cudaDevice, inputs, outputs, stream, &ms))
@@ -154,18 +153,21 @@ llvm::Error CompiledGraph::run(llvm::ArrayRef<const void *> inputs,
   llvm::ArrayRef<TensorSignature> inputTypes = module->getInputs();
   llvm::ArrayRef<TensorSignature> outputTypes = module->getOutputs();
   if (inputs.size() != inputTypes.size())
-    return fail(llvm::formatv("the graph takes {0} inputs, got {1}",
-                              inputTypes.size(), inputs.size()));
+    return makeError(ErrorCode::InvalidArgument,
+                     llvm::formatv("the graph takes {0} inputs, got {1}",
+                                   inputTypes.size(), inputs.size()));
   if (outputs.size() != outputTypes.size())
-    return fail(llvm::formatv("the graph has {0} outputs, got {1}",
-                              outputTypes.size(), outputs.size()));
+    return makeError(ErrorCode::InvalidArgument,
+                     llvm::formatv("the graph has {0} outputs, got {1}",
+                                   outputTypes.size(), outputs.size()));
   llvm::SmallVector<jit::ModuleBuffer> inputBuffers, outputBuffers;
   auto isEmpty = [](const TensorSignature &type) {
     return llvm::is_contained(type.shape, 0);
   };
   for (auto [index, data] : llvm::enumerate(inputs)) {
     if (!data && !isEmpty(inputTypes[index]))
-      return fail(llvm::formatv("input #{0} must not be null", index));
+      return makeError(ErrorCode::NullArgument,
+                       llvm::formatv("input #{0} must not be null", index));
     jit::ModuleBuffer buffer;
     // The program only reads its inputs.
     buffer.data = const_cast<void *>(data);
@@ -174,7 +176,8 @@ llvm::Error CompiledGraph::run(llvm::ArrayRef<const void *> inputs,
   }
   for (auto [index, data] : llvm::enumerate(outputs)) {
     if (!data && !isEmpty(outputTypes[index]))
-      return fail(llvm::formatv("output #{0} must not be null", index));
+      return makeError(ErrorCode::NullArgument,
+                       llvm::formatv("output #{0} must not be null", index));
     jit::ModuleBuffer buffer;
     buffer.data = data;
     buffer.shape = outputTypes[index].shape;
@@ -207,11 +210,13 @@ struct Graph::Impl {
   llvm::Expected<mlir::Value> get(const GraphValue &value, llvm::StringRef op,
                                   llvm::StringRef what) const {
     if (!value.isValid())
-      return fail(llvm::formatv("{0}: {1} is not a value (a "
-                                "default-constructed GraphValue)",
-                                op, what));
+      return makeError(ErrorCode::InvalidCall,
+                       llvm::formatv("{0}: {1} is not a value (a "
+                                     "default-constructed GraphValue)",
+                                     op, what));
     if (value.owner != this || value.index >= values.size())
-      return fail(
+      return makeError(
+          ErrorCode::InvalidCall,
           llvm::formatv("{0}: {1} is a value of another graph", op, what));
     return values[value.index];
   }
@@ -225,10 +230,13 @@ struct Graph::Impl {
       return result.takeError();
     auto type = llvm::cast<mlir::RankedTensorType>(result->getType());
     if (!type.getElementType().isF32())
-      return fail(llvm::formatv("{0}: {1} must be f32, got i1", op, what));
+      return makeError(ErrorCode::InvalidCall,
+                       llvm::formatv("{0}: {1} must be f32, got i1", op, what));
     if (rank >= 0 && type.getRank() != rank)
-      return fail(llvm::formatv("{0}: {1} must have rank {2}, got shape {3}",
-                                op, what, rank, formatShape(type.getShape())));
+      return makeError(
+          ErrorCode::InvalidCall,
+          llvm::formatv("{0}: {1} must have rank {2}, got shape {3}", op, what,
+                        rank, formatShape(type.getShape())));
     return result;
   }
 
@@ -276,8 +284,10 @@ struct Graph::Impl {
     size_t opPrefix = rule.find("' op ");
     if (opPrefix != llvm::StringRef::npos)
       rule = rule.drop_front(opPrefix + 5);
-    return fail(llvm::formatv("{0}: {1}", opName,
-                              rule.empty() ? "verification failed" : rule));
+    return makeError(
+        ErrorCode::InvalidCall,
+        llvm::formatv("{0}: {1}", opName,
+                      rule.empty() ? "verification failed" : rule));
   }
 
   GraphValue commit(mlir::Value result) {
@@ -329,23 +339,32 @@ llvm::Expected<GraphValue> Graph::addInput(llvm::StringRef name,
                                            llvm::ArrayRef<int64_t> shape,
                                            ElementKind element) {
   if (!isIdentifier(name))
-    return fail(llvm::formatv(
-        "input name '{0}' must match [A-Za-z_][A-Za-z0-9_]*", name));
+    return makeError(
+        ErrorCode::InvalidCall,
+        llvm::formatv("input name '{0}' must match [A-Za-z_][A-Za-z0-9_]*",
+                      name));
   if (impl->inputNames.count(name))
-    return fail(llvm::formatv("there is already an input named '{0}'", name));
+    return makeError(
+        ErrorCode::InvalidCall,
+        llvm::formatv("there is already an input named '{0}'", name));
   if (element != ElementKind::F32 && element != ElementKind::I1)
-    return fail(llvm::formatv("input '{0}' must be f32 or i1, got {1}", name,
-                              stringifyElementKind(element)));
+    return makeError(ErrorCode::InvalidCall,
+                     llvm::formatv("input '{0}' must be f32 or i1, got {1}",
+                                   name, stringifyElementKind(element)));
   int64_t elements = 1;
   for (auto [dim, size] : llvm::enumerate(shape)) {
     if (size < 0)
-      return fail(llvm::formatv("input '{0}' must have a static shape with "
-                                "sizes >= 0, got {1} in dimension {2}",
-                                name, size, dim));
+      return makeError(
+          ErrorCode::InvalidCall,
+          llvm::formatv("input '{0}' must have a static shape with "
+                        "sizes >= 0, got {1} in dimension {2}",
+                        name, size, dim));
     if (llvm::MulOverflow(elements, size, elements))
-      return fail(llvm::formatv("input '{0}' of shape {1} has more elements "
-                                "than int64 can count",
-                                name, formatShape(shape)));
+      return makeError(
+          ErrorCode::InvalidCall,
+          llvm::formatv("input '{0}' of shape {1} has more elements "
+                        "than int64 can count",
+                        name, formatShape(shape)));
   }
   mlir::Builder builder(impl->context.get());
   mlir::Type elementType = element == ElementKind::F32
@@ -411,8 +430,9 @@ llvm::Expected<GraphValue> Graph::addMultiheadDilatedAttention(
     const GraphMasks &masks) {
   static constexpr llvm::StringLiteral opName = "multihead_dilated_attention";
   if (numHeads <= 0)
-    return fail(llvm::formatv("{0}: num_heads must be positive, got {1}",
-                              opName, numHeads));
+    return makeError(ErrorCode::InvalidCall,
+                     llvm::formatv("{0}: num_heads must be positive, got {1}",
+                                   opName, numHeads));
   struct Operand {
     const GraphValue *value;
     llvm::StringLiteral what;
@@ -453,14 +473,16 @@ llvm::Expected<GraphValue> Graph::addMultiheadDilatedAttention(
   }
   if (static_cast<bool>(params.layerNormWeight) !=
       static_cast<bool>(params.layerNormBias))
-    return fail(llvm::formatv("{0}: the layer norm needs both a weight and a "
-                              "bias (got only the {1})",
-                              opName,
-                              params.layerNormWeight ? "weight" : "bias"));
+    return makeError(
+        ErrorCode::InvalidCall,
+        llvm::formatv("{0}: the layer norm needs both a weight and a "
+                      "bias (got only the {1})",
+                      opName, params.layerNormWeight ? "weight" : "bias"));
   if (!std::isfinite(params.layerNormEps) || params.layerNormEps <= 0)
-    return fail(llvm::formatv("{0}: layer_norm_eps must be positive and "
-                              "finite, got {1}",
-                              opName, formatNumber(params.layerNormEps)));
+    return makeError(ErrorCode::InvalidCall,
+                     llvm::formatv("{0}: layer_norm_eps must be positive and "
+                                   "finite, got {1}",
+                                   opName, formatNumber(params.layerNormEps)));
   mlir::Value padding, attnMask;
   if (llvm::Error error = impl->resolveMasks(masks, opName, padding, attnMask))
     return std::move(error);
@@ -505,10 +527,12 @@ llvm::Expected<GraphValue> Graph::addLinear(GraphValue input, GraphValue weight,
   llvm::ArrayRef<int64_t> weightShape =
       llvm::cast<mlir::RankedTensorType>(w->getType()).getShape();
   if (weightShape[1] != inputShape[2])
-    return fail(llvm::formatv("{0}: weight must have shape (O, {1}) for an "
-                              "input of shape {2}, got {3}",
-                              opName, inputShape[2], formatShape(inputShape),
-                              formatShape(weightShape)));
+    return makeError(
+        ErrorCode::InvalidCall,
+        llvm::formatv("{0}: weight must have shape (O, {1}) for an "
+                      "input of shape {2}, got {3}",
+                      opName, inputShape[2], formatShape(inputShape),
+                      formatShape(weightShape)));
   mlir::Value b;
   if (bias) {
     auto resolved = impl->getF32(*bias, opName, "bias", 1);
@@ -517,11 +541,12 @@ llvm::Expected<GraphValue> Graph::addLinear(GraphValue input, GraphValue weight,
     llvm::ArrayRef<int64_t> biasShape =
         llvm::cast<mlir::RankedTensorType>(resolved->getType()).getShape();
     if (biasShape[0] != weightShape[0])
-      return fail(llvm::formatv("{0}: bias must have shape ({1}) for a weight "
-                                "of shape {2}, got {3}",
-                                opName, weightShape[0],
-                                formatShape(weightShape),
-                                formatShape(biasShape)));
+      return makeError(
+          ErrorCode::InvalidCall,
+          llvm::formatv("{0}: bias must have shape ({1}) for a weight "
+                        "of shape {2}, got {3}",
+                        opName, weightShape[0], formatShape(weightShape),
+                        formatShape(biasShape)));
     b = *resolved;
   }
   mlir::Operation *last = impl->mark();
@@ -554,15 +579,19 @@ llvm::Expected<GraphValue> Graph::addLayerNorm(GraphValue input,
     llvm::ArrayRef<int64_t> shape =
         llvm::cast<mlir::RankedTensorType>(resolved->getType()).getShape();
     if (shape[0] != inputShape[2])
-      return fail(llvm::formatv("{0}: {1} must have shape ({2}) for an input "
-                                "of shape {3}, got {4}",
-                                opName, what, inputShape[2],
-                                formatShape(inputShape), formatShape(shape)));
+      return makeError(
+          ErrorCode::InvalidCall,
+          llvm::formatv("{0}: {1} must have shape ({2}) for an input "
+                        "of shape {3}, got {4}",
+                        opName, what, inputShape[2], formatShape(inputShape),
+                        formatShape(shape)));
     vectors[index] = *resolved;
   }
   if (!std::isfinite(eps) || eps <= 0)
-    return fail(llvm::formatv("{0}: eps must be positive and finite, got {1}",
-                              opName, formatNumber(eps)));
+    return makeError(
+        ErrorCode::InvalidCall,
+        llvm::formatv("{0}: eps must be positive and finite, got {1}", opName,
+                      formatNumber(eps)));
   mlir::Operation *last = impl->mark();
   mlir::OpBuilder builder = impl->builder();
   mlir::Value result = mlir::dilattn::buildLayerNorm(
@@ -582,12 +611,15 @@ llvm::Expected<GraphValue> Graph::addAdd(GraphValue lhs, GraphValue rhs) {
   if (!b)
     return b.takeError();
   if (a->getType() != b->getType())
-    return fail(llvm::formatv(
-        "{0}: lhs and rhs must have the same shape, got {1} and {2}", opName,
-        formatShape(
-            llvm::cast<mlir::RankedTensorType>(a->getType()).getShape()),
-        formatShape(
-            llvm::cast<mlir::RankedTensorType>(b->getType()).getShape())));
+    return makeError(
+        ErrorCode::InvalidCall,
+        llvm::formatv(
+            "{0}: lhs and rhs must have the same shape, got {1} and {2}",
+            opName,
+            formatShape(
+                llvm::cast<mlir::RankedTensorType>(a->getType()).getShape()),
+            formatShape(
+                llvm::cast<mlir::RankedTensorType>(b->getType()).getShape())));
   mlir::Operation *last = impl->mark();
   mlir::OpBuilder builder = impl->builder();
   auto op = mlir::arith::AddFOp::create(builder, impl->loc(opName), *a, *b);
@@ -706,7 +738,8 @@ llvm::Expected<TensorSignature> Graph::getSignature(GraphValue value) const {
 
 llvm::Expected<std::string> Graph::getMLIR() const {
   if (impl->outputs.empty())
-    return fail("the graph has no outputs (mark one with markOutput)");
+    return makeError(ErrorCode::InvalidCall,
+                     "the graph has no outputs (mark one with markOutput)");
   // The function under construction has no terminator: print a copy that
   // returns the outputs.
   mlir::OwningOpRef<mlir::ModuleOp> module = impl->module->clone();
@@ -733,8 +766,9 @@ llvm::Expected<std::string> Graph::getMLIR() const {
       llvm::to_vector(mlir::ValueRange(results).getTypes())));
   impl->diagnostics.clear();
   if (mlir::failed(mlir::verify(*module)))
-    return fail("the graph does not verify (a bug in dilattn): " +
-                impl->diagnostics);
+    return makeError(ErrorCode::Internal,
+                     "the graph does not verify (a bug in dilattn): " +
+                         impl->diagnostics);
   std::string text;
   llvm::raw_string_ostream os(text);
   mlir::OpPrintingFlags flags;
@@ -772,9 +806,10 @@ CompiledGraph::compileMLIR(llvm::StringRef source, llvm::StringRef sourceName,
     return module.takeError();
   for (auto [index, input] : llvm::enumerate((*module)->getInputs()))
     if (llvm::is_contained(input.shape, kDynamicSize))
-      return fail(llvm::formatv("argument #{0} of @{1} has shape {2}: "
-                                "programs take static shapes only",
-                                index, entry, formatShape(input.shape)));
+      return makeError(ErrorCode::Compile,
+                       llvm::formatv("argument #{0} of @{1} has shape {2}: "
+                                     "programs take static shapes only",
+                                     index, entry, formatShape(input.shape)));
   std::unique_ptr<CompiledGraph> result(new CompiledGraph());
   result->module = std::move(*module);
   result->compileMs = compiled ? result->module->getCompileMs() : 0;

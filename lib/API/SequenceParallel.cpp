@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dilattn/API/SequenceParallel.h"
+#include "dilattn/Support/Error.h"
 
 #include "dilattn/JIT/SegmentKernels.h"
 
@@ -30,10 +31,6 @@ using namespace dilattn;
 using namespace dilattn::distributed;
 
 namespace {
-
-llvm::Error fail(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 /// ceil(x / y) for y > 0, and 0 for x <= 0.
 int64_t ceilDivPositive(int64_t x, int64_t y) {
@@ -141,14 +138,19 @@ runRank(const DilatedAttentionConfig &config, int64_t seqLen,
         const SequenceParallelOptions &options) {
   int world = comm.worldSize(), me = comm.rank();
   if (world < 1 || me < 0 || me >= world)
-    return fail(llvm::formatv("rank {0} is not in a world of {1}", me, world));
+    return makeError(
+        ErrorCode::InvalidArgument,
+        llvm::formatv("rank {0} is not in a world of {1}", me, world));
   if (query.shape.size() != 4)
-    return fail(llvm::formatv("query must be (B, slice, H, D), got rank {0}",
-                              query.shape.size()));
+    return makeError(
+        ErrorCode::InvalidArgument,
+        llvm::formatv("query must be (B, slice, H, D), got rank {0}",
+                      query.shape.size()));
   int64_t batch = query.shape[0], numHeads = query.shape[2],
           headDim = query.shape[3];
   if (seqLen < 0)
-    return fail(
+    return makeError(
+        ErrorCode::InvalidArgument,
         llvm::formatv("the sequence length must be >= 0, got {0}", seqLen));
   SequenceSlice mine = sequenceSlice(seqLen, world, me);
   int64_t sliceLen = mine.size();
@@ -157,11 +159,13 @@ runRank(const DilatedAttentionConfig &config, int64_t seqLen,
        {std::pair{&query, "query"}, std::pair{&key, "key"},
         std::pair{&value, "value"}})
     if (tensor->shape != expected)
-      return fail(llvm::formatv(
-          "{0} of rank {1} must be its slice (B, {2}, H, D) = {3} of the "
-          "sequence of {4} positions, got {5}",
-          name, me, sliceLen, formatShape(expected), seqLen,
-          formatShape(tensor->shape)));
+      return makeError(
+          ErrorCode::InvalidArgument,
+          llvm::formatv(
+              "{0} of rank {1} must be its slice (B, {2}, H, D) = {3} of the "
+              "sequence of {4} positions, got {5}",
+              name, me, sliceLen, formatShape(expected), seqLen,
+              formatShape(tensor->shape)));
   DilatedAttentionSignature signature;
   signature.query = TensorSignature::get({batch, seqLen, numHeads, headDim},
                                          ElementKind::F32);
@@ -170,7 +174,8 @@ runRank(const DilatedAttentionConfig &config, int64_t seqLen,
   if (llvm::Error error = checkDilatedAttention(config, signature))
     return std::move(error);
   if (sliceLen > 0 && (!query.data || !key.data || !value.data || !output))
-    return fail("query, key, value and output must not be null");
+    return makeError(ErrorCode::NullArgument,
+                     "query, key, value and output must not be null");
 
   int64_t numPatterns = static_cast<int64_t>(config.numPatterns());
   jit::SegmentKernelSpec spec;
@@ -354,7 +359,7 @@ runRank(const DilatedAttentionConfig &config, int64_t seqLen,
   if (gather.joinable())
     gather.join();
   if (!gatherFailure.empty())
-    return fail(gatherFailure);
+    return makeError(ErrorCode::Runtime, gatherFailure);
   for (const PatternPlan &plan : plans)
     if (plan.gathered)
       foldPattern(plan, /*remote=*/true);
@@ -378,9 +383,10 @@ llvm::Expected<SequenceParallelInfo> dilattn::sequenceParallelDilatedAttention(
   auto info = runRank(config, seqLen, query, key, value, output, comm, options);
   if (!info) {
     // The other ranks would wait for this one's block: tell them.
-    std::string message = llvm::toString(info.takeError());
-    comm.abort(message);
-    return fail(message);
+    ErrorReport report = takeErrorReport(info.takeError());
+    comm.abort(report.message);
+    return llvm::make_error<DilAttnError>(report.code, report.message,
+                                          report.rule);
   }
   return info;
 }

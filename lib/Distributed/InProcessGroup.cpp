@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dilattn/Distributed/Communicator.h"
+#include "dilattn/Support/Error.h"
 
 #include "llvm/Support/FormatVariadic.h"
 
@@ -18,14 +19,12 @@
 #include <string>
 
 using namespace dilattn::distributed;
+using dilattn::ErrorCode;
+using dilattn::makeError;
 
 Communicator::~Communicator() = default;
 
 namespace {
-
-llvm::Error fail(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 struct SharedState {
   int worldSize;
@@ -65,7 +64,7 @@ public:
           s.changed.notify_all();
         }
       if (s.failure)
-        return fail(*s.failure);
+        return makeError(ErrorCode::Runtime, *s.failure);
       return llvm::Error::success();
     };
     // The previous collective must be drained before this one begins.
@@ -81,7 +80,7 @@ public:
                                 rankIndex, bytes, s.blockBytes)
                       .str();
       s.changed.notify_all();
-      return fail(*s.failure);
+      return makeError(ErrorCode::Runtime, *s.failure);
     }
     if (bytes)
       std::memcpy(s.buffer.data() + bytes * rankIndex, send, bytes);

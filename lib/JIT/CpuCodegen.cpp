@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dilattn/JIT/Jit.h"
+#include "dilattn/Support/Error.h"
 
 #include "DiagnosticCollector.h"
 
@@ -38,10 +39,6 @@
 
 using namespace dilattn;
 using namespace dilattn::jit;
-
-static llvm::Error fail(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 void dilattn::jit::initializeNativeTarget() {
   static std::once_flag once;
@@ -129,22 +126,27 @@ dilattn::jit::compileCpuKernelObject(const KernelSpec &requested,
   KernelSpec spec = requested;
   spec.tuning = requested.tuning.resolvedForHost();
   if (spec.element != ElementKind::F32)
-    return fail("the cpu target computes in f32 only, got " +
-                stringifyElementKind(spec.element));
+    return makeError(ErrorCode::Unsupported,
+                     "the cpu target computes in f32 only, got " +
+                         stringifyElementKind(spec.element));
   if (spec.headDim <= 0)
-    return fail("the head dim must be positive");
+    return makeError(ErrorCode::InvalidArgument,
+                     "the head dim must be positive");
   const CpuTuning &tuning = spec.tuning;
   if (tuning.vectorWidth < 1 || tuning.vectorWidth > 64 ||
       tuning.tileQueries < 1 || tuning.tileQueries > 32 ||
       tuning.tileKeys < tuning.vectorWidth ||
       tuning.tileKeys % tuning.vectorWidth != 0 || tuning.tileKeys > 256 ||
       tuning.blockSize < 0)
-    return fail(llvm::formatv(
-        "invalid cpu tuning: vector width {0} (1-64), tile queries {1} "
-        "(1-32), tile keys {2} (a multiple of the vector width, at most 256), "
-        "block size {3} (0 = automatic)",
-        tuning.vectorWidth, tuning.tileQueries, tuning.tileKeys,
-        tuning.blockSize));
+    return makeError(
+        ErrorCode::InvalidArgument,
+        llvm::formatv(
+            "invalid cpu tuning: vector width {0} (1-64), tile queries {1} "
+            "(1-32), tile keys {2} (a multiple of the vector width, at most "
+            "256), "
+            "block size {3} (0 = automatic)",
+            tuning.vectorWidth, tuning.tileQueries, tuning.tileKeys,
+            tuning.blockSize));
   // The kernel keeps its scratch (online-softmax state of a block, packed
   // keys, probabilities) on the stack of the calling thread: bound it well
   // below the usual 8 MiB thread stacks.
@@ -159,11 +161,14 @@ dilattn::jit::compileCpuKernelObject(const KernelSpec &requested,
              static_cast<double>(spec.headDim) * tuning.tileKeys +
              static_cast<double>(tuning.tileQueries) * tuning.tileKeys);
   if (scratch > kStackBudget)
-    return fail(llvm::formatv(
-        "the cpu kernel for head dim {0} and block size {1} needs {2:f0} KiB "
-        "of scratch, more than its {3} KiB stack budget; use a smaller block "
-        "size or head dim",
-        spec.headDim, spec.blockSize(), scratch / 1024, kStackBudget / 1024));
+    return makeError(ErrorCode::Compile,
+                     llvm::formatv("the cpu kernel for head dim {0} and block "
+                                   "size {1} needs {2:f0} KiB "
+                                   "of scratch, more than its {3} KiB stack "
+                                   "budget; use a smaller block "
+                                   "size or head dim",
+                                   spec.headDim, spec.blockSize(),
+                                   scratch / 1024, kStackBudget / 1024));
   initializeNativeTarget();
 
   mlir::DialectRegistry registry;
@@ -175,7 +180,8 @@ dilattn::jit::compileCpuKernelObject(const KernelSpec &requested,
   mlir::OwningOpRef<mlir::ModuleOp> module =
       buildKernelModule(context, spec, symbol);
   if (mlir::failed(mlir::verify(*module)))
-    return fail("kernel IR does not verify: " + diagnostics.messages);
+    return makeError(ErrorCode::Compile,
+                     "kernel IR does not verify: " + diagnostics.messages);
 
   CpuPipelineOptions options;
   options.vectorWidth = spec.tuning.vectorWidth;
@@ -185,13 +191,15 @@ dilattn::jit::compileCpuKernelObject(const KernelSpec &requested,
   mlir::PassManager pm(&context);
   buildCpuPipeline(pm, options);
   if (mlir::failed(pm.run(*module)))
-    return fail("dilattn-cpu-pipeline failed: " + diagnostics.messages);
+    return makeError(ErrorCode::Compile,
+                     "dilattn-cpu-pipeline failed: " + diagnostics.messages);
 
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
       mlir::translateModuleToLLVMIR(*module, llvmContext, symbol);
   if (!llvmModule)
-    return fail("translation to LLVM IR failed: " + diagnostics.messages);
+    return makeError(ErrorCode::Compile,
+                     "translation to LLVM IR failed: " + diagnostics.messages);
 
   auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!machineBuilder)
@@ -215,7 +223,8 @@ dilattn::jit::compileCpuKernelObject(const KernelSpec &requested,
   llvm::legacy::PassManager codegen;
   if ((*machine)->addPassesToEmitFile(codegen, os, nullptr,
                                       llvm::CodeGenFileType::ObjectFile))
-    return fail("the host target cannot emit object files");
+    return makeError(ErrorCode::Compile,
+                     "the host target cannot emit object files");
   codegen.run(*llvmModule);
   return std::vector<uint8_t>(object.begin(), object.end());
 }

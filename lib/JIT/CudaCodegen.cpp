@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dilattn/JIT/Jit.h"
+#include "dilattn/Support/Error.h"
 
 #include "DiagnosticCollector.h"
 
@@ -37,10 +38,6 @@
 
 using namespace dilattn;
 using namespace dilattn::jit;
-
-static llvm::Error fail(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 llvm::ArrayRef<int64_t> dilattn::jit::cudaSupportedHeadDims() {
   static const int64_t dims[] = {64, 128};
@@ -72,7 +69,8 @@ runProgram(llvm::StringRef program, llvm::ArrayRef<llvm::StringRef> args) {
   int fd;
   if (std::error_code ec =
           llvm::sys::fs::createTemporaryFile("dilattn-ptxas", "log", fd, log))
-    return fail("cannot create a temporary file: " + ec.message());
+    return makeError(ErrorCode::Compile,
+                     "cannot create a temporary file: " + ec.message());
   llvm::sys::fs::closeFile(fd);
   llvm::SmallVector<llvm::StringRef> argv = {program};
   argv.append(args.begin(), args.end());
@@ -86,10 +84,12 @@ runProgram(llvm::StringRef program, llvm::ArrayRef<llvm::StringRef> args) {
     output = (*buffer)->getBuffer().str();
   llvm::sys::fs::remove(log);
   if (status != 0)
-    return fail(llvm::formatv("{0} failed ({1}): {2}", program,
-                              message.empty() ? "exit " + std::to_string(status)
-                                              : message,
-                              llvm::StringRef(output).trim()));
+    return makeError(ErrorCode::Compile,
+                     llvm::formatv("{0} failed ({1}): {2}", program,
+                                   message.empty()
+                                       ? "exit " + std::to_string(status)
+                                       : message,
+                                   llvm::StringRef(output).trim()));
   return output;
 }
 
@@ -246,18 +246,22 @@ dilattn::jit::compileCudaKernelImage(const KernelSpec &spec,
                                      llvm::StringRef symbol) {
   if (spec.element != ElementKind::F16 && spec.element != ElementKind::BF16 &&
       spec.element != ElementKind::F32)
-    return fail("target cuda computes in f16, bf16 or f32, got " +
-                stringifyElementKind(spec.element));
+    return makeError(ErrorCode::Unsupported,
+                     "target cuda computes in f16, bf16 or f32, got " +
+                         stringifyElementKind(spec.element));
   if (!llvm::is_contained(cudaSupportedHeadDims(), spec.headDim))
-    return fail(llvm::formatv(
-        "head dim {0} is not supported by target cuda "
-        "(supported: {1})",
-        spec.headDim,
-        llvm::join(llvm::map_range(cudaSupportedHeadDims(),
-                                   [](int64_t d) { return std::to_string(d); }),
-                   ", ")));
+    return makeError(
+        ErrorCode::Unsupported,
+        llvm::formatv("head dim {0} is not supported by target cuda "
+                      "(supported: {1})",
+                      spec.headDim,
+                      llvm::join(llvm::map_range(cudaSupportedHeadDims(),
+                                                 [](int64_t d) { return std::to_string(d);
+                                                 }),
+                                 ", ")));
   if (spec.cudaChip.empty())
-    return fail("no CUDA chip given for the kernel (e.g. sm_90)");
+    return makeError(ErrorCode::InvalidArgument,
+                     "no CUDA chip given for the kernel (e.g. sm_90)");
   initializeNvptxTarget();
 
   mlir::DialectRegistry registry;
@@ -268,7 +272,8 @@ dilattn::jit::compileCudaKernelImage(const KernelSpec &spec,
   mlir::OwningOpRef<mlir::ModuleOp> module =
       buildCudaKernelModule(context, spec, symbol);
   if (mlir::failed(mlir::verify(*module)))
-    return fail("kernel IR does not verify: " + diagnostics.messages);
+    return makeError(ErrorCode::Compile,
+                     "kernel IR does not verify: " + diagnostics.messages);
 
   CudaPipelineOptions options;
   options.chip = spec.cudaChip;
@@ -281,7 +286,8 @@ dilattn::jit::compileCudaKernelImage(const KernelSpec &spec,
   mlir::PassManager pm(&context);
   buildCudaPipeline(pm, options);
   if (mlir::failed(pm.run(*module)))
-    return fail("dilattn-cuda-pipeline failed: " + diagnostics.messages);
+    return makeError(ErrorCode::Compile,
+                     "dilattn-cuda-pipeline failed: " + diagnostics.messages);
 
   CudaKernelImage result;
   module->walk([&](mlir::gpu::LaunchFuncOp launch) {
@@ -301,10 +307,12 @@ dilattn::jit::compileCudaKernelImage(const KernelSpec &spec,
         ptx = gpuObject.getObject().getValue().str();
   });
   if (result.launches.empty() || ptx.empty())
-    return fail("dilattn-cuda-pipeline produced no kernel");
+    return makeError(ErrorCode::Compile,
+                     "dilattn-cuda-pipeline produced no kernel");
   for (const CudaLaunch &launch : result.launches)
     if (launch.blockThreads <= 0)
-      return fail("kernel " + launch.kernelName + " has no static block size");
+      return makeError(ErrorCode::Compile, "kernel " + launch.kernelName +
+                                               " has no static block size");
 
   auto assembled = assemblePtx(ptx, spec.cudaChip);
   if (!assembled)
@@ -329,7 +337,8 @@ dilattn::jit::assemblePtx(llvm::StringRef ptx, llvm::StringRef chip) {
   int fd;
   if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
           "dilattn-kernel", "ptx", fd, ptxPath))
-    return fail("cannot create a temporary file: " + ec.message());
+    return makeError(ErrorCode::Compile,
+                     "cannot create a temporary file: " + ec.message());
   {
     llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
     os << ptx;
@@ -337,7 +346,8 @@ dilattn::jit::assemblePtx(llvm::StringRef ptx, llvm::StringRef chip) {
   if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
           "dilattn-kernel", "cubin", fd, cubinPath)) {
     llvm::sys::fs::remove(ptxPath);
-    return fail("cannot create a temporary file: " + ec.message());
+    return makeError(ErrorCode::Compile,
+                     "cannot create a temporary file: " + ec.message());
   }
   llvm::sys::fs::closeFile(fd);
   std::string arch = "-arch=" + chip.str();
@@ -351,8 +361,8 @@ dilattn::jit::assemblePtx(llvm::StringRef ptx, llvm::StringRef chip) {
   auto cubin = llvm::MemoryBuffer::getFile(cubinPath);
   llvm::sys::fs::remove(cubinPath);
   if (!cubin)
-    return fail("cannot read the cubin ptxas wrote: " +
-                cubin.getError().message());
+    return makeError(ErrorCode::Compile, "cannot read the cubin ptxas wrote: " +
+                                             cubin.getError().message());
   result.first.assign((*cubin)->getBufferStart(), (*cubin)->getBufferEnd());
   return result;
 }

@@ -1,6 +1,7 @@
 //===- HostEngine.cpp - ExecutionEngines for the host CPU -----------------===//
 
 #include "HostEngine.h"
+#include "dilattn/Support/Error.h"
 
 #include "dilattn/Runtime/CpuRuntime.h"
 
@@ -20,10 +21,10 @@ dilattn::jit::createHostEngine(mlir::ModuleOp module) {
   // the host's features the JIT would legalise it for baseline x86-64.
   auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!machineBuilder)
-    return machineBuilder.takeError();
+    return withCode(ErrorCode::Compile, machineBuilder.takeError());
   auto machine = machineBuilder->createTargetMachine();
   if (!machine)
-    return machine.takeError();
+    return withCode(ErrorCode::Compile, machine.takeError());
   std::string cpu = (*machine)->getTargetCPU().str();
   std::string features = (*machine)->getTargetFeatureString().str();
   auto optimizeForHost = mlir::makeOptimizingTransformer(
@@ -44,7 +45,7 @@ dilattn::jit::createHostEngine(mlir::ModuleOp module) {
   engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   auto engine = mlir::ExecutionEngine::create(module, engineOptions);
   if (!engine)
-    return engine.takeError();
+    return withCode(ErrorCode::Compile, engine.takeError());
   // Parallel loops and attention calls call the runtime's parallel-for
   // (dilattn-outline-parallel-work): resolve it, and the buffer allocation
   // functions, to this process's runtime.

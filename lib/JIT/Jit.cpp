@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dilattn/JIT/Jit.h"
+#include "dilattn/Support/Error.h"
 
 #include "dilattn/JIT/KernelCache.h"
 
@@ -369,8 +370,9 @@ Jit::getKernel(const KernelSpec &requested, CacheOutcome *outcome) {
         return MemoryCache<CompiledKernel>::Created{std::move(result),
                                                     object.size()};
       });
+  // Errors of LLVM's JIT (linking, symbol lookup) are compile failures.
   if (!kernel)
-    return kernel.takeError();
+    return withCode(ErrorCode::Compile, kernel.takeError());
   if (outcome)
     *outcome = served;
   return std::shared_ptr<const CompiledKernel>(*kernel);
@@ -426,8 +428,9 @@ Jit::getCudaKernel(const KernelSpec &requested, CacheOutcome *outcome) {
         return MemoryCache<CompiledCudaKernel>::Created{std::move(result),
                                                         bytes};
       });
+  // Errors of LLVM's JIT (linking, symbol lookup) are compile failures.
   if (!kernel)
-    return kernel.takeError();
+    return withCode(ErrorCode::Compile, kernel.takeError());
   if (outcome)
     *outcome = served;
   return std::shared_ptr<const CompiledCudaKernel>(*kernel);

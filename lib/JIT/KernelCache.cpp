@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dilattn/JIT/KernelCache.h"
+#include "dilattn/Support/Error.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallString.h"
@@ -46,15 +47,14 @@ constexpr uint64_t kMaxFileBytes =
     sizeof(kMagic) + 4 + 3 * (4 + uint64_t(DiskCache::kMaxStringBytes)) + 8 +
     DiskCache::kMaxPayloadBytes + kDigestBytes;
 
-llvm::Error makeError(const Twine &message) {
-  return llvm::make_error<llvm::StringError>(message.str(),
-                                             llvm::inconvertibleErrorCode());
+/// A bad entry or a failed file operation of the disk cache.
+llvm::Error cacheError(const Twine &message) {
+  return dilattn::makeError(dilattn::ErrorCode::Io, message);
 }
 
-llvm::Error makeErrnoError(const Twine &what, StringRef path, int error) {
+llvm::Error cacheErrnoError(const Twine &what, StringRef path, int error) {
   std::error_code code(error, std::generic_category());
-  return llvm::make_error<llvm::StringError>(
-      (what + " '" + path + "': " + code.message()).str(), code);
+  return cacheError(what + " '" + path + "': " + code.message());
 }
 
 // SmallVector rather than std::vector: GCC 12 at -O3 reports false
@@ -211,14 +211,14 @@ DiskCache::decodeEntry(ArrayRef<uint8_t> bytes, const CacheIdentity &identity,
   Reader reader(bytes);
   std::optional<ArrayRef<uint8_t>> magic = reader.take(sizeof(kMagic));
   if (!magic || std::memcmp(magic->data(), kMagic, sizeof(kMagic)) != 0)
-    return makeError("not a kernel cache entry (bad magic)");
+    return cacheError("not a kernel cache entry (bad magic)");
   std::optional<uint32_t> version = reader.takeU32();
   if (!version)
-    return makeError("truncated entry header");
+    return cacheError("truncated entry header");
   // Other versions may lay out the rest differently: stop here.
   if (*version != kFormatVersion)
-    return makeError("entry format version " + Twine(*version) + ", expected " +
-                     Twine(kFormatVersion));
+    return cacheError("entry format version " + Twine(*version) +
+                      ", expected " + Twine(kFormatVersion));
   std::optional<StringRef> compilerVersion = reader.takeString();
   std::optional<StringRef> target =
       compilerVersion ? reader.takeString() : std::nullopt;
@@ -227,29 +227,29 @@ DiskCache::decodeEntry(ArrayRef<uint8_t> bytes, const CacheIdentity &identity,
   std::optional<uint64_t> payloadSize =
       entryKey ? reader.takeU64() : std::nullopt;
   if (!payloadSize)
-    return makeError("truncated or malformed entry header");
+    return cacheError("truncated or malformed entry header");
   size_t headerSize = reader.offset();
   if (*payloadSize > kMaxPayloadBytes ||
       *payloadSize + kDigestBytes > reader.remaining())
-    return makeError("truncated entry (" + Twine(bytes.size()) + " bytes)");
+    return cacheError("truncated entry (" + Twine(bytes.size()) + " bytes)");
   if (*payloadSize + kDigestBytes < reader.remaining())
-    return makeError("trailing bytes after entry");
+    return cacheError("trailing bytes after entry");
   ArrayRef<uint8_t> payload = *reader.take(*payloadSize);
   ArrayRef<uint8_t> storedSum = *reader.take(kDigestBytes);
   std::array<uint8_t, kDigestBytes> sum =
       digest(bytes.take_front(headerSize), payload);
   if (!std::equal(sum.begin(), sum.end(), storedSum.begin()))
-    return makeError("checksum mismatch");
+    return cacheError("checksum mismatch");
   // Only an intact entry gets this far, so these are genuine mismatches (a
   // file copied or renamed from elsewhere), not damage.
   if (*compilerVersion != identity.compilerVersion)
-    return makeError("entry from compiler '" + *compilerVersion +
-                     "', expected '" + identity.compilerVersion + "'");
+    return cacheError("entry from compiler '" + *compilerVersion +
+                      "', expected '" + identity.compilerVersion + "'");
   if (*target != identity.target)
-    return makeError("entry for target '" + *target + "', expected '" +
-                     identity.target + "'");
+    return cacheError("entry for target '" + *target + "', expected '" +
+                      identity.target + "'");
   if (*entryKey != key)
-    return makeError("entry for another key");
+    return cacheError("entry for another key");
   return payload;
 }
 
@@ -393,19 +393,19 @@ llvm::Error DiskCache::store(StringRef key, ArrayRef<uint8_t> payload) {
     return error;
   };
   if (directory.empty())
-    return fail(makeError("kernel cache has no directory"));
+    return fail(cacheError("kernel cache has no directory"));
   if (payload.size() > kMaxPayloadBytes)
-    return fail(makeError("kernel of " + Twine(payload.size()) +
-                          " bytes is too large for the cache"));
+    return fail(cacheError("kernel of " + Twine(payload.size()) +
+                           " bytes is too large for the cache"));
   if (key.size() > kMaxStringBytes ||
       identity.compilerVersion.size() > kMaxStringBytes ||
       identity.target.size() > kMaxStringBytes)
-    return fail(makeError("kernel cache key or identity is too long"));
+    return fail(cacheError("kernel cache key or identity is too long"));
 
   if (std::error_code error = llvm::sys::fs::create_directories(
           directory, /*IgnoreExisting=*/true, llvm::sys::fs::owner_all))
-    return fail(makeErrnoError("cannot create kernel cache directory",
-                               directory, error.value()));
+    return fail(cacheErrnoError("cannot create kernel cache directory",
+                                directory, error.value()));
 
   std::string path = entryPath(key);
   std::string tempPath;
@@ -424,8 +424,8 @@ llvm::Error DiskCache::store(StringRef key, ArrayRef<uint8_t> payload) {
       break;
   }
   if (fd < 0)
-    return fail(
-        makeErrnoError("cannot create kernel cache file", tempPath, openError));
+    return fail(cacheErrnoError("cannot create kernel cache file", tempPath,
+                                openError));
 
   Buffer header = encodeHeader(identity, key, payload.size());
   std::array<uint8_t, kDigestBytes> sum = digest(header, payload);
@@ -445,7 +445,8 @@ llvm::Error DiskCache::store(StringRef key, ArrayRef<uint8_t> payload) {
     error = errno;
   if (error) {
     (void)::unlink(tempPath.c_str());
-    return fail(makeErrnoError("cannot write kernel cache entry", path, error));
+    return fail(
+        cacheErrnoError("cannot write kernel cache entry", path, error));
   }
   stores.fetch_add(1, std::memory_order_relaxed);
   return llvm::Error::success();

@@ -1,6 +1,7 @@
 //===- ModuleRunner.cpp - compile and run whole functions -----------------===//
 
 #include "dilattn/JIT/ModuleRunner.h"
+#include "dilattn/Support/Error.h"
 
 #include "HostEngine.h"
 
@@ -43,10 +44,6 @@
 using namespace dilattn;
 using namespace dilattn::jit;
 
-static llvm::Error fail(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
-
 struct CompiledModule::Impl {
   std::unique_ptr<mlir::ExecutionEngine> engine;
 };
@@ -63,7 +60,9 @@ static llvm::Expected<TensorSignature> signatureOf(mlir::Type type,
                    tensor.getElementType().isInteger(1))) {
     std::string text;
     llvm::raw_string_ostream(text) << type;
-    return fail(what + " must be a ranked tensor of f32 or i1, got " + text);
+    return makeError(ErrorCode::Compile,
+                     what + " must be a ranked tensor of f32 or i1, got " +
+                         text);
   }
   TensorSignature signature;
   for (int64_t size : tensor.getShape())
@@ -149,14 +148,16 @@ static llvm::Expected<ParsedProgram> parseProgram(llvm::StringRef source,
             sourceMgr.getMemoryBuffer(bufferId)->getBufferStart() +
             hazard->offset),
         bufferId);
-    return fail(llvm::formatv("{0}:{1}:{2}: {3}", sourceName, line, column,
-                              hazard->message));
+    return makeError(ErrorCode::Compile,
+                     llvm::formatv("{0}:{1}:{2}: {3}", sourceName, line, column,
+                                   hazard->message));
   }
   parsed.module =
       mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, parsed.context.get());
   if (!parsed.module)
-    return fail(diagnostics.empty() ? "cannot parse " + sourceName
-                                    : diagnostics);
+    return makeError(ErrorCode::Compile, diagnostics.empty()
+                                             ? "cannot parse " + sourceName
+                                             : diagnostics);
 
   auto function = parsed.module->lookupSymbol<mlir::func::FuncOp>(entry);
   if (!function || function.isExternal()) {
@@ -165,7 +166,8 @@ static llvm::Expected<ParsedProgram> parseProgram(llvm::StringRef source,
       if (!f.isExternal())
         names.push_back("@" + f.getSymName().str());
     });
-    return fail(
+    return makeError(
+        ErrorCode::Compile,
         llvm::formatv("{0} has no function @{1} (functions: {2})", sourceName,
                       entry, names.empty() ? "none" : llvm::join(names, ", ")));
   }
@@ -186,10 +188,12 @@ static llvm::Expected<ParsedProgram> parseProgram(llvm::StringRef source,
       return signature.takeError();
     if (!llvm::cast<mlir::RankedTensorType>(type).hasStaticShape() ||
         signature->element != ElementKind::F32)
-      return fail(llvm::formatv("result #{0} of @{1} must be an f32 tensor of "
-                                "static shape (outputs are allocated by the "
-                                "caller)",
-                                index, entry));
+      return makeError(
+          ErrorCode::Compile,
+          llvm::formatv("result #{0} of @{1} must be an f32 tensor of "
+                        "static shape (outputs are allocated by the "
+                        "caller)",
+                        index, entry));
     parsed.outputs.push_back(*signature);
   }
   function.walk(
@@ -234,7 +238,8 @@ CompiledModule::compile(llvm::StringRef source, llvm::StringRef sourceName,
   mlir::PassManager pm(context);
   buildCpuPipeline(pm, options);
   if (mlir::failed(pm.run(*module)))
-    return fail("compiling @" + entry + " failed:\n" + diagnostics);
+    return makeError(ErrorCode::Compile,
+                     "compiling @" + entry + " failed:\n" + diagnostics);
 
   auto engine = createHostEngine(*module);
   if (!engine)
@@ -249,11 +254,14 @@ CompiledModule::compile(llvm::StringRef source, llvm::StringRef sourceName,
 llvm::Error CompiledModule::run(llvm::ArrayRef<ModuleBuffer> inputBuffers,
                                 llvm::ArrayRef<ModuleBuffer> outputBuffers) {
   if (inputBuffers.size() != inputs.size())
-    return fail(llvm::formatv("@{0} takes {1} inputs, got {2}", entryName,
-                              inputs.size(), inputBuffers.size()));
+    return makeError(ErrorCode::InvalidArgument,
+                     llvm::formatv("@{0} takes {1} inputs, got {2}", entryName,
+                                   inputs.size(), inputBuffers.size()));
   if (outputBuffers.size() != outputs.size())
-    return fail(llvm::formatv("@{0} returns {1} results, got {2} outputs",
-                              entryName, outputs.size(), outputBuffers.size()));
+    return makeError(ErrorCode::InvalidArgument,
+                     llvm::formatv("@{0} returns {1} results, got {2} outputs",
+                                   entryName, outputs.size(),
+                                   outputBuffers.size()));
   // One strided memref descriptor per buffer: {allocated, aligned, offset,
   // sizes[rank], strides[rank]} as 64-bit words (pointers are 64-bit here).
   std::vector<std::vector<int64_t>> descriptors;
@@ -261,14 +269,16 @@ llvm::Error CompiledModule::run(llvm::ArrayRef<ModuleBuffer> inputBuffers,
                       const TensorSignature &signature,
                       llvm::StringRef what) -> llvm::Error {
     if (buffer.shape.size() != signature.shape.size())
-      return fail(llvm::formatv("{0} must have rank {1}, got shape {2}", what,
-                                signature.shape.size(),
-                                formatShape(buffer.shape)));
+      return makeError(ErrorCode::InvalidArgument,
+                       llvm::formatv("{0} must have rank {1}, got shape {2}",
+                                     what, signature.shape.size(),
+                                     formatShape(buffer.shape)));
     for (auto [size, expected] : llvm::zip_equal(buffer.shape, signature.shape))
       if (size < 0 || (expected != kDynamicSize && size != expected))
-        return fail(llvm::formatv("{0} must have shape {1}, got {2}", what,
-                                  formatShape(signature.shape),
-                                  formatShape(buffer.shape)));
+        return makeError(ErrorCode::InvalidArgument,
+                         llvm::formatv("{0} must have shape {1}, got {2}", what,
+                                       formatShape(signature.shape),
+                                       formatShape(buffer.shape)));
     std::vector<int64_t> words;
     int64_t address = reinterpret_cast<int64_t>(buffer.data);
     words.push_back(address);
@@ -297,7 +307,9 @@ llvm::Error CompiledModule::run(llvm::ArrayRef<ModuleBuffer> inputBuffers,
     descriptorPointers.push_back(words.data());
   for (void *&pointer : descriptorPointers)
     arguments.push_back(&pointer);
-  return impl->engine->invokePacked("_mlir_ciface_" + entryName, arguments);
+  return withCode(
+      ErrorCode::Runtime,
+      impl->engine->invokePacked("_mlir_ciface_" + entryName, arguments));
 }
 
 //===----------------------------------------------------------------------===//
@@ -342,9 +354,11 @@ private:
   llvm::Error unsupported(mlir::Operation *op, const llvm::Twine &why) {
     std::string location;
     llvm::raw_string_ostream(location) << op->getLoc();
-    return fail(llvm::formatv(
-        "{0}: target cuda cannot run '{1}' in the host code of @{2}: {3}",
-        location, op->getName().getStringRef(), program.entry, why.str()));
+    return makeError(
+        ErrorCode::Compile,
+        llvm::formatv(
+            "{0}: target cuda cannot run '{1}' in the host code of @{2}: {3}",
+            location, op->getName().getStringRef(), program.entry, why.str()));
   }
   std::optional<int64_t> constant(mlir::Value value) {
     auto it = constants.find(value);
@@ -469,9 +483,10 @@ llvm::Error HostCodeRecorder::record(mlir::func::FuncOp function,
   for (auto [index, argument] : llvm::enumerate(function.getArguments())) {
     auto type = llvm::dyn_cast<mlir::MemRefType>(argument.getType());
     if (!type || !type.hasStaticShape())
-      return fail(llvm::formatv("argument #{0} of @{1} did not become a "
-                                "static buffer",
-                                index, program.entry));
+      return makeError(ErrorCode::Compile,
+                       llvm::formatv("argument #{0} of @{1} did not become a "
+                                     "static buffer",
+                                     index, program.entry));
     HostView view;
     bool isInput = index < numInputs;
     view.buffer.kind =
@@ -482,8 +497,10 @@ llvm::Error HostCodeRecorder::record(mlir::func::FuncOp function,
     views[argument] = view;
   }
   if (!function.getBody().hasOneBlock())
-    return fail("the host code of @" + program.entry +
-                " has control flow, which target cuda does not replay");
+    return makeError(
+        ErrorCode::Compile,
+        "the host code of @" + program.entry +
+            " has control flow, which target cuda does not replay");
   for (mlir::Operation &op : function.getBody().front()) {
     llvm::Error error = llvm::Error::success();
     llvm::TypeSwitch<mlir::Operation *>(&op)
@@ -544,7 +561,8 @@ llvm::Expected<std::unique_ptr<CudaProgram>> dilattn::jit::compileCudaProgram(
     llvm::StringRef chip, const CudaTuning &tuning) {
   auto start = std::chrono::steady_clock::now();
   if (chip.empty())
-    return fail("no CUDA chip given for the program (e.g. sm_90)");
+    return makeError(ErrorCode::InvalidArgument,
+                     "no CUDA chip given for the program (e.g. sm_90)");
   initializeNvptxTarget();
   auto parsed = parseProgram(source, sourceName, entry,
                              /*withLLVMTranslation=*/false);
@@ -557,9 +575,11 @@ llvm::Expected<std::unique_ptr<CudaProgram>> dilattn::jit::compileCudaProgram(
   program->effectiveFlops = parsed->effectiveFlops;
   for (auto [index, input] : llvm::enumerate(program->inputs))
     if (llvm::is_contained(input.shape, kDynamicSize))
-      return fail(llvm::formatv("argument #{0} of @{1} has shape {2}: target "
-                                "cuda takes static shapes only",
-                                index, entry, formatShape(input.shape)));
+      return makeError(
+          ErrorCode::Compile,
+          llvm::formatv("argument #{0} of @{1} has shape {2}: target "
+                        "cuda takes static shapes only",
+                        index, entry, formatShape(input.shape)));
   // Only the entry is compiled: other functions may use what target cuda
   // does not run.
   for (mlir::func::FuncOp other :
@@ -578,8 +598,9 @@ llvm::Expected<std::unique_ptr<CudaProgram>> dilattn::jit::compileCudaProgram(
   mlir::PassManager pm(parsed->context.get());
   buildCudaPipeline(pm, options);
   if (mlir::failed(pm.run(*parsed->module)))
-    return fail("compiling @" + entry + " for target cuda failed:\n" +
-                *parsed->diagnostics);
+    return makeError(ErrorCode::Compile, "compiling @" + entry +
+                                             " for target cuda failed:\n" +
+                                             *parsed->diagnostics);
 
   llvm::StringMap<unsigned> images;
   llvm::SmallVector<std::string> ptx;
@@ -598,11 +619,14 @@ llvm::Expected<std::unique_ptr<CudaProgram>> dilattn::jit::compileCudaProgram(
     if (at == std::string::npos)
       continue;
     size_t end = text.find_first_of("( ;\n", at);
-    return fail(llvm::formatv(
-        "@{0} uses {1}, a libdevice function target cuda does not link (an "
-        "arith or math op without a PTX lowering; dilattn-legalize-math-for-"
-        "nvvm lists those it rewrites)",
-        entry, text.substr(at, end == std::string::npos ? 16 : end - at)));
+    return makeError(
+        ErrorCode::Compile,
+        llvm::formatv(
+            "@{0} uses {1}, a libdevice function target cuda does not link (an "
+            "arith or math op without a PTX lowering; "
+            "dilattn-legalize-math-for-"
+            "nvvm lists those it rewrites)",
+            entry, text.substr(at, end == std::string::npos ? 16 : end - at)));
   }
   auto function = parsed->module->lookupSymbol<mlir::func::FuncOp>(entry);
   HostCodeRecorder recorder(*program, program->inputs.size());

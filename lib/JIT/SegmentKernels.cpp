@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dilattn/JIT/SegmentKernels.h"
+#include "dilattn/Support/Error.h"
 
 #include "HostEngine.h"
 
@@ -94,10 +95,6 @@ std::string kernelSource(const SegmentKernelSpec &spec) {
       formatDouble(spec.outputScale));
 }
 
-llvm::Error fail(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
-
 } // namespace
 
 struct SegmentKernels::Impl {
@@ -113,10 +110,13 @@ SegmentKernels::~SegmentKernels() = default;
 llvm::Expected<std::unique_ptr<SegmentKernels>>
 SegmentKernels::compile(const SegmentKernelSpec &spec) {
   if (spec.headDim <= 0 || spec.headDim > 4096)
-    return fail(llvm::formatv(
-        "segment kernels take head dims 1 to 4096, got {0}", spec.headDim));
+    return makeError(
+        ErrorCode::Unsupported,
+        llvm::formatv("segment kernels take head dims 1 to 4096, got {0}",
+                      spec.headDim));
   if (!std::isfinite(spec.scale) || !std::isfinite(spec.outputScale))
-    return fail("segment kernels need a finite scale and output scale");
+    return makeError(ErrorCode::InvalidArgument,
+                     "segment kernels need a finite scale and output scale");
 
   initializeNativeTarget();
   mlir::DialectRegistry registry;
@@ -132,7 +132,8 @@ SegmentKernels::compile(const SegmentKernelSpec &spec) {
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::parseSourceString<mlir::ModuleOp>(kernelSource(spec), &context);
   if (!module)
-    return fail("segment kernels do not parse (a bug): " + diagnostics);
+    return makeError(ErrorCode::Compile,
+                     "segment kernels do not parse (a bug): " + diagnostics);
 
   CpuTuning tuning = spec.tuning.resolvedForHost();
   CpuPipelineOptions options;
@@ -143,7 +144,8 @@ SegmentKernels::compile(const SegmentKernelSpec &spec) {
   mlir::PassManager pm(&context);
   buildCpuPipeline(pm, options);
   if (mlir::failed(pm.run(*module)))
-    return fail("compiling the segment kernels failed:\n" + diagnostics);
+    return makeError(ErrorCode::Compile,
+                     "compiling the segment kernels failed:\n" + diagnostics);
   auto engine = createHostEngine(*module);
   if (!engine)
     return engine.takeError();
@@ -157,7 +159,7 @@ SegmentKernels::compile(const SegmentKernelSpec &spec) {
         std::pair{"_mlir_ciface_write", &kernels->impl->write}}) {
     auto function = (*engine)->lookupPacked(name);
     if (!function)
-      return function.takeError();
+      return withCode(ErrorCode::Compile, function.takeError());
     *slot = *function;
   }
   kernels->impl->engine = std::move(*engine);

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dilattn/Reference/Reference.h"
+#include "dilattn/Support/Error.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallVector.h"
@@ -25,10 +26,6 @@ using namespace dilattn::reference;
 using llvm::formatv;
 
 static constexpr double kInf = std::numeric_limits<double>::infinity();
-
-static llvm::Error fail(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 //===----------------------------------------------------------------------===//
 // Tensors
@@ -119,13 +116,16 @@ static llvm::Error checkStorage(llvm::StringRef name,
                                 llvm::ArrayRef<int64_t> shape, size_t size) {
   for (int64_t dim : shape)
     if (dim < 0)
-      return fail(formatv("{0} must have non-negative sizes, got {1}", name,
-                          formatShape(shape)));
+      return makeError(ErrorCode::InvalidArgument,
+                       formatv("{0} must have non-negative sizes, got {1}",
+                               name, formatShape(shape)));
   std::optional<int64_t> count = elementCount(shape);
   if (!count || static_cast<uint64_t>(*count) != size)
-    return fail(formatv("{0} of shape {1} must hold {2} elements, got {3}",
-                        name, formatShape(shape),
-                        count ? std::to_string(*count) : "too many", size));
+    return makeError(ErrorCode::InvalidArgument,
+                     formatv("{0} of shape {1} must hold {2} elements, got {3}",
+                             name, formatShape(shape),
+                             count ? std::to_string(*count) : "too many",
+                             size));
   return llvm::Error::success();
 }
 
@@ -314,8 +314,9 @@ llvm::Expected<PatternResult> dilattn::reference::patternAttention(
     return error;
   int64_t numPatterns = static_cast<int64_t>(config.numPatterns());
   if (pattern < 0 || pattern >= numPatterns)
-    return fail(formatv("pattern index must be in [0, {0}), got {1}",
-                        numPatterns, pattern));
+    return makeError(ErrorCode::InvalidArgument,
+                     formatv("pattern index must be in [0, {0}), got {1}",
+                             numPatterns, pattern));
   return computePattern(config, pattern, query, key, value, masks);
 }
 
@@ -521,8 +522,9 @@ static llvm::Error validateMultihead(const DilatedAttentionConfig &config,
   // A negative or non-finite epsilon would make the norm NaN, not a result.
   if (weights.layerNormWeight &&
       !(std::isfinite(weights.layerNormEps) && weights.layerNormEps >= 0))
-    return fail(formatv("layer_norm_eps must be finite and >= 0, got {0}",
-                        llvm::format("%g", weights.layerNormEps)));
+    return makeError(ErrorCode::InvalidArgument,
+                     formatv("layer_norm_eps must be finite and >= 0, got {0}",
+                             llvm::format("%g", weights.layerNormEps)));
   return llvm::Error::success();
 }
 

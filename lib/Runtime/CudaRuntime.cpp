@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dilattn/Runtime/CudaRuntime.h"
+#include "dilattn/Support/Error.h"
 
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -24,6 +25,8 @@
 #include <vector>
 
 using namespace dilattn::runtime::cuda;
+using dilattn::ErrorCode;
+using dilattn::makeError;
 
 //===----------------------------------------------------------------------===//
 // Driver ABI
@@ -204,17 +207,13 @@ static const Driver &driver() {
   return instance;
 }
 
-static llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
-
 /// The driver, or the reason it cannot be used. Every entry point asks for it
 /// first, so objects that exist without a driver (empty buffers, wrapped
 /// streams) fail cleanly instead of calling through a null pointer.
 static llvm::Expected<const Driver &> getDriver() {
   const Driver &d = driver();
   if (!d.unavailable.empty())
-    return makeError(d.unavailable);
+    return makeError(ErrorCode::TargetUnavailable, d.unavailable);
   return d;
 }
 
@@ -223,7 +222,9 @@ static llvm::Error check(const Driver &d, llvm::StringRef call,
                          CUresult status) {
   if (status == CUDA_SUCCESS)
     return llvm::Error::success();
-  return makeError(call + " failed: " + describe(d, status));
+  return makeError(status == CUDA_ERROR_OUT_OF_MEMORY ? ErrorCode::OutOfMemory
+                                                      : ErrorCode::Runtime,
+                   call + " failed: " + describe(d, status));
 }
 
 /// Makes `context` current on the calling thread unless it already is.
@@ -261,10 +262,12 @@ llvm::Expected<Context &> Context::get(int ordinal) {
   if (!d)
     return d.takeError();
   if (ordinal < 0 || ordinal >= d->deviceCount)
-    return makeError(llvm::formatv(
-        "CUDA device ordinal {0} is out of range: this machine has {1} "
-        "device(s)",
-        ordinal, d->deviceCount));
+    return makeError(
+        ErrorCode::TargetUnavailable,
+        llvm::formatv(
+            "CUDA device ordinal {0} is out of range: this machine has {1} "
+            "device(s)",
+            ordinal, d->deviceCount));
 
   // Contexts are created under the lock, so two threads asking for a new
   // ordinal at once retain its primary context once.
@@ -465,7 +468,8 @@ llvm::Error Event::record(Stream &stream) {
   if (!d)
     return d.takeError();
   if (!event)
-    return makeError("cannot record an event that was moved from");
+    return makeError(ErrorCode::Internal,
+                     "cannot record an event that was moved from");
   if (llvm::Error err = makeCurrent(*d, owner))
     return err;
   return check(*d, "cuEventRecord", d->eventRecord(event, stream.handle()));
@@ -476,7 +480,8 @@ llvm::Error Event::synchronize() {
   if (!d)
     return d.takeError();
   if (!event)
-    return makeError("cannot synchronize an event that was moved from");
+    return makeError(ErrorCode::Internal,
+                     "cannot synchronize an event that was moved from");
   if (llvm::Error err = makeCurrent(*d, owner))
     return err;
   return check(*d, "cuEventSynchronize", d->eventSynchronize(event));
@@ -487,7 +492,8 @@ llvm::Expected<float> Event::elapsedMs(const Event &start, const Event &end) {
   if (!d)
     return d.takeError();
   if (!start.event || !end.event)
-    return makeError("cannot time an event that was moved from");
+    return makeError(ErrorCode::Internal,
+                     "cannot time an event that was moved from");
   if (llvm::Error err = makeCurrent(*d, start.owner))
     return std::move(err);
   float milliseconds = 0;
@@ -539,7 +545,8 @@ llvm::Expected<DeviceBuffer> DeviceBuffer::allocate(Context &context,
   if (status == CUDA_ERROR_OUT_OF_MEMORY) {
     size_t freeBytes = 0, totalBytes = 0;
     if (d->memGetInfo(&freeBytes, &totalBytes) == CUDA_SUCCESS)
-      return makeError(llvm::formatv("out of device memory: could not "
+      return makeError(ErrorCode::OutOfMemory,
+                       llvm::formatv("out of device memory: could not "
                                      "allocate {0} bytes (free {1} of {2})",
                                      bytes, freeBytes, totalBytes));
   }
@@ -583,7 +590,8 @@ static llvm::Error checkCopySize(size_t bytes, size_t bufferBytes,
                                  llvm::StringRef direction) {
   if (bytes <= bufferBytes)
     return llvm::Error::success();
-  return makeError(llvm::formatv("cannot copy {0} bytes {1} a device buffer "
+  return makeError(ErrorCode::InvalidArgument,
+                   llvm::formatv("cannot copy {0} bytes {1} a device buffer "
                                  "of {2} bytes",
                                  bytes, direction, bufferBytes));
 }
@@ -658,7 +666,8 @@ static std::string oneLine(llvm::StringRef log) {
 llvm::Expected<Module> Module::load(Context &context,
                                     llvm::ArrayRef<uint8_t> image) {
   if (image.empty())
-    return makeError("cannot load an empty CUDA module image");
+    return makeError(ErrorCode::Compile,
+                     "cannot load an empty CUDA module image");
   auto d = getDriver();
   if (!d)
     return d.takeError();
@@ -697,7 +706,7 @@ llvm::Expected<Module> Module::load(Context &context,
     std::string message = "cuModuleLoadDataEx failed: " + describe(*d, status);
     if (!log.empty())
       message += ": " + log;
-    return makeError(message);
+    return makeError(ErrorCode::Compile, message);
   }
   return Module(&context, module);
 }
@@ -731,7 +740,8 @@ llvm::Expected<Function> Module::getFunction(llvm::StringRef name) {
   if (!d)
     return d.takeError();
   if (!module)
-    return makeError("cannot look up a function in a module that was moved "
+    return makeError(ErrorCode::Internal,
+                     "cannot look up a function in a module that was moved "
                      "from");
   if (llvm::Error err = makeCurrent(*d, owner))
     return std::move(err);

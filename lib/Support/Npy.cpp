@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dilattn/Support/Npy.h"
+#include "dilattn/Support/Error.h"
 
 #include "dilattn/Support/Problem.h"
 
@@ -58,9 +59,9 @@ static constexpr size_t kMaxQuoted = 48;
 
 static const char *const kSupportedDtypes = "'<f4', '<f2', '<f8', '|b1'";
 
-static llvm::Error fail(llvm::StringRef name, const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 name + ": " + message);
+/// A file that cannot be read, written or understood, named in the message.
+static llvm::Error fileError(llvm::StringRef name, const llvm::Twine &message) {
+  return makeError(ErrorCode::Io, name + ": " + message);
 }
 
 /// Quotes text from the file for a message: escaped, so that hostile bytes
@@ -200,16 +201,17 @@ dataSize(llvm::StringRef name, llvm::ArrayRef<int64_t> shape, DType dtype) {
   bool empty = false;
   for (int64_t dim : shape) {
     if (dim < 0)
-      return fail(name, formatv("shape {0} has a negative dimension",
-                                formatShape(shape)));
+      return fileError(name, formatv("shape {0} has a negative dimension",
+                                     formatShape(shape)));
     if (dim == 0) {
       empty = true;
       continue;
     }
     if (llvm::MulOverflow(size, dim, size))
-      return fail(name, formatv("shape {0} is too large: its size in bytes "
-                                "overflows a 64-bit integer",
-                                formatShape(shape)));
+      return fileError(name,
+                       formatv("shape {0} is too large: its size in bytes "
+                               "overflows a 64-bit integer",
+                               formatShape(shape)));
   }
   return empty ? 0 : size;
 }
@@ -221,10 +223,11 @@ llvm::Error npy::verifyArray(const Array &array,
   if (!expected)
     return expected.takeError();
   if (static_cast<uint64_t>(*expected) != array.bytes.size())
-    return fail(nameForMessages,
-                formatv("expected {0} bytes of {1} data for shape {2}, got {3}",
-                        *expected, dtypeDescr(array.dtype),
-                        formatShape(array.shape), array.bytes.size()));
+    return fileError(
+        nameForMessages,
+        formatv("expected {0} bytes of {1} data for shape {2}, got {3}",
+                *expected, dtypeDescr(array.dtype), formatShape(array.shape),
+                array.bytes.size()));
   return llvm::Error::success();
 }
 
@@ -324,8 +327,8 @@ public:
 
 private:
   llvm::Error error(const llvm::Twine &what) const {
-    return fail(name, "malformed .npy header: " + what + " at header offset " +
-                          llvm::Twine(pos));
+    return fileError(name, "malformed .npy header: " + what +
+                               " at header offset " + llvm::Twine(pos));
   }
 
   bool peekIs(char c) const { return pos < text.size() && text[pos] == c; }
@@ -532,8 +535,8 @@ llvm::Expected<DType> interpretDescr(const Literal &descr,
     llvm::StringRef what = descr.kind == Literal::Kind::List
                                ? "structured dtype"
                                : "dtype description";
-    return fail(name, formatv("unsupported {0} {1}; supported dtypes: {2}",
-                              what, render(descr), kSupportedDtypes));
+    return fileError(name, formatv("unsupported {0} {1}; supported dtypes: {2}",
+                                   what, render(descr), kSupportedDtypes));
   }
   if (std::optional<DType> dtype = parseDtypeDescr(descr.text))
     return *dtype;
@@ -541,33 +544,37 @@ llvm::Expected<DType> interpretDescr(const Literal &descr,
   if (text.starts_with(">")) {
     std::string little = "<" + text.drop_front().str();
     if (parseDtypeDescr(little))
-      return fail(name, formatv("big-endian byte order ({0}) is not "
-                                "supported; save little-endian data, e.g. "
-                                "with arr.astype({1})",
-                                quote(text), quote(little)));
-    return fail(name, formatv("big-endian byte order ({0}) is not supported; "
-                              "supported dtypes: {1}",
-                              quote(text), kSupportedDtypes));
+      return fileError(name, formatv("big-endian byte order ({0}) is not "
+                                     "supported; save little-endian data, e.g. "
+                                     "with arr.astype({1})",
+                                     quote(text), quote(little)));
+    return fileError(name,
+                     formatv("big-endian byte order ({0}) is not supported; "
+                             "supported dtypes: {1}",
+                             quote(text), kSupportedDtypes));
   }
-  return fail(name, formatv("unsupported dtype {0}; supported dtypes: {1}",
-                            quote(text), kSupportedDtypes));
+  return fileError(name, formatv("unsupported dtype {0}; supported dtypes: {1}",
+                                 quote(text), kSupportedDtypes));
 }
 
 llvm::Expected<std::vector<int64_t>> interpretShape(const Literal &shape,
                                                     llvm::StringRef name) {
   if (shape.kind != Literal::Kind::Tuple)
-    return fail(name, formatv("'shape' must be a tuple of integers, got {0}",
-                              render(shape)));
+    return fileError(
+        name,
+        formatv("'shape' must be a tuple of integers, got {0}", render(shape)));
   std::vector<int64_t> dims;
   dims.reserve(shape.items.size());
   for (const Literal &dim : shape.items) {
     if (dim.kind != Literal::Kind::Integer)
-      return fail(name, formatv("'shape' must be a tuple of integers, got {0}",
-                                render(shape)));
+      return fileError(name,
+                       formatv("'shape' must be a tuple of integers, got {0}",
+                               render(shape)));
     if (dim.integerOverflows)
-      return fail(name, formatv("shape dimension {0} does not fit a 64-bit "
-                                "integer",
-                                dim.text));
+      return fileError(name,
+                       formatv("shape dimension {0} does not fit a 64-bit "
+                               "integer",
+                               dim.text));
     dims.push_back(dim.integer);
   }
   return dims;
@@ -588,21 +595,21 @@ llvm::Expected<Header> interpretHeader(const Literal &dict,
         slot = &shape;
     }
     if (!slot)
-      return fail(name, formatv("unexpected key {0} in the .npy header "
-                                "(expected 'descr', 'fortran_order' and "
-                                "'shape')",
-                                render(key)));
+      return fileError(name, formatv("unexpected key {0} in the .npy header "
+                                     "(expected 'descr', 'fortran_order' and "
+                                     "'shape')",
+                                     render(key)));
     // Python would keep the last one; refuse rather than guess.
     if (*slot)
-      return fail(name,
-                  formatv("duplicate key {0} in the .npy header", render(key)));
+      return fileError(
+          name, formatv("duplicate key {0} in the .npy header", render(key)));
     *slot = &dict.items[i + 1];
   }
   for (auto [literal, key] : {std::make_pair(descr, "descr"),
                               std::make_pair(fortranOrder, "fortran_order"),
                               std::make_pair(shape, "shape")})
     if (!literal)
-      return fail(name, formatv("the .npy header has no '{0}' key", key));
+      return fileError(name, formatv("the .npy header has no '{0}' key", key));
 
   Header header;
   llvm::Expected<DType> dtype = interpretDescr(*descr, name);
@@ -610,11 +617,12 @@ llvm::Expected<Header> interpretHeader(const Literal &dict,
     return dtype.takeError();
   header.dtype = *dtype;
   if (fortranOrder->kind != Literal::Kind::Bool)
-    return fail(name, formatv("'fortran_order' must be True or False, got {0}",
-                              render(*fortranOrder)));
+    return fileError(name,
+                     formatv("'fortran_order' must be True or False, got {0}",
+                             render(*fortranOrder)));
   if (fortranOrder->boolean)
-    return fail(name, "fortran_order arrays are not supported; save with "
-                      "np.ascontiguousarray");
+    return fileError(name, "fortran_order arrays are not supported; save with "
+                           "np.ascontiguousarray");
   llvm::Expected<std::vector<int64_t>> dims = interpretShape(*shape, name);
   if (!dims)
     return dims.takeError();
@@ -630,30 +638,32 @@ llvm::Expected<Array> npy::parseNpy(llvm::ArrayRef<uint8_t> contents,
   llvm::StringRef file(reinterpret_cast<const char *>(contents.data()),
                        contents.size());
   if (!file.starts_with(llvm::StringRef(kMagic, kMagicSize)))
-    return fail(name, "not a .npy file (it does not start with the magic "
-                      "string \"\\x93NUMPY\")");
+    return fileError(name, "not a .npy file (it does not start with the magic "
+                           "string \"\\x93NUMPY\")");
   if (file.size() < kMagicSize + 2)
-    return fail(name, formatv("truncated .npy file: {0} bytes end before the "
-                              "format version",
-                              file.size()));
+    return fileError(name,
+                     formatv("truncated .npy file: {0} bytes end before the "
+                             "format version",
+                             file.size()));
   unsigned major = contents[kMagicSize], minor = contents[kMagicSize + 1];
   if (major < 1 || major > 3 || minor != 0)
-    return fail(name, formatv("unsupported .npy format version {0}.{1} "
-                              "(supported: 1.0, 2.0, 3.0)",
-                              major, minor));
+    return fileError(name, formatv("unsupported .npy format version {0}.{1} "
+                                   "(supported: 1.0, 2.0, 3.0)",
+                                   major, minor));
   size_t lengthSize = major == 1 ? 2 : 4;
   size_t prefixSize = kMagicSize + 2 + lengthSize;
   if (file.size() < prefixSize)
-    return fail(name, formatv("truncated .npy file: {0} bytes end before the "
-                              "header length",
-                              file.size()));
+    return fileError(name,
+                     formatv("truncated .npy file: {0} bytes end before the "
+                             "header length",
+                             file.size()));
   const uint8_t *lengthBytes = contents.data() + kMagicSize + 2;
   uint64_t headerSize = major == 1 ? endian::read16le(lengthBytes)
                                    : endian::read32le(lengthBytes);
   if (headerSize > file.size() - prefixSize)
-    return fail(name, formatv("header length {0} runs past the end of the "
-                              "file ({1} bytes)",
-                              headerSize, file.size()));
+    return fileError(name, formatv("header length {0} runs past the end of the "
+                                   "file ({1} bytes)",
+                                   headerSize, file.size()));
 
   llvm::StringRef headerText = file.substr(prefixSize, headerSize);
   llvm::Expected<Literal> dict = HeaderParser(headerText, name).parseHeader();
@@ -669,14 +679,14 @@ llvm::Expected<Array> npy::parseNpy(llvm::ArrayRef<uint8_t> contents,
     return expected.takeError();
   llvm::ArrayRef<uint8_t> data = contents.drop_front(prefixSize + headerSize);
   if (static_cast<uint64_t>(*expected) != data.size())
-    return fail(name,
-                formatv("expected {0} bytes of {1} data for shape {2}, got "
-                        "{3}{4}",
-                        *expected, dtypeDescr(header->dtype),
-                        formatShape(header->shape), data.size(),
-                        data.size() > static_cast<uint64_t>(*expected)
-                            ? " (trailing bytes after the data)"
-                            : ""));
+    return fileError(
+        name, formatv("expected {0} bytes of {1} data for shape {2}, got "
+                      "{3}{4}",
+                      *expected, dtypeDescr(header->dtype),
+                      formatShape(header->shape), data.size(),
+                      data.size() > static_cast<uint64_t>(*expected)
+                          ? " (trailing bytes after the data)"
+                          : ""));
 
   Array array;
   array.dtype = header->dtype;
@@ -690,7 +700,7 @@ llvm::Expected<Array> npy::readNpy(llvm::StringRef path) {
       llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                   /*RequiresNullTerminator=*/false);
   if (!buffer)
-    return fail(path, "cannot read: " + buffer.getError().message());
+    return fileError(path, "cannot read: " + buffer.getError().message());
   llvm::StringRef contents = (*buffer)->getBuffer();
   return parseNpy(
       llvm::ArrayRef<uint8_t>(
@@ -766,8 +776,8 @@ static llvm::Error writeFileAtomically(llvm::StringRef path,
   int fd = -1;
   llvm::SmallString<256> tempPath;
   if (std::error_code ec = llvm::sys::fs::createUniqueFile(model, fd, tempPath))
-    return fail(path,
-                "cannot create a temporary file next to it: " + ec.message());
+    return fileError(path, "cannot create a temporary file next to it: " +
+                               ec.message());
   // A signal (e.g. Ctrl-C) during the write must not leave it behind either.
   llvm::sys::RemoveFileOnSignal(tempPath);
 
@@ -798,7 +808,7 @@ static llvm::Error writeFileAtomically(llvm::StringRef path,
     llvm::sys::fs::remove(tempPath);
   llvm::sys::DontRemoveFileOnSignal(tempPath);
   if (!failure.empty())
-    return fail(path, failure);
+    return fileError(path, failure);
   return llvm::Error::success();
 }
 
@@ -815,8 +825,9 @@ llvm::Error npy::writeNpyF32(llvm::StringRef path,
   if (!size)
     return size.takeError();
   if (static_cast<uint64_t>(*size / 4) != data.size())
-    return fail(path, formatv("shape {0} holds {1} elements, got {2} values",
-                              formatShape(shape), *size / 4, data.size()));
+    return fileError(path,
+                     formatv("shape {0} holds {1} elements, got {2} values",
+                             formatShape(shape), *size / 4, data.size()));
   Array array;
   array.dtype = DType::F32;
   array.shape.assign(shape.begin(), shape.end());

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dilattn/Support/Problem.h"
+#include "dilattn/Support/Error.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
@@ -102,9 +103,21 @@ std::string dilattn::formatNumber(double value) {
   return text;
 }
 
-static llvm::Error fail(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
+namespace {
+/// The constraint numbers (docs/Constraints.md) of the rules that the
+/// dilated and the multi-head op share, for each op.
+struct OperandRules {
+  llvm::StringLiteral rank, shape, element, sizes;
+};
+struct MaskRules {
+  llvm::StringLiteral keyPaddingKind, keyPaddingShape, attnKind, attnShape,
+      attnCount;
+};
+constexpr OperandRules kDilatedOperandRules = {"C6", "C7", "C8", "C9"};
+constexpr OperandRules kMultiheadOperandRules = {"M1", "M1", "M2", "M1"};
+constexpr MaskRules kDilatedMaskRules = {"C12", "C13", "C14", "C15", "C16"};
+constexpr MaskRules kMultiheadMaskRules = {"M8", "M8", "M8", "M8", "M8"};
+} // namespace
 
 static bool isKnown(int64_t size) { return size != kDynamicSize; }
 
@@ -162,28 +175,32 @@ checkedElementCount(llvm::ArrayRef<int64_t> shape) {
 llvm::Error dilattn::checkConfig(const DilatedAttentionConfig &config) {
   // C1: at least one pattern.
   if (config.segmentLengths.empty() || config.dilationRates.empty())
-    return fail(formatv("segment_lengths and dilation_rates must not be empty "
-                        "(got {0} and {1} entries)",
-                        config.segmentLengths.size(),
-                        config.dilationRates.size()));
+    return makeRuleError(
+        "C1",
+        formatv("segment_lengths and dilation_rates must not be empty "
+                "(got {0} and {1} entries)",
+                config.segmentLengths.size(), config.dilationRates.size()));
   // C2: one dilation rate per segment length.
   if (config.segmentLengths.size() != config.dilationRates.size())
-    return fail(formatv("segment_lengths and dilation_rates must have the same "
-                        "length ({0} vs {1})",
-                        config.segmentLengths.size(),
-                        config.dilationRates.size()));
+    return makeRuleError(
+        "C2",
+        formatv("segment_lengths and dilation_rates must have the same "
+                "length ({0} vs {1})",
+                config.segmentLengths.size(), config.dilationRates.size()));
   // C3, C4: positive entries.
   for (auto [i, w] : llvm::enumerate(config.segmentLengths))
     if (w <= 0)
-      return fail(
+      return makeRuleError(
+          "C3",
           formatv("segment_lengths[{0}] must be positive, got {1}", i, w));
   for (auto [i, r] : llvm::enumerate(config.dilationRates))
     if (r <= 0)
-      return fail(
-          formatv("dilation_rates[{0}] must be positive, got {1}", i, r));
+      return makeRuleError(
+          "C4", formatv("dilation_rates[{0}] must be positive, got {1}", i, r));
   // C5: a given scale is a finite number.
   if (config.scale && !std::isfinite(*config.scale))
-    return fail("scale must be finite, got " + formatNumber(*config.scale));
+    return makeRuleError("C5", "scale must be finite, got " +
+                                   formatNumber(*config.scale));
   return llvm::Error::success();
 }
 
@@ -192,31 +209,39 @@ llvm::Error dilattn::checkConfig(const DilatedAttentionConfig &config) {
 static llvm::Error checkMasks(const std::optional<TensorSignature> &keyPadding,
                               const std::optional<TensorSignature> &attnMask,
                               bool allowFloatKeyPadding, int64_t batch,
-                              int64_t seqLen, int64_t numHeads) {
+                              int64_t seqLen, int64_t numHeads,
+                              const MaskRules &masks) {
   if (keyPadding) {
     bool kindOk = keyPadding->element == ElementKind::I1 ||
                   (allowFloatKeyPadding && isFloat(keyPadding->element));
     if (!kindOk)
-      return fail(formatv("key_padding_mask must be boolean (i1){0}, got {1}",
-                          allowFloatKeyPadding ? " or a float bias" : "",
-                          elementText(*keyPadding)));
+      return makeRuleError(
+          masks.keyPaddingKind,
+          formatv("key_padding_mask must be boolean (i1){0}, got {1}",
+                  allowFloatKeyPadding ? " or a float bias" : "",
+                  elementText(*keyPadding)));
     llvm::SmallVector<int64_t> expected = {batch, seqLen};
     if (!compatibleShapes(keyPadding->shape, expected))
-      return fail(formatv("key_padding_mask must have shape (B, N) = {0}, "
-                          "got {1}",
-                          formatShape(expected),
-                          formatShape(keyPadding->shape)));
+      return makeRuleError(
+          masks.keyPaddingShape,
+          formatv("key_padding_mask must have shape (B, N) = {0}, "
+                  "got {1}",
+                  formatShape(expected), formatShape(keyPadding->shape)));
   }
   if (attnMask) {
     if (attnMask->element != ElementKind::I1 && !isFloat(attnMask->element))
-      return fail(formatv("attn_mask must be boolean (i1) or floating point, "
-                          "got {0}",
-                          elementText(*attnMask)));
+      return makeRuleError(
+          masks.attnKind,
+          formatv("attn_mask must be boolean (i1) or floating point, "
+                  "got {0}",
+                  elementText(*attnMask)));
     size_t rank = attnMask->shape.size();
     if (rank < 2 || rank > 4)
-      return fail(formatv("attn_mask must have shape (N, N), (B, N, N) or "
-                          "(B, H, N, N), got rank {0} {1}",
-                          rank, formatShape(attnMask->shape)));
+      return makeRuleError(
+          masks.attnShape,
+          formatv("attn_mask must have shape (N, N), (B, N, N) or "
+                  "(B, H, N, N), got rank {0} {1}",
+                  rank, formatShape(attnMask->shape)));
     llvm::SmallVector<int64_t> expected;
     std::string form;
     if (rank == 2) {
@@ -230,12 +255,16 @@ static llvm::Error checkMasks(const std::optional<TensorSignature> &keyPadding,
       form = "(B, H, N, N)";
     }
     if (!compatibleShapes(attnMask->shape, expected))
-      return fail(formatv("attn_mask must have shape {0} = {1}, got {2}", form,
-                          formatShape(expected), formatShape(attnMask->shape)));
+      return makeRuleError(
+          masks.attnShape,
+          formatv("attn_mask must have shape {0} = {1}, got {2}", form,
+                  formatShape(expected), formatShape(attnMask->shape)));
     if (!checkedElementCount(attnMask->shape))
-      return fail(formatv("attn_mask of shape {0} has more elements than "
-                          "64-bit indexing can address",
-                          formatShape(attnMask->shape)));
+      return makeRuleError(
+          masks.attnCount,
+          formatv("attn_mask of shape {0} has more elements than "
+                  "64-bit indexing can address",
+                  formatShape(attnMask->shape)));
   }
   return llvm::Error::success();
 }
@@ -248,6 +277,7 @@ static llvm::Error checkQueryKeyValue(const TensorSignature &query,
                                       const TensorSignature &value,
                                       llvm::ArrayRef<ElementKind> supported,
                                       size_t rank, llvm::StringRef layout,
+                                      const OperandRules &rules,
                                       llvm::SmallVectorImpl<int64_t> &known) {
   struct Named {
     llvm::StringRef name;
@@ -256,23 +286,30 @@ static llvm::Error checkQueryKeyValue(const TensorSignature &query,
   Named qkv[] = {{"query", &query}, {"key", &key}, {"value", &value}};
   for (const Named &operand : qkv)
     if (operand.tensor->shape.size() != rank)
-      return fail(formatv("{0} must have rank {1} {2}, got rank {3} {4}",
-                          operand.name, rank, layout,
-                          operand.tensor->shape.size(),
-                          formatShape(operand.tensor->shape)));
+      return makeRuleError(
+          rules.rank,
+          formatv("{0} must have rank {1} {2}, got rank {3} {4}", operand.name,
+                  rank, layout, operand.tensor->shape.size(),
+                  formatShape(operand.tensor->shape)));
   for (const Named &operand : llvm::drop_begin(qkv))
     if (!compatibleShapes(operand.tensor->shape, query.shape))
-      return fail(formatv("{0} must have the shape of query {1}, got {2}",
-                          operand.name, formatShape(query.shape),
-                          formatShape(operand.tensor->shape)));
+      return makeRuleError(
+          rules.shape, formatv("{0} must have the shape of query {1}, got {2}",
+                               operand.name, formatShape(query.shape),
+                               formatShape(operand.tensor->shape)));
   if (!llvm::is_contained(supported, query.element))
-    return fail(formatv("query element type must be one of {0}, got {1}",
-                        formatKinds(supported), elementText(query)));
+    return makeRuleError(rules.element,
+                         formatv("query element type must be one of {0}, got "
+                                 "{1}",
+                                 formatKinds(supported), elementText(query)),
+                         ErrorCode::Unsupported);
   for (const Named &operand : llvm::drop_begin(qkv))
     if (operand.tensor->element != query.element)
-      return fail(formatv("{0} element type must equal query's ({1}), got {2}",
-                          operand.name, elementText(query),
-                          elementText(*operand.tensor)));
+      return makeRuleError(
+          rules.element,
+          formatv("{0} element type must equal query's ({1}), got {2}",
+                  operand.name, elementText(query),
+                  elementText(*operand.tensor)));
   known.assign(query.shape.begin(), query.shape.end());
   for (const Named &operand : llvm::drop_begin(qkv))
     for (auto [size, other] : llvm::zip_equal(known, operand.tensor->shape))
@@ -280,8 +317,9 @@ static llvm::Error checkQueryKeyValue(const TensorSignature &query,
         size = other;
   if ((isKnown(known[0]) && known[0] < 0) ||
       (isKnown(known[1]) && known[1] < 0))
-    return fail(formatv("query sizes must not be negative, got {0}",
-                        formatShape(query.shape)));
+    return makeRuleError(rules.sizes,
+                         formatv("query sizes must not be negative, got {0}",
+                                 formatShape(query.shape)));
   return llvm::Error::success();
 }
 
@@ -294,9 +332,10 @@ dilattn::checkDilatedAttention(const DilatedAttentionConfig &config,
   // C6-C8: query, key and value are (B, N, H, D) of one shape and one
   // supported element type.
   llvm::SmallVector<int64_t, 4> known;
-  if (llvm::Error error = checkQueryKeyValue(
-          signature.query, signature.key, signature.value,
-          signature.supportedElements, 4, "(B, N, H, D)", known))
+  if (llvm::Error error =
+          checkQueryKeyValue(signature.query, signature.key, signature.value,
+                             signature.supportedElements, 4, "(B, N, H, D)",
+                             kDilatedOperandRules, known))
     return error;
   int64_t batch = known[0];
   int64_t seqLen = known[1];
@@ -305,27 +344,31 @@ dilattn::checkDilatedAttention(const DilatedAttentionConfig &config,
   // C9: non-empty heads and head dim (a batch or sequence of 0 is allowed and
   // gives an empty output; negative sizes were refused above).
   if (isKnown(numHeads) && numHeads <= 0)
-    return fail(
+    return makeRuleError(
+        "C9",
         formatv("the number of heads H must be positive, got {0}", numHeads));
   if (isKnown(headDim) && headDim <= 0)
-    return fail(formatv("the head dim D must be positive, got {0}", headDim));
+    return makeRuleError(
+        "C9", formatv("the head dim D must be positive, got {0}", headDim));
   // C10: grouped mode needs a head per pattern.
   int64_t numPatterns = static_cast<int64_t>(config.numPatterns());
   if (config.mode == AttentionMode::Grouped && isKnown(numHeads) &&
       numHeads < numPatterns)
-    return fail(formatv("num_heads ({0}) must be >= the number of patterns "
-                        "({1}) in grouped mode",
-                        numHeads, numPatterns));
+    return makeRuleError(
+        "C10", formatv("num_heads ({0}) must be >= the number of patterns "
+                       "({1}) in grouped mode",
+                       numHeads, numPatterns));
   // C11: index arithmetic fits 64-bit integers.
   if (!checkedElementCount(known))
-    return fail(formatv("query of shape {0} has more elements than 64-bit "
-                        "indexing can address",
-                        formatShape(known)));
+    return makeRuleError(
+        "C11", formatv("query of shape {0} has more elements than 64-bit "
+                       "indexing can address",
+                       formatShape(known)));
 
   // C12-C16: masks.
   return checkMasks(signature.keyPaddingMask, signature.attnMask,
-                    signature.allowFloatKeyPaddingMask, batch, seqLen,
-                    numHeads);
+                    signature.allowFloatKeyPaddingMask, batch, seqLen, numHeads,
+                    kDilatedMaskRules);
 }
 
 llvm::Error
@@ -338,26 +381,30 @@ dilattn::checkMultiheadDilatedAttention(const DilatedAttentionConfig &config,
   // M1-M2: query, key and value are (B, N, E) of one shape and one
   // supported element type.
   llvm::SmallVector<int64_t, 4> known;
-  if (llvm::Error error = checkQueryKeyValue(
-          signature.query, signature.key, signature.value,
-          signature.supportedElements, 3, "(B, N, E)", known))
+  if (llvm::Error error =
+          checkQueryKeyValue(signature.query, signature.key, signature.value,
+                             signature.supportedElements, 3, "(B, N, E)",
+                             kMultiheadOperandRules, known))
     return error;
   int64_t batch = known[0];
   int64_t seqLen = known[1];
   int64_t embedDim = known[2];
   // M3: heads divide the embedding.
   if (numHeads <= 0)
-    return fail(formatv("num_heads must be positive, got {0}", numHeads));
+    return makeRuleError(
+        "M3", formatv("num_heads must be positive, got {0}", numHeads));
   if (isKnown(embedDim) && (embedDim <= 0 || embedDim % numHeads != 0))
-    return fail(formatv("embed_dim ({0}) must be a positive multiple of "
-                        "num_heads ({1})",
-                        embedDim, numHeads));
+    return makeRuleError(
+        "M3", formatv("embed_dim ({0}) must be a positive multiple of "
+                      "num_heads ({1})",
+                      embedDim, numHeads));
   // M4: grouped mode needs a head per pattern.
   int64_t numPatterns = static_cast<int64_t>(config.numPatterns());
   if (config.mode == AttentionMode::Grouped && numHeads < numPatterns)
-    return fail(formatv("num_heads ({0}) must be >= the number of patterns "
-                        "({1}) in grouped mode",
-                        numHeads, numPatterns));
+    return makeRuleError(
+        "M4", formatv("num_heads ({0}) must be >= the number of patterns "
+                      "({1}) in grouped mode",
+                      numHeads, numPatterns));
   // M5: weights (E, E), biases and layer norm parameters (E).
   struct Param {
     llvm::StringRef name;
@@ -382,31 +429,37 @@ dilattn::checkMultiheadDilatedAttention(const DilatedAttentionConfig &config,
   for (const Param &param : params) {
     llvm::SmallVector<int64_t> expected(param.rank, embedDim);
     if (!compatibleShapes(param.tensor->shape, expected))
-      return fail(formatv("{0} must have shape {1} = {2}, got {3}", param.name,
-                          param.rank == 2 ? "(E, E)" : "(E)",
-                          formatShape(expected),
-                          formatShape(param.tensor->shape)));
+      return makeRuleError(
+          "M5",
+          formatv("{0} must have shape {1} = {2}, got {3}", param.name,
+                  param.rank == 2 ? "(E, E)" : "(E)", formatShape(expected),
+                  formatShape(param.tensor->shape)));
     if (param.tensor->element != signature.query.element)
-      return fail(formatv("{0} element type must equal query's ({1}), got {2}",
-                          param.name, elementText(signature.query),
-                          elementText(*param.tensor)));
+      return makeRuleError(
+          "M5", formatv("{0} element type must equal query's ({1}), got {2}",
+                        param.name, elementText(signature.query),
+                        elementText(*param.tensor)));
   }
   // M6: layer norm weight and bias come together.
   if (signature.layerNormWeight.has_value() !=
       signature.layerNormBias.has_value())
-    return fail("layer_norm_weight and layer_norm_bias must be given together");
+    return makeRuleError(
+        "M6", "layer_norm_weight and layer_norm_bias must be given together");
   // M7: index arithmetic fits 64-bit integers.
   if (!checkedElementCount(known))
-    return fail(formatv("query of shape {0} has more elements than 64-bit "
-                        "indexing can address",
-                        formatShape(known)));
+    return makeRuleError(
+        "M7", formatv("query of shape {0} has more elements than 64-bit "
+                      "indexing can address",
+                      formatShape(known)));
   if (!checkedElementCount(signature.queryWeight.shape))
-    return fail(formatv("q_weight of shape {0} has more elements than 64-bit "
-                        "indexing can address",
-                        formatShape(signature.queryWeight.shape)));
+    return makeRuleError(
+        "M7", formatv("q_weight of shape {0} has more elements than 64-bit "
+                      "indexing can address",
+                      formatShape(signature.queryWeight.shape)));
   // M8: masks, with H = num_heads.
   return checkMasks(signature.keyPaddingMask, signature.attnMask,
-                    /*allowFloatKeyPadding=*/false, batch, seqLen, numHeads);
+                    /*allowFloatKeyPadding=*/false, batch, seqLen, numHeads,
+                    kMultiheadMaskRules);
 }
 
 //===----------------------------------------------------------------------===//

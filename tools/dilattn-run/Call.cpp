@@ -1,7 +1,7 @@
 //===- Call.cpp - a single call's configuration and inputs ----------------===//
 
 #include "Call.h"
-#include "Fail.h"
+#include "dilattn/Support/Error.h"
 
 #include "dilattn/Support/Npy.h"
 
@@ -76,10 +76,12 @@ static llvm::Expected<Tensor> readTensor(llvm::StringRef path,
   bool accepted = array->dtype == npy::DType::F32 ||
                   (target == "cuda" && array->dtype == npy::DType::F16);
   if (!accepted)
-    return fail(llvm::formatv(
-        "{0}: dtype {1} is not supported on target {2}; save {3} data", path,
-        npy::dtypeDescr(array->dtype), target,
-        target == "cuda" ? "'<f4' or '<f2'" : "'<f4'"));
+    return makeError(
+        ErrorCode::Unsupported,
+        llvm::formatv(
+            "{0}: dtype {1} is not supported on target {2}; save {3} data",
+            path, npy::dtypeDescr(array->dtype), target,
+            target == "cuda" ? "'<f4' or '<f2'" : "'<f4'"));
   return Tensor{array->shape, array->toFloat32()};
 }
 
@@ -94,9 +96,11 @@ static llvm::Expected<Mask> readMask(llvm::StringRef path, bool allowFloat) {
     return mask;
   }
   if (!allowFloat)
-    return fail(llvm::formatv("{0}: key_padding_mask must be boolean ('|b1'), "
-                              "got '{1}'",
-                              path, npy::dtypeDescr(array->dtype)));
+    return makeError(
+        ErrorCode::InvalidArgument,
+        llvm::formatv("{0}: key_padding_mask must be boolean ('|b1'), "
+                      "got '{1}'",
+                      path, npy::dtypeDescr(array->dtype)));
   mask.isBool = false;
   mask.floats = array->toFloat32();
   return mask;
@@ -111,19 +115,22 @@ parseConfig(const CallOptions &options) {
                               options.dilationRates.end());
   std::optional<AttentionMode> parsedMode = parseAttentionMode(options.mode);
   if (!parsedMode)
-    return fail("--mode must be grouped or longnet, got '" + options.mode +
-                "'");
+    return makeError(ErrorCode::InvalidArgument,
+                     "--mode must be grouped or longnet, got '" + options.mode +
+                         "'");
   config.mode = *parsedMode;
   std::optional<OffsetRule> parsedRule = parseOffsetRule(options.offsetRule);
   if (!parsedRule)
-    return fail("--offset-rule must be cyclic or blocked, got '" +
-                options.offsetRule + "'");
+    return makeError(ErrorCode::InvalidArgument,
+                     "--offset-rule must be cyclic or blocked, got '" +
+                         options.offsetRule + "'");
   config.offsetRule = *parsedRule;
   config.causal = options.causal;
   if (!options.scale.empty()) {
     double value;
     if (llvm::StringRef(options.scale).getAsDouble(value))
-      return fail("--scale must be a number, got '" + options.scale + "'");
+      return makeError(ErrorCode::InvalidArgument,
+                       "--scale must be a number, got '" + options.scale + "'");
     config.scale = value;
   }
   if (llvm::Error error = checkConfig(config))
@@ -143,9 +150,11 @@ static llvm::Error checkMemory(int64_t elementsPerTensor, bool check) {
     return llvm::Error::success();
   double available = static_cast<double>(pages) * pageSize;
   if (needed > available)
-    return fail(llvm::formatv("the buffers of this problem need about {0:f1} "
-                              "GiB, more than this machine's {1:f1} GiB",
-                              needed / (1 << 30), available / (1 << 30)));
+    return makeError(
+        ErrorCode::OutOfMemory,
+        llvm::formatv("the buffers of this problem need about {0:f1} "
+                      "GiB, more than this machine's {1:f1} GiB",
+                      needed / (1 << 30), available / (1 << 30)));
   return llvm::Error::success();
 }
 
@@ -154,11 +163,13 @@ static llvm::Error readInputs(const CallOptions &options, Call &call) {
   bool fromFiles = !options.queryFile.empty() || !options.keyFile.empty() ||
                    !options.valueFile.empty();
   if (fromFiles == !options.shape.empty())
-    return fail("give either --q, --k and --v, or --shape=B,N,H,D");
+    return makeError(ErrorCode::InvalidArgument,
+                     "give either --q, --k and --v, or --shape=B,N,H,D");
   if (fromFiles) {
     if (options.queryFile.empty() || options.keyFile.empty() ||
         options.valueFile.empty())
-      return fail("--q, --k and --v must be given together");
+      return makeError(ErrorCode::InvalidArgument,
+                       "--q, --k and --v must be given together");
     for (auto [path, tensor] : {std::pair{&options.queryFile, &call.query},
                                 std::pair{&options.keyFile, &call.key},
                                 std::pair{&options.valueFile, &call.value}}) {
@@ -174,17 +185,20 @@ static llvm::Error readInputs(const CallOptions &options, Call &call) {
   }
 
   if (options.shape.size() != 4)
-    return fail(llvm::formatv("--shape must be B,N,H,D (4 sizes), got {0}",
-                              options.shape.size()));
+    return makeError(ErrorCode::InvalidArgument,
+                     llvm::formatv("--shape must be B,N,H,D (4 sizes), got {0}",
+                                   options.shape.size()));
   for (int64_t size : options.shape)
     if (size < 0)
-      return fail(
+      return makeError(
+          ErrorCode::InvalidArgument,
           llvm::formatv("--shape sizes must not be negative, got {0}", size));
   const std::vector<int64_t> &dims = options.shape;
   int64_t count = 1;
   for (int64_t size : dims)
     if (size > 0 && count > (int64_t(1) << 34) / size)
-      return fail("--shape is too large for random inputs");
+      return makeError(ErrorCode::InvalidArgument,
+                       "--shape is too large for random inputs");
     else
       count *= size;
   if (llvm::Error error = checkMemory(count, options.check))
@@ -204,12 +218,15 @@ static llvm::Error readInputs(const CallOptions &options, Call &call) {
 llvm::Expected<Call> dilattn::run::readCall(const CallOptions &options) {
   const std::string &target = options.common.target, &dtype = options.dtype;
   if (target != "cpu" && target != "cuda")
-    return fail("--target must be cpu or cuda, got '" + target + "'");
+    return makeError(ErrorCode::InvalidArgument,
+                     "--target must be cpu or cuda, got '" + target + "'");
   if (dtype != "f32" && dtype != "f16" && dtype != "bf16")
-    return fail("--dtype must be f32, f16 or bf16, got '" + dtype + "'");
+    return makeError(ErrorCode::InvalidArgument,
+                     "--dtype must be f32, f16 or bf16, got '" + dtype + "'");
   if (target == "cpu" && dtype != "f32")
-    return fail("--dtype=" + dtype +
-                " is not supported by target cpu (supported: f32)");
+    return makeError(ErrorCode::Unsupported,
+                     "--dtype=" + dtype +
+                         " is not supported by target cpu (supported: f32)");
   auto config = parseConfig(options);
   if (!config)
     return config.takeError();

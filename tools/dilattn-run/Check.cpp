@@ -1,7 +1,7 @@
 //===- Check.cpp - --check: the comparison with the reference -------------===//
 
 #include "Check.h"
-#include "Fail.h"
+#include "dilattn/Support/Error.h"
 
 #include "dilattn/Support/Npy.h"
 
@@ -24,9 +24,11 @@ llvm::Error dilattn::run::checkOutput(const Call &call,
   llvm::outs() << llvm::formatv("max_abs_err={0:e} rel_err={1:e}\n",
                                 stats.maxAbs, stats.relative);
   if (!(stats.relative <= tolerance))
-    return fail(llvm::formatv("check failed: rel_err {0:e} exceeds the {1} "
-                              "tolerance {2:e}",
-                              stats.relative, toleranceName, tolerance));
+    return makeError(
+        ErrorCode::Runtime,
+        llvm::formatv("check failed: rel_err {0:e} exceeds the {1} "
+                      "tolerance {2:e}",
+                      stats.relative, toleranceName, tolerance));
   return llvm::Error::success();
 }
 

@@ -1,7 +1,7 @@
 //===- ModuleIO.cpp - module mode's .npy inputs and outputs ---------------===//
 
 #include "ModuleIO.h"
-#include "Fail.h"
+#include "dilattn/Support/Error.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallVector.h"
@@ -16,8 +16,10 @@ dilattn::run::readModuleData(const ModuleOptions &options,
                              llvm::ArrayRef<TensorSignature> outputTypes) {
   const std::string &entry = options.entry;
   if (options.inputs.size() != inputTypes.size())
-    return fail(llvm::formatv("@{0} takes {1} inputs, --inputs names {2}",
-                              entry, inputTypes.size(), options.inputs.size()));
+    return makeError(ErrorCode::InvalidArgument,
+                     llvm::formatv("@{0} takes {1} inputs, --inputs names {2}",
+                                   entry, inputTypes.size(),
+                                   options.inputs.size()));
   ModuleData data;
   for (auto [index, path] : llvm::enumerate(options.inputs)) {
     auto array = npy::readNpy(path);
@@ -27,10 +29,12 @@ dilattn::run::readModuleData(const ModuleOptions &options,
     bool wantBool = expected.element == ElementKind::I1;
     if (wantBool != (array->dtype == npy::DType::Bool) ||
         (!wantBool && array->dtype != npy::DType::F32))
-      return fail(llvm::formatv("{0}: argument #{1} of @{2} needs '{3}' data, "
-                                "got '{4}'",
-                                path, index, entry, wantBool ? "|b1" : "<f4",
-                                npy::dtypeDescr(array->dtype)));
+      return makeError(
+          ErrorCode::InvalidArgument,
+          llvm::formatv("{0}: argument #{1} of @{2} needs '{3}' data, "
+                        "got '{4}'",
+                        path, index, entry, wantBool ? "|b1" : "<f4",
+                        npy::dtypeDescr(array->dtype)));
     llvm::SmallVector<int64_t, 4> shape(array->shape.begin(),
                                         array->shape.end());
     bool matches = shape.size() == expected.shape.size();
@@ -38,16 +42,19 @@ dilattn::run::readModuleData(const ModuleOptions &options,
       matches =
           expected.shape[i] == kDynamicSize || expected.shape[i] == shape[i];
     if (!matches)
-      return fail(llvm::formatv("{0}: argument #{1} of @{2} must have shape "
-                                "{3}, got {4}",
-                                path, index, entry, formatShape(expected.shape),
-                                formatShape(shape)));
+      return makeError(
+          ErrorCode::InvalidArgument,
+          llvm::formatv("{0}: argument #{1} of @{2} must have shape "
+                        "{3}, got {4}",
+                        path, index, entry, formatShape(expected.shape),
+                        formatShape(shape)));
     data.inputs.push_back(std::move(*array));
   }
   if (options.outputs.size() != outputTypes.size())
-    return fail(llvm::formatv("@{0} returns {1} results, --outputs names {2}",
-                              entry, outputTypes.size(),
-                              options.outputs.size()));
+    return makeError(
+        ErrorCode::InvalidArgument,
+        llvm::formatv("@{0} returns {1} results, --outputs names {2}", entry,
+                      outputTypes.size(), options.outputs.size()));
   for (const TensorSignature &signature : outputTypes) {
     int64_t count = 1;
     for (int64_t size : signature.shape)

@@ -7,6 +7,8 @@
 
 #include "Options.h"
 
+#include "dilattn/Support/Error.h"
+
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
@@ -220,7 +222,7 @@ llvm::Expected<Options> dilattn::run::parseOptions(int argc, char **argv) {
       message = llvm::StringRef(parseErrors).trim();
     message = message.split('\n').first;
     message.consume_front((llvm::sys::path::filename(argv[0]) + ": ").str());
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+    return makeError(ErrorCode::InvalidArgument, message);
   }
   // Anything else llvm::cl wrote to stderr goes there after all.
   llvm::errs() << written;

@@ -8,8 +8,8 @@
 
 #include "Bench.h"
 #include "Check.h"
-#include "Fail.h"
 #include "Modes.h"
+#include "dilattn/Support/Error.h"
 
 #include "dilattn/API/SequenceParallel.h"
 
@@ -25,23 +25,28 @@ using namespace dilattn::run;
 /// The refusals of --world-size before anything runs.
 static llvm::Error checkWorld(const Call &call, const CallOptions &options) {
   if (options.worldSize < 1 || options.worldSize > 1024)
-    return fail(llvm::formatv("--world-size must be 1 to 1024, got {0}",
-                              options.worldSize));
+    return makeError(ErrorCode::InvalidArgument,
+                     llvm::formatv("--world-size must be 1 to 1024, got {0}",
+                                   options.worldSize));
   if (options.common.target != "cpu")
-    return fail("--world-size runs on target cpu only (ranks are threads "
-                "of this process; NCCL ranks on GPUs are not built yet)");
+    return makeError(ErrorCode::InvalidArgument,
+                     "--world-size runs on target cpu only (ranks are threads "
+                     "of this process; NCCL ranks on GPUs are not built yet)");
   if (call.keyPadding || call.attn)
-    return fail("--world-size takes no masks yet (causal is supported)");
+    return makeError(ErrorCode::InvalidArgument,
+                     "--world-size takes no masks yet (causal is supported)");
   const Tensor &query = call.query;
   if (query.shape.size() != 4)
-    return fail(llvm::formatv("query must be (B, N, H, D), got shape {0}",
-                              formatShape(query.shape)));
+    return makeError(ErrorCode::InvalidArgument,
+                     llvm::formatv("query must be (B, N, H, D), got shape {0}",
+                                   formatShape(query.shape)));
   for (const Tensor *tensor : {&call.key, &call.value})
     if (tensor->shape != query.shape)
-      return fail(llvm::formatv("key and value must have the shape of query "
-                                "{0}, got {1}",
-                                formatShape(query.shape),
-                                formatShape(tensor->shape)));
+      return makeError(
+          ErrorCode::InvalidArgument,
+          llvm::formatv("key and value must have the shape of query "
+                        "{0}, got {1}",
+                        formatShape(query.shape), formatShape(tensor->shape)));
   return llvm::Error::success();
 }
 
@@ -99,7 +104,7 @@ llvm::Error dilattn::run::runSequenceParallel(const Call &call,
       thread.join();
     for (RankData &data : ranks)
       if (!data.failure.empty())
-        return fail(data.failure);
+        return makeError(ErrorCode::Runtime, data.failure);
     return llvm::Error::success();
   };
   if (llvm::Error error = runAll())

@@ -10,9 +10,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "Call.h"
-#include "Fail.h"
 #include "Modes.h"
 #include "Options.h"
+#include "dilattn/Support/Error.h"
 
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -37,12 +37,15 @@ static llvm::Error runCallMode(const CallOptions &options) {
 static llvm::Error runModuleMode(const ModuleOptions &options) {
   const std::string &target = options.common.target;
   if (target != "cpu" && target != "cuda")
-    return fail("--target must be cpu or cuda, got '" + target + "'");
+    return makeError(ErrorCode::InvalidArgument,
+                     "--target must be cpu or cuda, got '" + target + "'");
   if (options.entry.empty())
-    return fail("module mode needs --entry=NAME (the function to run)");
+    return makeError(ErrorCode::InvalidArgument,
+                     "module mode needs --entry=NAME (the function to run)");
   auto file = llvm::MemoryBuffer::getFile(options.file);
   if (!file)
-    return fail(options.file + ": " + file.getError().message());
+    return makeError(ErrorCode::Io,
+                     options.file + ": " + file.getError().message());
   if (target == "cuda")
     return runCudaModule((*file)->getBuffer(), options);
   return runCpuModule((*file)->getBuffer(), options);

@@ -59,6 +59,17 @@ llvm::Error checkCudaHeadDim(int64_t headDim);
 /// Whether target cuda can run here; the error says why not in one line.
 llvm::Error checkCudaAvailable(int device = 0);
 
+/// Checks `config` with head dim `headDim` and element kind `element` against
+/// the checks of cudaDilatedAttention, in its order (rules, head dim,
+/// availability; batch, sequence length and heads left open), and gets the
+/// kernel it runs on `options.device` into the JIT caches. The flags say
+/// whether runs will pass a key padding bias and an attention bias.
+llvm::Error compileCudaDilatedAttention(const DilatedAttentionConfig &config,
+                                        int64_t headDim, ElementKind element,
+                                        bool hasKeyPaddingBias,
+                                        bool hasAttnBias,
+                                        const CudaRunOptions &options = {});
+
 /// Computes dilated attention (docs/Contract.md sections 1 and 3) of device
 /// tensors into `output` (same shape and element kind as query, caller-owned).
 llvm::Expected<RunInfo> cudaDilatedAttention(

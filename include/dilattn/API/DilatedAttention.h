@@ -64,6 +64,24 @@ dilatedAttention(const DilatedAttentionConfig &config, const HostTensor &query,
                  llvm::ArrayRef<int64_t> outputShape,
                  const RunOptions &options = {});
 
+/// The signature of calls of any batch, sequence length and head count with
+/// head dim `headDim`: what an ahead-of-time compile checks. A key padding
+/// mask of kind `keyPaddingMask` and an f32 attention mask when asked for.
+DilatedAttentionSignature
+anySizeSignature(int64_t headDim, ElementKind element,
+                 std::optional<ElementKind> keyPaddingMask, bool hasAttnMask);
+
+/// Checks `config` with head dim `headDim` and element kind `element` against
+/// the rules of dilatedAttention (batch, sequence length and heads left open:
+/// one kernel serves them all; target cpu computes in f32 only) and gets the
+/// kernel it runs into the JIT caches, so that a later run does not compile.
+/// The flags say whether runs will pass a key padding mask and an attention
+/// mask (they pick the kernel).
+llvm::Error compileDilatedAttention(const DilatedAttentionConfig &config,
+                                    int64_t headDim, ElementKind element,
+                                    bool hasKeyPaddingMask, bool hasAttnMask,
+                                    const RunOptions &options = {});
+
 } // namespace dilattn
 
 #endif // DILATTN_API_DILATEDATTENTION_H

@@ -21,6 +21,8 @@
 #ifndef DILATTN_JIT_KERNELCACHE_H
 #define DILATTN_JIT_KERNELCACHE_H
 
+#include "dilattn/Support/Error.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/SmallVector.h"
@@ -267,11 +269,13 @@ public:
     if (flightIt != inFlight.end()) {
       std::shared_ptr<Flight> flight = flightIt->second;
       if (flight->creator == std::this_thread::get_id())
-        return makeError("recursive creation of cache key '" + key.str() + "'");
+        return makeError(ErrorCode::Internal,
+                         "recursive creation of cache key '" + key.str() + "'");
       ++counters.waits;
       flight->finished.wait(lock, [&] { return flight->done; });
       if (!flight->value)
-        return makeError(flight->error);
+        return llvm::make_error<DilAttnError>(
+            flight->error.code, flight->error.message, flight->error.rule);
       return flight->value;
     }
 
@@ -291,25 +295,29 @@ public:
       ~Abandon() {
         if (armed)
           cache.finish(key, flight, nullptr, 0,
-                       "creation of cache key '" + key.str() +
-                           "' was abandoned");
+                       ErrorReport{ErrorCode::Internal, "",
+                                   "creation of cache key '" + key.str() +
+                                       "' was abandoned"});
       }
     } abandon{*this, key, *flight};
 
     llvm::Expected<Created> created = create();
     abandon.armed = false;
     if (!created) {
-      std::string error = llvm::toString(created.takeError());
+      // Waiters get the same error: its code, rule and message.
+      ErrorReport error = takeErrorReport(created.takeError());
       finish(key, *flight, nullptr, 0, error);
-      return makeError(error);
+      return llvm::make_error<DilAttnError>(error.code, error.message,
+                                            error.rule);
     }
     if (!created->first) {
-      std::string error =
-          "creation of cache key '" + key.str() + "' returned no value";
+      ErrorReport error{ErrorCode::Internal, "",
+                        "creation of cache key '" + key.str() +
+                            "' returned no value"};
       finish(key, *flight, nullptr, 0, error);
-      return makeError(error);
+      return makeError(error.code, error.message);
     }
-    finish(key, *flight, created->first, created->second, "");
+    finish(key, *flight, created->first, created->second, ErrorReport());
     return std::move(created->first);
   }
 
@@ -359,14 +367,8 @@ private:
     bool done = false;
     std::thread::id creator;
     std::shared_ptr<ValueT> value;
-    std::string error;
+    ErrorReport error;
   };
-
-  static llvm::Error makeError(const std::string &message) {
-    // Not createStringError(Fmt, ...): the message may contain '%'.
-    return llvm::make_error<llvm::StringError>(message,
-                                               llvm::inconvertibleErrorCode());
-  }
 
   /// Marks `node` most recently used. Caller holds `mutex`.
   void touch(Node &node) {
@@ -380,7 +382,7 @@ private:
   /// makes the key creatable again and wakes the waiters.
   void finish(llvm::StringRef key, Flight &flight,
               const std::shared_ptr<ValueT> &value, size_t size,
-              const std::string &error) {
+              const ErrorReport &error) {
     // Evicted values are released after unlocking: releasing the last
     // reference may run arbitrary code (unloading a kernel).
     llvm::SmallVector<std::shared_ptr<ValueT>, 2> evicted;

@@ -231,6 +231,11 @@ TEST_F(CAPI, Compile) {
       dilattn_compile(empty, DILATTN_TARGET_CPU, DILATTN_DTYPE_F32, 16, 0, 0),
       DILATTN_ERROR_INVALID_CALL,
       "segment_lengths and dilation_rates must not be empty");
+  // The rules come before the target's limits on every target.
+  expectError(
+      dilattn_compile(empty, DILATTN_TARGET_CUDA, DILATTN_DTYPE_F16, 32, 0, 0),
+      DILATTN_ERROR_INVALID_CALL,
+      "segment_lengths and dilation_rates must not be empty");
   dilattn_call_destroy(empty);
 
   EXPECT_EQ(
@@ -644,4 +649,19 @@ TEST_F(CAPI, SequenceParallelArguments) {
               "rank 0 failed: num_heads (2) must be >= the number of "
               "patterns (3) in grouped mode");
   dilattn_group_destroy(group);
+
+  // A rank's slice that does not match the sequence, and a negative
+  // sequence length, are malformed arguments (the C++ API's checks, with
+  // their codes); each fails its group.
+  for (int64_t seqLen : {int64_t(60), int64_t(-1)}) {
+    ASSERT_EQ(dilattn_group_create_in_process(ctx, 2, 10000, &group),
+              DILATTN_SUCCESS);
+    expectError(dilattn_run_host_sequence_parallel(
+                    call, group, 0, seqLen, data.data(), data.data(),
+                    data.data(), local, out.data(), nullptr),
+                DILATTN_ERROR_INVALID_ARGUMENT,
+                seqLen < 0 ? "the sequence length must be >= 0, got -1"
+                           : "query of rank 0 must be its slice (B, 30, H, D)");
+    dilattn_group_destroy(group);
+  }
 }

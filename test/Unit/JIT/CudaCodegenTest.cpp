@@ -49,8 +49,9 @@ TEST(CudaCodegen, GroupedIsOneLaunchOfOneKernel) {
   EXPECT_EQ(image->launches[0].blockThreads, 128);
   // Q tile + 2 stages of K and V, rows padded by 16 bytes.
   EXPECT_EQ(image->launches[0].dynamicSharedBytes, 64 * 136 * 2 * 5);
-  if (ptxasVersion() != "none")
+  if (ptxasVersion() != "none") {
     EXPECT_TRUE(isElf(image->image)) << "ptxas found: expected a cubin";
+  }
   else
     EXPECT_TRUE(image->isPtx);
 }

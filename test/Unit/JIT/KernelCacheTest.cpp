@@ -900,6 +900,25 @@ TEST(MemoryCache, FailedCreationReachesAllWaitersAndIsRetried) {
   EXPECT_EQ(creator.calls.load(), 1);
 }
 
+TEST(MemoryCache, WaitersGetTheCreatorsErrorCode) {
+  KernelCache cache;
+  std::vector<dilattn::ErrorReport> reports(8);
+  runTogether(8, [&](int i) {
+    llvm::Expected<std::shared_ptr<FakeKernel>> result =
+        cache.getOrCreate("bad", [&]() -> llvm::Expected<KernelCache::Created> {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          return dilattn::makeError(dilattn::ErrorCode::Unsupported,
+                                    "head dim 7 is not run");
+        });
+    if (!result)
+      reports[i] = dilattn::takeErrorReport(result.takeError());
+  });
+  for (const dilattn::ErrorReport &report : reports) {
+    EXPECT_EQ(report.code, dilattn::ErrorCode::Unsupported);
+    EXPECT_EQ(report.message, "head dim 7 is not run");
+  }
+}
+
 TEST(MemoryCache, NullValueIsAnError) {
   KernelCache cache;
   llvm::Expected<std::shared_ptr<FakeKernel>> result =
