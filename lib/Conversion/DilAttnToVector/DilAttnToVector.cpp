@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dilattn/Dialect/DilAttn/Transforms/Passes.h"
+#include "dilattn/Dialect/Utils/ArithEmitter.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -47,16 +48,14 @@ namespace {
 
 constexpr double kLog2E = 1.4426950408889634;
 
-/// Code-building helpers at one insertion point. Each helper creates its
-/// operands' ops in a fixed order: C++ leaves the order of a call's
-/// arguments unspecified, and the IR must not depend on the host compiler.
-struct KernelBuilder {
-  OpBuilder &b;
-  Location loc;
+/// The CPU kernels' code-building helpers at one insertion point: the
+/// shared arith helpers plus loops, vectors, memory and exp2. Each helper
+/// creates its operands' ops in a fixed order: C++ leaves the order of a
+/// call's arguments unspecified, and the IR must not depend on the host
+/// compiler.
+struct KernelBuilder : ArithEmitter {
+  KernelBuilder(OpBuilder &b, Location loc) : ArithEmitter{b, loc} {}
 
-  Value idx(int64_t value) {
-    return arith::ConstantIndexOp::create(b, loc, value);
-  }
   /// scf.for from `lower` to `upper` by `step`, constants created in that
   /// order.
   scf::ForOp forLoop(int64_t lower, Value upper, int64_t step,
@@ -73,10 +72,6 @@ struct KernelBuilder {
     return scf::ForOp::create(b, loc, lowerValue, upperValue, stepValue,
                               iterArgs);
   }
-  Value f32(double value) {
-    return arith::ConstantOp::create(
-        b, loc, b.getF32FloatAttr(static_cast<float>(value)));
-  }
   Value splat(VectorType type, double value) {
     return arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(type, b.getF32FloatAttr(value)));
@@ -84,24 +79,8 @@ struct KernelBuilder {
   Value broadcast(VectorType type, Value scalar) {
     return vector::BroadcastOp::create(b, loc, type, scalar);
   }
-  Value addi(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value subi(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
-  Value mini(Value x, Value y) { return arith::MinUIOp::create(b, loc, x, y); }
-  Value addf(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
-  Value subf(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
-  Value mulf(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  Value divf(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
-  Value maxf(Value x, Value y) {
-    return arith::MaxNumFOp::create(b, loc, x, y);
-  }
   Value fma(Value x, Value y, Value acc) {
     return vector::FMAOp::create(b, loc, x, y, acc);
-  }
-  Value cmpf(arith::CmpFPredicate predicate, Value x, Value y) {
-    return arith::CmpFOp::create(b, loc, predicate, x, y);
-  }
-  Value select(Value condition, Value x, Value y) {
-    return arith::SelectOp::create(b, loc, condition, x, y);
   }
   Value load(Value memref, ValueRange indices) {
     return memref::LoadOp::create(b, loc, memref, indices);
@@ -127,8 +106,8 @@ struct KernelBuilder {
   Value exp2(Value x) {
     auto type = cast<VectorType>(x.getType());
     Value lower = splat(type, -126.0);
-    Value tiny = cmpf(arith::CmpFPredicate::ULT, x, lower);
-    Value clamped = maxf(x, lower);
+    Value tiny = fcmp(arith::CmpFPredicate::ULT, x, lower);
+    Value clamped = maxnumf(x, lower);
     Value n = math::RoundEvenOp::create(b, loc, clamped);
     Value f = subf(clamped, n);
     static const double coefficients[] = {
@@ -221,12 +200,12 @@ void SegmentAttentionLowering::emitPackKeys(Value keyStart, Value numKeys) {
   // Kt[d][j] = K[min(keyStart + j, numKeys - 1)][d]: clamping keeps loads in
   // bounds; keys past the end are masked out of the scores afterwards. Loops,
   // not unrolled code: this runs once per key block and keeps compiles fast.
-  Value lastKey = kb.subi(numKeys, kb.idx(1));
+  Value lastKey = kb.sub(numKeys, kb.idx(1));
   auto keys = kb.forLoop(0, options.tileKeys, 1);
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToStart(keys.getBody());
   Value j = keys.getInductionVar();
-  Value row = kb.mini(kb.addi(keyStart, j), lastKey);
+  Value row = kb.min(kb.add(keyStart, j), lastKey);
   auto dims = kb.forLoop(0, headDim, 1);
   builder.setInsertionPointToStart(dims.getBody());
   Value d = dims.getInductionVar();
@@ -254,7 +233,7 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
                                     {d, kb.idx(v * options.vectorWidth)}));
     SmallVector<Value> next;
     for (int64_t r = 0; r < rows; ++r) {
-      Value row = kb.addi(queryRow, kb.idx(r));
+      Value row = kb.add(queryRow, kb.idx(r));
       Value q = kb.broadcast(keyVectorType, kb.load(query, {row, d}));
       for (int64_t v = 0; v < numKeyVectors; ++v)
         next.push_back(
@@ -269,17 +248,17 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
       kb.splat(keyVectorType, -std::numeric_limits<double>::infinity());
   Value scaleVector = kb.splat(keyVectorType, scoreScale);
   Value log2e = kb.splat(keyVectorType, kLog2E);
-  Value keyEnd = kb.addi(keyStart, keyCount);
-  Value lastKey = kb.subi(keyEnd, kb.idx(1));
+  Value keyEnd = kb.add(keyStart, keyCount);
+  Value lastKey = kb.sub(keyEnd, kb.idx(1));
   auto i32Vector = VectorType::get({options.vectorWidth}, builder.getI32Type());
   for (int64_t r = 0; r < rows; ++r) {
-    Value row = kb.addi(queryRow, kb.idx(r));
+    Value row = kb.add(queryRow, kb.idx(r));
     // Causal: key j of the segment is visible to query row r when
     // j <= query_start + row.
     Value causalLimit;
     if (Value queryStart = op.getQueryStart()) {
-      Value position = kb.addi(queryStart, row);
-      Value relative = kb.subi(position, keyStart); // may wrap below zero
+      Value position = kb.add(queryStart, row);
+      Value relative = kb.sub(position, keyStart); // may wrap below zero
       Value limit = arith::IndexCastOp::create(builder, loc,
                                                builder.getI32Type(), relative);
       causalLimit = vector::BroadcastOp::create(builder, loc, i32Vector, limit);
@@ -290,8 +269,8 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
       if (Value attnBias = op.getAttnBias()) {
         SmallVector<Value> elements;
         for (int64_t e = 0; e < options.vectorWidth; ++e) {
-          Value key = kb.mini(
-              kb.addi(keyStart, kb.idx(v * options.vectorWidth + e)), lastKey);
+          Value key = kb.min(
+              kb.add(keyStart, kb.idx(v * options.vectorWidth + e)), lastKey);
           elements.push_back(kb.load(attnBias, {row, key}));
         }
         Value bias = vector::FromElementsOp::create(builder, loc, keyVectorType,
@@ -318,16 +297,16 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
   Value zero = kb.f32(0.0);
   SmallVector<Value> corrections, rowSums, shiftDeltas;
   for (int64_t r = 0; r < rows; ++r) {
-    Value row = kb.addi(queryRow, kb.idx(r));
+    Value row = kb.add(queryRow, kb.idx(r));
     Value rowMaxVector = scores[r * numKeyVectors];
     for (int64_t v = 1; v < numKeyVectors; ++v)
-      rowMaxVector = kb.maxf(rowMaxVector, scores[r * numKeyVectors + v]);
+      rowMaxVector = kb.maxnumf(rowMaxVector, scores[r * numKeyVectors + v]);
     Value rowMax = kb.reduce(vector::CombiningKind::MAXNUMF, rowMaxVector);
     Value oldMax = kb.load(op.getStateMax(), {row});
-    Value newMax = kb.maxf(oldMax, rowMax);
+    Value newMax = kb.maxnumf(oldMax, rowMax);
     // A row that has seen only masked keys keeps max -inf; shift by 0 then so
     // that exp2 gives exact zeros instead of NaN.
-    Value isEmpty = kb.cmpf(arith::CmpFPredicate::OEQ, newMax, negInf);
+    Value isEmpty = kb.fcmp(arith::CmpFPredicate::OEQ, newMax, negInf);
     Value shift = kb.select(isEmpty, zero, newMax);
     Value shiftVector = kb.broadcast(keyVectorType, shift);
     Value rowSumVector = kb.splat(keyVectorType, 0.0);
@@ -345,7 +324,7 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
   Value factors = kb.exp2(
       vector::FromElementsOp::create(builder, kb.loc, deltaType, shiftDeltas));
   for (int64_t r = 0; r < rows; ++r) {
-    Value row = kb.addi(queryRow, kb.idx(r));
+    Value row = kb.add(queryRow, kb.idx(r));
     Value correction = vector::ExtractOp::create(builder, kb.loc, factors,
                                                  ArrayRef<int64_t>{r});
     Value oldSum = kb.load(op.getStateSum(), {row});
@@ -359,7 +338,7 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
     auto type = VectorType::get({width}, builder.getF32Type());
     SmallVector<Value> accumulators;
     for (int64_t r = 0; r < rows; ++r) {
-      Value row = kb.addi(queryRow, kb.idx(r));
+      Value row = kb.add(queryRow, kb.idx(r));
       Value acc = kb.vload(type, op.getStateAcc(), {row, kb.idx(start)});
       accumulators.push_back(kb.mulf(acc, kb.broadcast(type, corrections[r])));
     }
@@ -369,7 +348,7 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
       builder.setInsertionPointToStart(jLoop.getBody());
       Value j = jLoop.getInductionVar();
       Value value =
-          kb.vload(type, op.getValue(), {kb.addi(keyStart, j), kb.idx(start)});
+          kb.vload(type, op.getValue(), {kb.add(keyStart, j), kb.idx(start)});
       SmallVector<Value> next;
       for (int64_t r = 0; r < rows; ++r) {
         Value p = kb.broadcast(type, kb.load(probabilities, {kb.idx(r), j}));
@@ -378,7 +357,7 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
       scf::YieldOp::create(builder, loc, next);
     }
     for (int64_t r = 0; r < rows; ++r) {
-      Value row = kb.addi(queryRow, kb.idx(r));
+      Value row = kb.add(queryRow, kb.idx(r));
       kb.vstore(jLoop.getResult(r), op.getStateAcc(), {row, kb.idx(start)});
     }
   }
@@ -409,7 +388,7 @@ LogicalResult SegmentAttentionLowering::lower() {
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToStart(keyBlocks.getBody());
   Value keyStart = keyBlocks.getInductionVar();
-  Value keyCount = kb.mini(tileKeys, kb.subi(numKeys, keyStart));
+  Value keyCount = kb.min(tileKeys, kb.sub(numKeys, keyStart));
   emitPackKeys(keyStart, numKeys);
 
   // Per key vector: validity (inside the segment's selection) and the key
@@ -420,7 +399,7 @@ LogicalResult SegmentAttentionLowering::lower() {
   Value countVector =
       vector::BroadcastOp::create(builder, loc, i32Vector, count32);
   SmallVector<Value> keyValid, keyBias;
-  Value lastKey = kb.subi(numKeys, kb.idx(1));
+  Value lastKey = kb.sub(numKeys, kb.idx(1));
   for (int64_t v = 0; v < numKeyVectors; ++v) {
     SmallVector<int32_t> lanes;
     for (int64_t e = 0; e < options.vectorWidth; ++e)
@@ -432,8 +411,8 @@ LogicalResult SegmentAttentionLowering::lower() {
     if (Value bias = op.getKeyBias()) {
       SmallVector<Value> elements;
       for (int64_t e = 0; e < options.vectorWidth; ++e) {
-        Value key = kb.mini(
-            kb.addi(keyStart, kb.idx(v * options.vectorWidth + e)), lastKey);
+        Value key = kb.min(
+            kb.add(keyStart, kb.idx(v * options.vectorWidth + e)), lastKey);
         elements.push_back(kb.load(bias, {key}));
       }
       Value vector =
@@ -450,12 +429,12 @@ LogicalResult SegmentAttentionLowering::lower() {
     Value past = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ugt,
                                        keyStart, queryStart);
     Value zero = kb.idx(0);
-    Value skipped = kb.mini(kb.subi(keyStart, queryStart), numQueries);
+    Value skipped = kb.min(kb.sub(keyStart, queryStart), numQueries);
     firstQuery = kb.select(past, skipped, zero);
   }
   Value tileRows = kb.idx(options.tileQueries);
-  Value remaining = kb.subi(numQueries, firstQuery);
-  Value mainEnd = kb.addi(
+  Value remaining = kb.sub(numQueries, firstQuery);
+  Value mainEnd = kb.add(
       firstQuery,
       arith::MulIOp::create(
           builder, loc,
@@ -504,13 +483,13 @@ LogicalResult lowerWriteStates(WriteStatesOp op,
   for (size_t s = 0; s < numStates; ++s) {
     Value max = kb.load(op.getStateMaxes()[s], {row});
     Value sum = kb.load(op.getStateSums()[s], {row});
-    Value seen = kb.cmpf(arith::CmpFPredicate::OGT, sum, zero);
+    Value seen = kb.fcmp(arith::CmpFPredicate::OGT, sum, zero);
     max = kb.select(seen, max, negInf);
     maxes.push_back(max);
     sums.push_back(sum);
-    mixMax = kb.maxf(mixMax, max);
+    mixMax = kb.maxnumf(mixMax, max);
   }
-  Value none = kb.cmpf(arith::CmpFPredicate::OEQ, mixMax, negInf);
+  Value none = kb.fcmp(arith::CmpFPredicate::OEQ, mixMax, negInf);
   Value shift = kb.select(none, zero, mixMax);
   SmallVector<Value> weights;
   Value denominator = zero;

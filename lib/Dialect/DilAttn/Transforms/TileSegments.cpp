@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dilattn/Dialect/DilAttn/Transforms/Passes.h"
+#include "dilattn/Dialect/Utils/ArithEmitter.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -34,35 +35,6 @@ using namespace mlir;
 using namespace mlir::dilattn;
 
 namespace {
-
-/// Index arithmetic at one insertion point.
-struct IndexBuilder {
-  OpBuilder &b;
-  Location loc;
-
-  Value c(int64_t value) {
-    return arith::ConstantIndexOp::create(b, loc, value);
-  }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
-  Value div(Value x, Value y) { return arith::DivUIOp::create(b, loc, x, y); }
-  Value rem(Value x, Value y) { return arith::RemUIOp::create(b, loc, x, y); }
-  Value ceilDiv(Value x, Value y) {
-    return arith::CeilDivUIOp::create(b, loc, x, y);
-  }
-  Value min(Value x, Value y) { return arith::MinUIOp::create(b, loc, x, y); }
-  Value max(Value x, Value y) { return arith::MaxUIOp::create(b, loc, x, y); }
-  Value lt(Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
-  }
-  Value eq(Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
-  }
-  Value dim(Value memref, int64_t index) {
-    return memref::DimOp::create(b, loc, memref, index);
-  }
-};
 
 /// A rank-reducing strided subview: `sizes` entries equal to 1 at positions
 /// in `dropDims` are dropped from the result type.
@@ -85,7 +57,7 @@ struct TileWriteDilatedAttention {
   WriteDilatedAttentionOp op;
   OpBuilder &b;
   Location loc;
-  IndexBuilder ix;
+  ArithEmitter ix;
   int64_t headDim;
   int64_t blockSize;
 
@@ -109,12 +81,12 @@ private:
 
 Value TileWriteDilatedAttention::groupOf(Value head, Value numHeads,
                                          int64_t numPatterns) {
-  Value k = ix.c(numPatterns);
+  Value k = ix.idx(numPatterns);
   Value base = ix.div(numHeads, k);
   Value extra = ix.rem(numHeads, k);
-  Value large = ix.add(base, ix.c(1));
+  Value large = ix.add(base, ix.idx(1));
   Value largeHeads = ix.mul(extra, large);
-  Value inLarge = ix.lt(head, largeHeads);
+  Value inLarge = ix.ult(head, largeHeads);
   Value groupLarge = ix.div(head, large);
   // base >= 1 in grouped mode (H >= k is verified), so this divides safely.
   Value groupSmall = ix.add(extra, ix.div(ix.sub(head, largeHeads), base));
@@ -125,10 +97,10 @@ Value TileWriteDilatedAttention::offsetOf(int64_t pattern, Value head,
                                           Value numHeads) {
   int64_t rate = op.getDilationRates()[pattern];
   if (op.getMode() == AttentionMode::grouped)
-    return ix.c(pattern % rate);
+    return ix.idx(pattern % rate);
   if (op.getOffsetRule() == OffsetRule::cyclic)
-    return ix.rem(head, ix.c(rate));
-  return ix.div(head, ix.ceilDiv(numHeads, ix.c(rate)));
+    return ix.rem(head, ix.idx(rate));
+  return ix.div(head, ix.ceilDiv(numHeads, ix.idx(rate)));
 }
 
 void TileWriteDilatedAttention::emitPattern(int64_t pattern, Value batch,
@@ -137,7 +109,7 @@ void TileWriteDilatedAttention::emitPattern(int64_t pattern, Value batch,
                                             const BlockState &state) {
   int64_t length = op.getSegmentLengths()[pattern];
   int64_t rate = op.getDilationRates()[pattern];
-  Value w = ix.c(length), r = ix.c(rate), one = ix.c(1);
+  Value w = ix.idx(length), r = ix.idx(rate), one = ix.idx(1);
   Value offset = offsetOf(pattern, head, numHeads);
   Value firstSegment = ix.div(x0, w);
   Value endSegment = ix.add(ix.div(ix.sub(x1, one), w), one);
@@ -151,12 +123,12 @@ void TileWriteDilatedAttention::emitPattern(int64_t pattern, Value batch,
   Value hi = ix.min(x1, segmentEnd);
   // Empty selections: the offset at or past the segment's end, or no
   // selected query in this block.
-  auto nonEmpty = scf::IfOp::create(b, loc, ix.lt(lo, hi), false);
+  auto nonEmpty = scf::IfOp::create(b, loc, ix.ult(lo, hi), false);
   b.setInsertionPointToStart(nonEmpty.thenBlock());
   Value firstQuery = ix.ceilDiv(ix.sub(lo, p0), r);
   Value endQuery = ix.ceilDiv(ix.sub(hi, p0), r);
   auto hasQueries =
-      scf::IfOp::create(b, loc, ix.lt(firstQuery, endQuery), false);
+      scf::IfOp::create(b, loc, ix.ult(firstQuery, endQuery), false);
   b.setInsertionPointToStart(hasQueries.thenBlock());
   Value numQueries = ix.sub(endQuery, firstQuery);
   Value numKeys = ix.ceilDiv(ix.sub(segmentEnd, p0), r);
@@ -215,15 +187,15 @@ LogicalResult TileWriteDilatedAttention::rewrite() {
   b.setInsertionPoint(op);
   int64_t numPatterns = op.getNumPatterns();
   bool grouped = op.getMode() == AttentionMode::grouped;
-  Value batchSize = ix.dim(op.getQuery(), 0);
-  Value seqLen = ix.dim(op.getQuery(), 1);
-  Value numHeads = ix.dim(op.getQuery(), 2);
-  Value block = ix.c(blockSize);
+  Value batchSize = memref::DimOp::create(b, loc, op.getQuery(), 0);
+  Value seqLen = memref::DimOp::create(b, loc, op.getQuery(), 1);
+  Value numHeads = memref::DimOp::create(b, loc, op.getQuery(), 2);
+  Value block = ix.idx(blockSize);
   Value numBlocks = ix.ceilDiv(seqLen, block);
   Value begin = op.getItemBegin();
   Value end = op.getItemEnd();
   if (!begin) {
-    begin = ix.c(0);
+    begin = ix.idx(0);
     end = ix.mul(ix.mul(batchSize, numHeads), numBlocks);
   }
 
@@ -239,7 +211,7 @@ LogicalResult TileWriteDilatedAttention::rewrite() {
     state.acc = memref::AllocaOp::create(b, loc, accType);
   }
 
-  auto items = scf::ForOp::create(b, loc, begin, end, ix.c(1));
+  auto items = scf::ForOp::create(b, loc, begin, end, ix.idx(1));
   b.setInsertionPointToStart(items.getBody());
   Value item = items.getInductionVar();
   Value blockIndex = ix.rem(item, numBlocks);
@@ -261,7 +233,7 @@ LogicalResult TileWriteDilatedAttention::rewrite() {
   if (grouped) {
     Value group = groupOf(head, numHeads, numPatterns);
     for (int64_t i = 0; i < numPatterns; ++i) {
-      auto inGroup = scf::IfOp::create(b, loc, ix.eq(group, ix.c(i)), false);
+      auto inGroup = scf::IfOp::create(b, loc, ix.eq(group, ix.idx(i)), false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(inGroup.thenBlock());
       emitPattern(i, batch, head, numHeads, seqLen, x0, x1, states[0]);
