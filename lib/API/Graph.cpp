@@ -378,16 +378,6 @@ llvm::Expected<GraphValue> Graph::addInput(llvm::StringRef name,
   return impl->commit(argument);
 }
 
-static mlir::dilattn::AttentionMode toIR(AttentionMode mode) {
-  return mode == AttentionMode::LongNet ? mlir::dilattn::AttentionMode::longnet
-                                        : mlir::dilattn::AttentionMode::grouped;
-}
-
-static mlir::dilattn::OffsetRule toIR(OffsetRule rule) {
-  return rule == OffsetRule::Blocked ? mlir::dilattn::OffsetRule::blocked
-                                     : mlir::dilattn::OffsetRule::cyclic;
-}
-
 static mlir::FloatAttr scaleAttr(mlir::MLIRContext *context,
                                  const DilatedAttentionConfig &config) {
   if (!config.scale)
@@ -416,9 +406,9 @@ Graph::addDilatedAttention(const DilatedAttentionConfig &config,
   mlir::OpBuilder builder = impl->builder();
   auto op = mlir::dilattn::DilatedAttentionOp::create(
       builder, impl->loc(opName), q->getType(), *q, *k, *v, padding, attnMask,
-      config.segmentLengths, config.dilationRates, toIR(config.mode),
-      toIR(config.offsetRule), config.causal,
-      scaleAttr(impl->context.get(), config));
+      config.segmentLengths, config.dilationRates,
+      mlir::dilattn::toIR(config.mode), mlir::dilattn::toIR(config.offsetRule),
+      config.causal, scaleAttr(impl->context.get(), config));
   if (llvm::Error error = impl->verify(op, last, opName))
     return std::move(error);
   return impl->commit(op.getResult());
@@ -496,9 +486,9 @@ llvm::Expected<GraphValue> Graph::addMultiheadDilatedAttention(
       required[6].resolved, optional[0].resolved, optional[1].resolved,
       optional[2].resolved, optional[3].resolved, optional[4].resolved,
       optional[5].resolved, padding, attnMask, static_cast<uint64_t>(numHeads),
-      config.segmentLengths, config.dilationRates, toIR(config.mode),
-      toIR(config.offsetRule), config.causal,
-      scaleAttr(impl->context.get(), config),
+      config.segmentLengths, config.dilationRates,
+      mlir::dilattn::toIR(config.mode), mlir::dilattn::toIR(config.offsetRule),
+      config.causal, scaleAttr(impl->context.get(), config),
       llvm::APFloat(params.layerNormEps));
   if (llvm::Error error = impl->verify(op, last, opName))
     return std::move(error);

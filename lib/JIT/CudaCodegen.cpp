@@ -220,19 +220,15 @@ buildCudaKernelModule(mlir::MLIRContext &context, const KernelSpec &spec,
       spec.hasKeyPaddingMask ? entry->getArgument(next++) : Value();
   Value attnBiasArg = spec.hasAttnMask ? entry->getArgument(next++) : Value();
   const DilatedAttentionConfig &config = spec.config;
-  auto mode = config.mode == AttentionMode::LongNet
-                  ? mlir::dilattn::AttentionMode::longnet
-                  : mlir::dilattn::AttentionMode::grouped;
-  auto offsetRule = config.offsetRule == OffsetRule::Blocked
-                        ? mlir::dilattn::OffsetRule::blocked
-                        : mlir::dilattn::OffsetRule::cyclic;
   mlir::dilattn::WriteDilatedAttentionOp::create(
       b, loc, entry->getArgument(0), entry->getArgument(1),
       entry->getArgument(2), keyBiasArg, attnBiasArg, entry->getArgument(3),
       Value(), Value(), b.getDenseI64ArrayAttr(config.segmentLengths),
       b.getDenseI64ArrayAttr(config.dilationRates),
-      mlir::dilattn::AttentionModeAttr::get(&context, mode),
-      mlir::dilattn::OffsetRuleAttr::get(&context, offsetRule),
+      mlir::dilattn::AttentionModeAttr::get(&context,
+                                            mlir::dilattn::toIR(config.mode)),
+      mlir::dilattn::OffsetRuleAttr::get(
+          &context, mlir::dilattn::toIR(config.offsetRule)),
       config.causal ? b.getUnitAttr() : nullptr,
       config.scale ? b.getF64FloatAttr(*config.scale) : nullptr,
       // Block size is a CPU notion; the GPU conversion tiles itself.

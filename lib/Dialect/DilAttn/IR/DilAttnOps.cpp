@@ -13,6 +13,7 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/ErrorHandling.h"
 
 #include <cmath>
 #include <limits>
@@ -70,6 +71,46 @@ static ::dilattn::DilatedAttentionSignature attentionSignature(OpTy op) {
   return signature;
 }
 
+AttentionMode mlir::dilattn::toIR(::dilattn::AttentionMode mode) {
+  switch (mode) {
+  case ::dilattn::AttentionMode::Grouped:
+    return AttentionMode::grouped;
+  case ::dilattn::AttentionMode::LongNet:
+    return AttentionMode::longnet;
+  }
+  llvm_unreachable("unknown attention mode");
+}
+
+OffsetRule mlir::dilattn::toIR(::dilattn::OffsetRule rule) {
+  switch (rule) {
+  case ::dilattn::OffsetRule::Cyclic:
+    return OffsetRule::cyclic;
+  case ::dilattn::OffsetRule::Blocked:
+    return OffsetRule::blocked;
+  }
+  llvm_unreachable("unknown offset rule");
+}
+
+::dilattn::AttentionMode mlir::dilattn::fromIR(AttentionMode mode) {
+  switch (mode) {
+  case AttentionMode::grouped:
+    return ::dilattn::AttentionMode::Grouped;
+  case AttentionMode::longnet:
+    return ::dilattn::AttentionMode::LongNet;
+  }
+  llvm_unreachable("unknown attention mode");
+}
+
+::dilattn::OffsetRule mlir::dilattn::fromIR(OffsetRule rule) {
+  switch (rule) {
+  case OffsetRule::cyclic:
+    return ::dilattn::OffsetRule::Cyclic;
+  case OffsetRule::blocked:
+    return ::dilattn::OffsetRule::Blocked;
+  }
+  llvm_unreachable("unknown offset rule");
+}
+
 static ::dilattn::DilatedAttentionConfig
 makeConfig(ArrayRef<int64_t> segmentLengths, ArrayRef<int64_t> dilationRates,
            AttentionMode mode, OffsetRule offsetRule, bool causal,
@@ -77,12 +118,8 @@ makeConfig(ArrayRef<int64_t> segmentLengths, ArrayRef<int64_t> dilationRates,
   ::dilattn::DilatedAttentionConfig config;
   config.segmentLengths.assign(segmentLengths.begin(), segmentLengths.end());
   config.dilationRates.assign(dilationRates.begin(), dilationRates.end());
-  config.mode = mode == AttentionMode::longnet
-                    ? ::dilattn::AttentionMode::LongNet
-                    : ::dilattn::AttentionMode::Grouped;
-  config.offsetRule = offsetRule == OffsetRule::blocked
-                          ? ::dilattn::OffsetRule::Blocked
-                          : ::dilattn::OffsetRule::Cyclic;
+  config.mode = fromIR(mode);
+  config.offsetRule = fromIR(offsetRule);
   config.causal = causal;
   if (scale)
     config.scale = scale->convertToDouble();

@@ -18,6 +18,17 @@
 #include "dilattn/Dialect/DilAttn/IR/DilAttnDialect.h.inc"
 #include "dilattn/Dialect/DilAttn/IR/DilAttnEnums.h.inc"
 
+namespace mlir::dilattn {
+
+/// The dialect's enums for the problem description's (dilattn/Support) and
+/// back: the one mapping that the verifiers, the JIT and the APIs use.
+AttentionMode toIR(::dilattn::AttentionMode mode);
+OffsetRule toIR(::dilattn::OffsetRule rule);
+::dilattn::AttentionMode fromIR(AttentionMode mode);
+::dilattn::OffsetRule fromIR(OffsetRule rule);
+
+} // namespace mlir::dilattn
+
 #define GET_ATTRDEF_CLASSES
 #include "dilattn/Dialect/DilAttn/IR/DilAttnAttrs.h.inc"
 
