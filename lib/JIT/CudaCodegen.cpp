@@ -12,6 +12,7 @@
 
 #include "DiagnosticCollector.h"
 
+#include "dilattn/Conversion/DilAttnToGPU/DilAttnToGPU.h"
 #include "dilattn/Dialect/DilAttn/IR/DilAttn.h"
 #include "dilattn/InitAll.h"
 #include "dilattn/Pipelines/Pipelines.h"
@@ -40,8 +41,7 @@ using namespace dilattn;
 using namespace dilattn::jit;
 
 llvm::ArrayRef<int64_t> dilattn::jit::cudaSupportedHeadDims() {
-  static const int64_t dims[] = {64, 128};
-  return dims;
+  return mlir::dilattn::cuda::supportedHeadDims();
 }
 
 static std::optional<std::string> findPtxas() {

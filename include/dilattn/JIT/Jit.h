@@ -201,7 +201,8 @@ assemblePtx(llvm::StringRef ptx, llvm::StringRef chip);
 /// "ptxas <version>" of the ptxas compileCudaKernelImage uses, or "none".
 std::string ptxasVersion();
 
-/// The head dims target cuda runs, for messages and checks.
+/// The head dims target cuda runs, for messages and checks (those of
+/// dilattn-convert-to-gpu).
 llvm::ArrayRef<int64_t> cudaSupportedHeadDims();
 
 /// Initialises LLVM's native target once per process.

@@ -30,8 +30,8 @@
 
 #include "KernelEmitter.h"
 
+#include "dilattn/Conversion/DilAttnToGPU/DilAttnToGPU.h"
 #include "dilattn/Dialect/DilAttn/Transforms/Passes.h"
-
 #include "dilattn/Support/Problem.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -98,10 +98,13 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
     return op.emitOpError("element type ")
            << element << " is not supported by target cuda (supported: f16, "
            << "bf16, f32)";
-  if (headDim != 64 && headDim != 128)
-    return op.emitOpError("head dim ")
-           << headDim << " is not supported by target cuda (supported: 64, "
-           << "128)";
+  if (!llvm::is_contained(supportedHeadDims(), headDim)) {
+    InFlightDiagnostic diagnostic =
+        op.emitOpError("head dim ")
+        << headDim << " is not supported by target cuda (supported: ";
+    llvm::interleaveComma(supportedHeadDims(), diagnostic);
+    return diagnostic << ")";
+  }
   for (Value operand : {op.getKey(), op.getValue(), op.getOutput()}) {
     auto type = cast<MemRefType>(operand.getType());
     if (type.getElementType() != element)
