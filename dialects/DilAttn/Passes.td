@@ -177,8 +177,8 @@ def DilAttnConvertToGPU : Pass<"dilattn-convert-to-gpu", "ModuleOp"> {
     Kernels are persistent: each block loops over work items with a stride
     of the grid size, so any grid size is correct; the host code emitted
     here launches one block per work item, the dilattn runtime as many as
-    fit on the device at once. Kernels carry `gpu.known_block_size` and
-    `dilattn.dynamic_shared_memory` (bytes).
+    fit on the device at once. Kernels carry `gpu.known_block_size`; each
+    launch passes the kernel's dynamic shared memory (bytes).
   }];
   let options =
       [Option<"tileQueries", "tile-queries", "int64_t", /*default=*/"0",

@@ -250,8 +250,6 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
                   builder.getUnitAttr());
     int32_t threads = static_cast<int32_t>(plan.threads());
     func.setKnownBlockSizeAttr(builder.getDenseI32ArrayAttr({threads, 1, 1}));
-    func->setAttr("dilattn.dynamic_shared_memory",
-                  builder.getI64IntegerAttr(plan.sharedMemoryBytes()));
     // Ask for the register budget of two blocks per multiprocessor; the f32
     // kernel (256 threads, q, o and a block of scores in registers) needs
     // more than 128 registers for D = 128 and takes one.

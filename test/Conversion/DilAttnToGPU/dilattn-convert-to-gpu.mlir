@@ -8,11 +8,12 @@
 // CHECK-SAME:    (%[[Q:[a-z0-9]+]]: memref<2x1000x6x64xbf16>
 // CHECK:         %[[QC:.*]] = memref.cast %[[Q]] : memref<2x1000x6x64xbf16> to memref<?x?x?x64xbf16, strided<[?, ?, ?, 1], offset: ?>>
 // CHECK:         scf.if
-// CHECK:           gpu.launch_func @grouped__dilattn_gpu::@grouped_kernel0 blocks in ({{.*}}) threads in ({{.*}}) dynamic_shared_memory_size %{{.*}} args(%[[QC]] : {{.*}})
+// CHECK:           %[[SMEM:.*]] = arith.constant 46080 : i32
+// CHECK:           gpu.launch_func @grouped__dilattn_gpu::@grouped_kernel0 blocks in ({{.*}}) threads in ({{.*}}) dynamic_shared_memory_size %[[SMEM]] args(%[[QC]] : {{.*}})
 // CHECK-NOT:     gpu.launch_func
 // CHECK:         return
 // CHECK:       gpu.module @grouped__dilattn_gpu
-// CHECK:         gpu.func @grouped_kernel0({{.*}}) kernel attributes {dilattn.dynamic_shared_memory = 46080 : i64, known_block_size = array<i32: 128, 1, 1>, nvvm.minctasm = 2 : i32}
+// CHECK:         gpu.func @grouped_kernel0({{.*}}) kernel attributes {known_block_size = array<i32: 128, 1, 1>, nvvm.minctasm = 2 : i32}
 // CHECK-DAG:       gpu.dynamic_shared_memory
 // CHECK-DAG:       gpu.grid_dim x
 // CHECK:           scf.for
@@ -62,8 +63,9 @@ func.func @longnet(%q: memref<1x?x4x128xf16>, %k: memref<1x?x4x128xf16>,
 // rows), blocks of 16 keys and values in shared memory (2 x 16 x 64 f32),
 // vector FMAs, a quad reduction of the dot products, no tensor cores.
 // CHECK-LABEL: func.func @f32
-// CHECK:         gpu.launch_func @f32__dilattn_gpu::@f32_kernel0 {{.*}} threads in (%{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size %{{.*}}
-// CHECK:       gpu.func @f32_kernel0({{.*}}) kernel attributes {dilattn.dynamic_shared_memory = 8192 : i64, known_block_size = array<i32: 256, 1, 1>
+// CHECK:         %[[SMEM:.*]] = arith.constant 8192 : i32
+// CHECK:         gpu.launch_func @f32__dilattn_gpu::@f32_kernel0 {{.*}} threads in (%{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size %[[SMEM]]
+// CHECK:       gpu.func @f32_kernel0({{.*}}) kernel attributes {known_block_size = array<i32: 256, 1, 1>
 // CHECK-NOT:     nvvm.mma.sync
 // CHECK-NOT:     math.
 // CHECK:         gpu.dynamic_shared_memory
