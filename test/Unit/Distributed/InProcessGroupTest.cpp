@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dilattn/Distributed/Communicator.h"
+#include "dilattn/Support/Error.h"
 
 #include "gtest/gtest.h"
 
@@ -149,6 +150,20 @@ TEST(InProcessGroup, AnAbortedRankReleasesTheOthers) {
     EXPECT_NE(errors[rank].find("rank 2 failed: out of memory"),
               std::string::npos)
         << "rank " << rank << ": " << errors[rank];
+}
+
+TEST(InProcessGroup, FailuresCarryTheRuntimeCode) {
+  Group group = createInProcessGroup(2, std::chrono::milliseconds(50));
+  int value = 1, all[2];
+  llvm::Error error = group[0]->allGather(&value, sizeof(value), all);
+  ASSERT_TRUE(bool(error));
+  bool sawDilAttnError = false;
+  llvm::handleAllErrors(
+      std::move(error), [&](const dilattn::DilAttnError &payload) {
+        sawDilAttnError = true;
+        EXPECT_EQ(payload.getCode(), dilattn::ErrorCode::Runtime);
+      });
+  EXPECT_TRUE(sawDilAttnError);
 }
 
 } // namespace
