@@ -19,9 +19,8 @@ def DilAttn_Dialect : Dialect {
     A pattern `(w, r)` cuts the sequence into segments of length `w` and keeps
     every `r`-th position of each segment, starting at a per-head offset.
     Inputs use the `(B, N, H, D)` layout (batch, sequence, heads, head dim).
-    The exact semantics are those of the project's contract
-    (docs/Contract.md); the numbered constraints each op checks are listed
-    in `docs/Constraints.md`.
+    The exact semantics are those of the project's contract (docs/Contract.md); the
+    numbered constraints each op checks are listed in `docs/Constraints.md`.
   }];
   let useDefaultAttributePrinterParser = 1;
   let hasConstantMaterializer = 1;

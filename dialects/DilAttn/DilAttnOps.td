@@ -21,8 +21,8 @@ def DilAttn_DilatedAttentionOp : DilAttn_Op<"dilated_attention",
     [Pure, AttrSizedOperandSegments]> {
   let summary = "dilated attention over (B, N, H, D) tensors";
   let description = [{
-    Computes dilated attention (docs/Contract.md section 1) of `query`, `key`
-    and `value`, all of shape `(B, N, H, D)`. Pattern `i` is
+    Computes dilated attention (docs/Contract.md section 1) of `query`, `key` and
+    `value`, all of shape `(B, N, H, D)`. Pattern `i` is
     `(segment_lengths[i], dilation_rates[i])`: it cuts the sequence into
     segments of that length (the last one may be shorter) and, in each
     segment, keeps every `r`-th position from the head's offset on. Queries
@@ -163,8 +163,8 @@ def DilAttn_MultiheadDilatedAttentionOp
                  [Pure, AttrSizedOperandSegments]> {
   let summary = "multi-head dilated attention block (MAGNETO / LongNet)";
   let description = [{
-    The multi-head block of docs/Contract.md section 2 on `(B, N, E)` inputs
-    with `E = num_heads * D`:
+    The multi-head block of docs/Contract.md section 2 on `(B, N, E)` inputs with
+    `E = num_heads * D`:
 
     `out = Wo-linear(LN(merge(DA(split(Wq-linear(query)),
     split(Wk-linear(key)), split(Wv-linear(value))))))`
