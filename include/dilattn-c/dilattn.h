@@ -57,8 +57,9 @@ typedef DILATTN_ENUM(dilattn_status) {
   /* A malformed argument: a negative size, a size product that overflows
    * int64, a rank out of range, an unknown enum value. */
   DILATTN_ERROR_INVALID_ARGUMENT = 2,
-  /* The call breaks a rule of the contract (docs/Contract.md section 4): the message
-   * names the rule and the values, as the C++ API and IR verifier do. */
+  /* The call breaks a rule of the contract (docs/Contract.md section 4): the
+   * message names the rule and the values, as the C++ API and IR verifier
+   * do. */
   DILATTN_ERROR_INVALID_CALL = 3,
   /* The target cannot run the call: a head dim or element type it does not
    * support (the message says which ones it does). */
@@ -74,7 +75,8 @@ typedef DILATTN_ENUM(dilattn_status) {
   DILATTN_ERROR_INTERNAL = 9
 } dilattn_status;
 
-/* How the patterns of a call are spread over heads (docs/Contract.md section 1). */
+/* How the patterns of a call are spread over heads (docs/Contract.md
+ * section 1). */
 typedef DILATTN_ENUM(dilattn_mode) {
   DILATTN_MODE_GROUPED = 0, /* default */
   DILATTN_MODE_LONGNET = 1
