@@ -4,14 +4,13 @@
 
 #include "dilattn/API/CudaDilatedAttention.h"
 #include "dilattn/Pipelines/CudaKernelChoice.h"
+#include "dilattn/Runtime/CudaProgramRunner.h"
 #include "dilattn/Runtime/CudaRuntime.h"
 #include "dilattn/Support/Error.h"
 
-#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <list>
-#include <map>
 #include <mutex>
 
 using namespace dilattn;
@@ -19,167 +18,27 @@ namespace cuda = dilattn::runtime::cuda;
 
 namespace dilattn::detail {
 
-/// A program's images loaded into one device context.
-struct LoadedProgram {
-  std::vector<cuda::Module> modules;
-  /// One per launch, in order.
-  std::vector<cuda::Function> functions;
-};
-
+/// A compiled program and its runner (loaded images, pooled temporaries).
 class CudaGraph {
 public:
   explicit CudaGraph(std::unique_ptr<jit::CudaProgram> program)
-      : program(std::move(program)) {}
+      : runner(std::shared_ptr<const jit::CudaProgram>(std::move(program))) {}
 
-  const jit::CudaProgram &getProgram() const { return *program; }
+  const jit::CudaProgram &getProgram() const { return runner.program(); }
 
-  llvm::Expected<const LoadedProgram *> load(cuda::Context &context);
-  /// With `launchMs`, times every launch with a pair of events (one entry
-  /// per launch, in order).
+  /// Runs and waits. With `launchMs`, times every launch with a pair of
+  /// events (one entry per launch, in order).
   llvm::Error run(cuda::Context &context, llvm::ArrayRef<uint64_t> inputs,
                   llvm::ArrayRef<uint64_t> outputs, cuda::Stream &stream,
-                  std::vector<double> *launchMs = nullptr);
+                  std::vector<double> *launchMs = nullptr) {
+    cuda::CudaRunOptions options;
+    options.launchMs = launchMs;
+    return runner.run(context, inputs, outputs, stream, options).takeError();
+  }
 
 private:
-  std::unique_ptr<jit::CudaProgram> program;
-  std::mutex mutex;
-  std::map<int, std::unique_ptr<LoadedProgram>> loaded;
-  std::map<int, std::vector<std::vector<cuda::DeviceBuffer>>> idleTemporaries;
+  cuda::CudaProgramRunner runner;
 };
-
-llvm::Expected<const LoadedProgram *> CudaGraph::load(cuda::Context &context) {
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = loaded.find(context.ordinal());
-  if (it != loaded.end())
-    return it->second.get();
-  auto entry = std::make_unique<LoadedProgram>();
-  for (const jit::CudaProgram::Image &image : program->images) {
-    auto module = cuda::Module::load(context, image.bytes);
-    if (!module)
-      return module.takeError();
-    entry->modules.push_back(std::move(*module));
-  }
-  for (const jit::CudaProgramLaunch &launch : program->launches) {
-    auto function = entry->modules[launch.image].getFunction(launch.kernelName);
-    if (!function)
-      return function.takeError();
-    if (launch.dynamicSharedBytes > 48 * 1024)
-      if (llvm::Error error = function->setMaxDynamicSharedMemory(
-              static_cast<int>(launch.dynamicSharedBytes)))
-        return std::move(error);
-    entry->functions.push_back(std::move(*function));
-  }
-  const LoadedProgram *result = entry.get();
-  loaded.emplace(context.ordinal(), std::move(entry));
-  return result;
-}
-
-llvm::Error CudaGraph::run(cuda::Context &context,
-                           llvm::ArrayRef<uint64_t> inputs,
-                           llvm::ArrayRef<uint64_t> outputs,
-                           cuda::Stream &stream,
-                           std::vector<double> *launchMs) {
-  auto loadedProgram = load(context);
-  if (!loadedProgram)
-    return loadedProgram.takeError();
-  // A set of temporaries no other run is using: taken from the pool of
-  // this device, or allocated, and given back after the run.
-  std::vector<cuda::DeviceBuffer> temporaries;
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    std::vector<std::vector<cuda::DeviceBuffer>> &pool =
-        idleTemporaries[context.ordinal()];
-    if (!pool.empty()) {
-      temporaries = std::move(pool.back());
-      pool.pop_back();
-    }
-  }
-  if (temporaries.empty())
-    for (uint64_t bytes : program->temporaryBytes) {
-      auto buffer = cuda::DeviceBuffer::allocate(context, bytes);
-      if (!buffer)
-        return buffer.takeError();
-      temporaries.push_back(std::move(*buffer));
-    }
-  llvm::scope_exit giveBack([&] {
-    if (temporaries.empty())
-      return;
-    std::lock_guard<std::mutex> lock(mutex);
-    std::vector<std::vector<cuda::DeviceBuffer>> &pool =
-        idleTemporaries[context.ordinal()];
-    // Runs at once rarely exceed a few; keep that many sets at most.
-    if (pool.size() < 4)
-      pool.push_back(std::move(temporaries));
-  });
-  auto address = [&](const jit::CudaBufferRef &ref) -> uint64_t {
-    switch (ref.kind) {
-    case jit::CudaBufferRef::Kind::Input:
-      return inputs[ref.index];
-    case jit::CudaBufferRef::Kind::Output:
-      return outputs[ref.index];
-    case jit::CudaBufferRef::Kind::Temporary:
-      return temporaries[ref.index].address();
-    }
-    return 0;
-  };
-  llvm::Error status = llvm::Error::success();
-  std::vector<cuda::Event> events;
-  if (launchMs)
-    for (size_t i = 0; i <= program->launches.size(); ++i) {
-      auto event = cuda::Event::create(context);
-      if (!event)
-        return event.takeError();
-      events.push_back(std::move(*event));
-    }
-  size_t index = 0;
-  for (auto [launch, function] :
-       llvm::zip_equal(program->launches, (*loadedProgram)->functions)) {
-    if (launchMs && index == 0)
-      if ((status = events[0].record(stream)))
-        break;
-    cuda::KernelParams params;
-    for (const jit::CudaKernelArg &arg : launch.args) {
-      if (arg.isMemRef) {
-        uint64_t base = address(arg.buffer);
-        params.addMemRef(base, base, arg.offset, arg.sizes, arg.strides);
-      } else if (arg.scalarBytes == 4) {
-        params.addI32(
-            static_cast<int32_t>(static_cast<uint32_t>(arg.scalarBits)));
-      } else {
-        params.addI64(static_cast<int64_t>(arg.scalarBits));
-      }
-    }
-    llvm::SmallVector<void *> pointers = params.pointers();
-    cuda::Function callable = function;
-    status = callable.launch(
-        cuda::Dim3{launch.grid[0], launch.grid[1], launch.grid[2]},
-        cuda::Dim3{launch.block[0], launch.block[1], launch.block[2]},
-        launch.dynamicSharedBytes, stream, pointers);
-    if (status)
-      break;
-    ++index;
-    if (launchMs)
-      if ((status = events[index].record(stream)))
-        break;
-  }
-  // The temporaries go back to the pool on return: wait for the kernels
-  // that use them, also after a failed launch.
-  llvm::Error synchronized = stream.synchronize();
-  if (status) {
-    llvm::consumeError(std::move(synchronized));
-    return status;
-  }
-  if (synchronized || !launchMs)
-    return synchronized;
-  launchMs->clear();
-  for (size_t i = 0; i + 1 < events.size(); ++i) {
-    auto ms = cuda::Event::elapsedMs(events[i], events[i + 1]);
-    if (!ms)
-      return ms.takeError();
-    launchMs->push_back(*ms);
-  }
-  return llvm::Error::success();
-}
 
 const jit::CudaProgram &getProgram(const CudaGraph &graph) {
   return graph.getProgram();
@@ -209,6 +68,9 @@ public:
         jit::compileCudaProgram(source, sourceName, entry, chip, tuning);
     if (!program)
       return program.takeError();
+    // A program the runtime would refuse is a compiler bug.
+    if (llvm::Error error = cuda::checkProgram(**program))
+      return makeError(ErrorCode::Internal, llvm::toString(std::move(error)));
     std::lock_guard<std::mutex> lock(mutex);
     for (auto &[existing, graph] : entries)
       if (existing == key)
