@@ -1,6 +1,6 @@
-//===- CudaGraph.cpp - compiled graphs on target cuda ---------------------===//
+//===- CudaCompiledGraph.cpp - compiled graphs on target cuda -------------===//
 
-#include "CudaGraph.h"
+#include "CudaCompiledGraph.h"
 
 #include "dilattn/API/CudaDilatedAttention.h"
 #include "dilattn/Pipelines/CudaKernelChoice.h"
@@ -18,49 +18,23 @@ namespace cuda = dilattn::runtime::cuda;
 
 namespace dilattn::detail {
 
-/// A compiled program and its runner (loaded images, pooled temporaries).
-class CudaGraph {
-public:
-  explicit CudaGraph(std::unique_ptr<jit::CudaProgram> program)
-      : runner(std::shared_ptr<const jit::CudaProgram>(std::move(program))) {}
-
-  const jit::CudaProgram &getProgram() const { return runner.program(); }
-
-  /// Runs and waits. With `launchMs`, times every launch with a pair of
-  /// events (one entry per launch, in order).
-  llvm::Error run(cuda::Context &context, llvm::ArrayRef<uint64_t> inputs,
-                  llvm::ArrayRef<uint64_t> outputs, cuda::Stream &stream,
-                  std::vector<double> *launchMs = nullptr) {
-    cuda::CudaRunOptions options;
-    options.launchMs = launchMs;
-    return runner.run(context, inputs, outputs, stream, options).takeError();
-  }
-
-private:
-  cuda::CudaProgramRunner runner;
-};
-
-const jit::CudaProgram &getProgram(const CudaGraph &graph) {
-  return graph.getProgram();
-}
-
 namespace {
 /// Compiled CUDA programs by source, entry, chip and tuning; a few dozen
 /// kernel images each at most.
-class CudaGraphCache {
+class CudaProgramCache {
 public:
-  static CudaGraphCache &global() {
-    static CudaGraphCache *cache = new CudaGraphCache();
+  static CudaProgramCache &global() {
+    static CudaProgramCache *cache = new CudaProgramCache();
     return *cache;
   }
 
-  llvm::Expected<std::shared_ptr<CudaGraph>>
+  llvm::Expected<std::shared_ptr<cuda::CudaProgramRunner>>
   getOrCompile(const std::string &key, llvm::StringRef source,
                llvm::StringRef sourceName, llvm::StringRef entry,
                llvm::StringRef chip, const jit::CudaTuning &tuning,
                bool &compiled) {
     compiled = false;
-    if (std::shared_ptr<CudaGraph> found = lookup(key))
+    if (std::shared_ptr<cuda::CudaProgramRunner> found = lookup(key))
       return found;
     // Compiled without the lock (ptxas takes a while); two threads that
     // compile the same program at once keep the first one stored.
@@ -72,19 +46,20 @@ public:
     if (llvm::Error error = cuda::checkProgram(**program))
       return makeError(ErrorCode::Internal, llvm::toString(std::move(error)));
     std::lock_guard<std::mutex> lock(mutex);
-    for (auto &[existing, graph] : entries)
+    for (auto &[existing, runner] : entries)
       if (existing == key)
-        return graph;
+        return runner;
     compiled = true;
-    entries.emplace_front(key,
-                          std::make_shared<CudaGraph>(std::move(*program)));
+    entries.emplace_front(
+        key, std::make_shared<cuda::CudaProgramRunner>(
+                 std::shared_ptr<const jit::CudaProgram>(std::move(*program))));
     if (entries.size() > kCapacity)
       entries.pop_back();
     return entries.front().second;
   }
 
 private:
-  std::shared_ptr<CudaGraph> lookup(const std::string &key) {
+  std::shared_ptr<cuda::CudaProgramRunner> lookup(const std::string &key) {
     std::lock_guard<std::mutex> lock(mutex);
     for (auto it = entries.begin(); it != entries.end(); ++it) {
       if (it->first != key)
@@ -97,14 +72,15 @@ private:
 
   static constexpr size_t kCapacity = 32;
   std::mutex mutex;
-  std::list<std::pair<std::string, std::shared_ptr<CudaGraph>>> entries;
+  std::list<std::pair<std::string, std::shared_ptr<cuda::CudaProgramRunner>>>
+      entries;
 };
 } // namespace
 
-llvm::Expected<std::shared_ptr<CudaGraph>>
-getCudaGraph(llvm::StringRef source, llvm::StringRef sourceName,
-             llvm::StringRef entry, const GraphCompileOptions &options,
-             bool &compiled) {
+llvm::Expected<std::shared_ptr<cuda::CudaProgramRunner>>
+getCudaProgram(llvm::StringRef source, llvm::StringRef sourceName,
+               llvm::StringRef entry, const GraphCompileOptions &options,
+               bool &compiled) {
   std::string chip = options.cudaChip;
   if (chip.empty()) {
     if (llvm::Error error = checkCudaAvailable(options.device))
@@ -121,8 +97,8 @@ getCudaGraph(llvm::StringRef source, llvm::StringRef sourceName,
                     tuning.tileQueries, tuning.tileKeys, tuning.stages,
                     stringifyCudaKernelChoice(tuning.kernel))
           .str();
-  return CudaGraphCache::global().getOrCompile(key, source, sourceName, entry,
-                                               chip, tuning, compiled);
+  return CudaProgramCache::global().getOrCompile(key, source, sourceName, entry,
+                                                 chip, tuning, compiled);
 }
 
 static int64_t elementCount(const TensorSignature &type) {
@@ -162,11 +138,11 @@ static llvm::Error checkBuffers(const jit::CudaProgram &program,
   return llvm::Error::success();
 }
 
-llvm::Error runOnDeviceBuffers(CudaGraph &graph, int device,
+llvm::Error runOnDeviceBuffers(cuda::CudaProgramRunner &runner, int device,
                                llvm::ArrayRef<uint64_t> inputs,
                                llvm::ArrayRef<uint64_t> outputs, void *stream,
                                std::vector<double> *launchMs) {
-  if (llvm::Error error = checkBuffers(graph.getProgram(), inputs, outputs))
+  if (llvm::Error error = checkBuffers(runner.program(), inputs, outputs))
     return error;
   // The kernels read and write rows as 16-byte vectors. A misaligned buffer
   // fails the run (docs/embedding.md: DILATTN_ERROR_RUNTIME).
@@ -188,13 +164,15 @@ llvm::Error runOnDeviceBuffers(CudaGraph &graph, int device,
   if (!context)
     return context.takeError();
   cuda::Stream wrapped = cuda::Stream::wrap(stream, &*context);
-  return graph.run(*context, inputs, outputs, wrapped, launchMs);
+  cuda::CudaRunOptions runOptions;
+  runOptions.launchMs = launchMs;
+  return runner.run(*context, inputs, outputs, wrapped, runOptions).takeError();
 }
 
-llvm::Error runOnHostBuffers(CudaGraph &graph, int device,
+llvm::Error runOnHostBuffers(cuda::CudaProgramRunner &runner, int device,
                              llvm::ArrayRef<const void *> inputs,
                              llvm::ArrayRef<float *> outputs) {
-  const jit::CudaProgram &program = graph.getProgram();
+  const jit::CudaProgram &program = runner.program();
   if (llvm::Error error = checkBuffers(program, inputs, outputs))
     return error;
   if (llvm::Error error = checkCudaAvailable(device))
@@ -224,7 +202,8 @@ llvm::Error runOnHostBuffers(CudaGraph &graph, int device,
   }
   cuda::Stream stream = cuda::Stream::wrap(nullptr, &*context);
   if (llvm::Error error =
-          graph.run(*context, inputAddresses, outputAddresses, stream))
+          runner.run(*context, inputAddresses, outputAddresses, stream)
+              .takeError())
     return error;
   for (auto [index, data] : llvm::enumerate(outputs)) {
     size_t bytes = byteSize(program.outputs[index]);
