@@ -3,6 +3,7 @@
 #include "CudaCompiledGraph.h"
 
 #include "dilattn/API/CudaDilatedAttention.h"
+#include "dilattn/JIT/KernelCache.h"
 #include "dilattn/Pipelines/CudaKernelChoice.h"
 #include "dilattn/Runtime/CudaProgramRunner.h"
 #include "dilattn/Runtime/CudaRuntime.h"
@@ -10,72 +11,20 @@
 
 #include "llvm/Support/FormatVariadic.h"
 
-#include <list>
-#include <mutex>
-
 using namespace dilattn;
 namespace cuda = dilattn::runtime::cuda;
 
 namespace dilattn::detail {
 
-namespace {
-/// Compiled CUDA programs by source, entry, chip and tuning; a few dozen
-/// kernel images each at most.
-class CudaProgramCache {
-public:
-  static CudaProgramCache &global() {
-    static CudaProgramCache *cache = new CudaProgramCache();
-    return *cache;
-  }
-
-  llvm::Expected<std::shared_ptr<cuda::CudaProgramRunner>>
-  getOrCompile(const std::string &key, llvm::StringRef source,
-               llvm::StringRef sourceName, llvm::StringRef entry,
-               llvm::StringRef chip, const jit::CudaTuning &tuning,
-               bool &compiled) {
-    compiled = false;
-    if (std::shared_ptr<cuda::CudaProgramRunner> found = lookup(key))
-      return found;
-    // Compiled without the lock (ptxas takes a while); two threads that
-    // compile the same program at once keep the first one stored.
-    auto program =
-        jit::compileCudaProgram(source, sourceName, entry, chip, tuning);
-    if (!program)
-      return program.takeError();
-    // A program the runtime would refuse is a compiler bug.
-    if (llvm::Error error = cuda::checkProgram(**program))
-      return makeError(ErrorCode::Internal, llvm::toString(std::move(error)));
-    std::lock_guard<std::mutex> lock(mutex);
-    for (auto &[existing, runner] : entries)
-      if (existing == key)
-        return runner;
-    compiled = true;
-    entries.emplace_front(
-        key, std::make_shared<cuda::CudaProgramRunner>(
-                 std::shared_ptr<const jit::CudaProgram>(std::move(*program))));
-    if (entries.size() > kCapacity)
-      entries.pop_back();
-    return entries.front().second;
-  }
-
-private:
-  std::shared_ptr<cuda::CudaProgramRunner> lookup(const std::string &key) {
-    std::lock_guard<std::mutex> lock(mutex);
-    for (auto it = entries.begin(); it != entries.end(); ++it) {
-      if (it->first != key)
-        continue;
-      entries.splice(entries.begin(), entries, it);
-      return entries.front().second;
-    }
-    return nullptr;
-  }
-
-  static constexpr size_t kCapacity = 32;
-  std::mutex mutex;
-  std::list<std::pair<std::string, std::shared_ptr<cuda::CudaProgramRunner>>>
-      entries;
-};
-} // namespace
+/// Compiled CUDA programs (with their runners, which hold the loaded images)
+/// by source, entry, chip and tuning: the kernel cache's memory cache, so one
+/// locking discipline and single-flight compiles (two threads asking for one
+/// program compile it once). Bounded by the bytes of the images.
+static jit::MemoryCache<cuda::CudaProgramRunner> &programCache() {
+  static auto *cache =
+      new jit::MemoryCache<cuda::CudaProgramRunner>(size_t(64) << 20);
+  return *cache;
+}
 
 llvm::Expected<std::shared_ptr<cuda::CudaProgramRunner>>
 getCudaProgram(llvm::StringRef source, llvm::StringRef sourceName,
@@ -97,8 +46,29 @@ getCudaProgram(llvm::StringRef source, llvm::StringRef sourceName,
                     tuning.tileQueries, tuning.tileKeys, tuning.stages,
                     stringifyCudaKernelChoice(tuning.kernel))
           .str();
-  return CudaProgramCache::global().getOrCompile(key, source, sourceName, entry,
-                                                 chip, tuning, compiled);
+  compiled = false;
+  return programCache().getOrCreate(
+      key,
+      [&]() -> llvm::Expected<
+                jit::MemoryCache<cuda::CudaProgramRunner>::Created> {
+        // Compiled without the cache lock (ptxas takes a while).
+        auto program =
+            jit::compileCudaProgram(source, sourceName, entry, chip, tuning);
+        if (!program)
+          return program.takeError();
+        // A program the runtime would refuse is a compiler bug.
+        if (llvm::Error error = cuda::checkProgram(**program))
+          return makeError(ErrorCode::Internal,
+                           llvm::toString(std::move(error)));
+        size_t bytes = key.size();
+        for (const jit::CudaProgram::Image &image : (*program)->images)
+          bytes += image.bytes.size();
+        compiled = true;
+        return std::make_pair(
+            std::make_shared<cuda::CudaProgramRunner>(
+                std::shared_ptr<const jit::CudaProgram>(std::move(*program))),
+            bytes);
+      });
 }
 
 static int64_t elementCount(const TensorSignature &type) {
