@@ -134,7 +134,7 @@ llvm::Error runOnDeviceBuffers(cuda::CudaProgramRunner &runner, int device,
   if (!context)
     return context.takeError();
   cuda::Stream wrapped = cuda::Stream::wrap(stream, &*context);
-  cuda::CudaRunOptions runOptions;
+  cuda::ProgramRunOptions runOptions;
   runOptions.launchMs = launchMs;
   return runner.run(*context, inputs, outputs, wrapped, runOptions).takeError();
 }

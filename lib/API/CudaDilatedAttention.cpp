@@ -261,7 +261,7 @@ llvm::Expected<RunInfo> dilattn::cudaDilatedAttention(
   cuda::Stream stream = cuda::Stream::wrap(options.stream, &*context);
   // The workspace is freed on return: the runner waits for the kernels
   // that use it (and only then).
-  cuda::CudaRunOptions runOptions;
+  cuda::ProgramRunOptions runOptions;
   runOptions.wait = false;
   runOptions.poolTemporaries = false;
   auto blocks = runner->run(*context, launches, temporaryBytes, inputs, outputs,

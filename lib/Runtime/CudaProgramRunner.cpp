@@ -269,7 +269,7 @@ llvm::Expected<TensorMap> CudaProgramRunner::tensorMap(const CudaKernelArg &arg,
 llvm::Expected<uint64_t>
 CudaProgramRunner::run(Context &context, llvm::ArrayRef<uint64_t> inputs,
                        llvm::ArrayRef<uint64_t> outputs, Stream &stream,
-                       const CudaRunOptions &options) {
+                       const ProgramRunOptions &options) {
   return run(context, programData->launches, programData->temporaryBytes,
              inputs, outputs, stream, options);
 }
@@ -278,7 +278,7 @@ llvm::Expected<uint64_t> CudaProgramRunner::run(
     Context &context, llvm::ArrayRef<CudaProgramLaunch> launches,
     llvm::ArrayRef<uint64_t> temporaryBytes, llvm::ArrayRef<uint64_t> inputs,
     llvm::ArrayRef<uint64_t> outputs, Stream &stream,
-    const CudaRunOptions &options) {
+    const ProgramRunOptions &options) {
   // The kernels and grids of every launch, resolved before anything runs.
   llvm::SmallVector<std::pair<Function, Dim3>> prepared;
   {

@@ -49,7 +49,7 @@ llvm::Error packArguments(
         encode,
     KernelParams &params);
 
-struct CudaRunOptions {
+struct ProgramRunOptions {
   /// Wait for the launches before returning. A run with temporaries always
   /// waits (they go back to the pool).
   bool wait = true;
@@ -76,7 +76,7 @@ public:
   llvm::Expected<uint64_t> run(Context &context,
                                llvm::ArrayRef<uint64_t> inputs,
                                llvm::ArrayRef<uint64_t> outputs, Stream &stream,
-                               const CudaRunOptions &options = {});
+                               const ProgramRunOptions &options = {});
 
   /// Runs `launches` (kernels of this program's images, e.g. launches whose
   /// view sizes are known only per call) with temporaries of
@@ -86,7 +86,7 @@ public:
                                llvm::ArrayRef<uint64_t> temporaryBytes,
                                llvm::ArrayRef<uint64_t> inputs,
                                llvm::ArrayRef<uint64_t> outputs, Stream &stream,
-                               const CudaRunOptions &options = {});
+                               const ProgramRunOptions &options = {});
 
 private:
   struct Loaded;
