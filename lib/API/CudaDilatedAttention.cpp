@@ -3,6 +3,7 @@
 #include "dilattn/API/CudaDilatedAttention.h"
 #include "dilattn/Support/Error.h"
 
+#include "dilattn/Runtime/CudaProgramRunner.h"
 #include "dilattn/Runtime/CudaRuntime.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -49,73 +50,47 @@ llvm::Error dilattn::checkCudaAvailable(int device) {
 }
 
 namespace {
-/// A kernel image loaded into one device context, with the grid that fills
-/// the device (the kernels are persistent).
-struct LoadedKernel {
-  std::shared_ptr<const jit::CompiledCudaKernel> kernel;
-  cuda::Module module;
-  llvm::SmallVector<cuda::Function, 4> functions;
-  llvm::SmallVector<unsigned, 4> gridSizes;
-};
-
-/// Loaded images by (kernel, device): loading is a driver call worth doing
-/// once. Entries live as long as the process (kernels are few).
-class LoadedKernels {
+/// Runners by compiled kernel: each loads its image once per device. Entries
+/// live as long as the process (kernels are few).
+class KernelRunners {
 public:
-  llvm::Expected<const LoadedKernel *>
-  get(std::shared_ptr<const jit::CompiledCudaKernel> kernel,
-      cuda::Context &context) {
+  llvm::Expected<cuda::CudaProgramRunner &>
+  get(std::shared_ptr<const jit::CompiledCudaKernel> kernel) {
     std::lock_guard<std::mutex> lock(mutex);
-    auto key = std::make_pair(kernel.get(), context.ordinal());
-    auto it = loaded.find(key);
-    if (it != loaded.end())
-      return it->second.get();
-    auto module = cuda::Module::load(context, kernel->image.image);
-    if (!module)
-      return module.takeError();
-    auto entry = std::make_unique<LoadedKernel>(
-        LoadedKernel{kernel, std::move(*module), {}, {}});
+    auto it = runners.find(kernel.get());
+    if (it != runners.end())
+      return *it->second.second;
+    auto program = std::make_shared<cuda::CudaProgram>();
+    program->entry = "dilated attention";
+    program->images.push_back({kernel->image.image, kernel->image.isPtx});
     for (const jit::CudaLaunch &launch : kernel->image.launches) {
-      auto function = entry->module.getFunction(launch.kernelName);
-      if (!function)
-        return function.takeError();
-      if (launch.dynamicSharedBytes > 48 * 1024)
-        if (llvm::Error error = function->setMaxDynamicSharedMemory(
-                static_cast<int>(launch.dynamicSharedBytes)))
-          return std::move(error);
-      auto perMultiprocessor = function->maxActiveBlocksPerMultiprocessor(
-          static_cast<int>(launch.blockThreads),
-          static_cast<size_t>(launch.dynamicSharedBytes));
-      if (!perMultiprocessor)
-        return perMultiprocessor.takeError();
-      if (*perMultiprocessor < 1)
-        return makeError(
-            ErrorCode::Unsupported,
-            llvm::formatv(
-                "kernel {0} cannot run on {1}: {2} threads and {3} bytes of "
-                "shared memory per block do not fit a multiprocessor",
-                launch.kernelName, context.info().name, launch.blockThreads,
-                launch.dynamicSharedBytes));
-      entry->gridSizes.push_back(static_cast<unsigned>(
-          *perMultiprocessor * context.info().multiprocessorCount));
-      entry->functions.push_back(std::move(*function));
+      cuda::CudaProgramLaunch templ;
+      templ.kernelName = launch.kernelName;
+      templ.grid[0] = cuda::kPersistentGrid;
+      templ.block[0] = static_cast<unsigned>(launch.blockThreads);
+      templ.dynamicSharedBytes =
+          static_cast<unsigned>(launch.dynamicSharedBytes);
+      program->launches.push_back(std::move(templ));
     }
-    const LoadedKernel *result = entry.get();
-    loaded.emplace(key, std::move(entry));
+    auto runner = std::make_unique<cuda::CudaProgramRunner>(program);
+    cuda::CudaProgramRunner &result = *runner;
+    runners.emplace(kernel.get(),
+                    std::make_pair(std::move(kernel), std::move(runner)));
     return result;
   }
 
 private:
   std::mutex mutex;
-  std::map<std::pair<const jit::CompiledCudaKernel *, int>,
-           std::unique_ptr<LoadedKernel>>
-      loaded;
+  std::map<const jit::CompiledCudaKernel *,
+           std::pair<std::shared_ptr<const jit::CompiledCudaKernel>,
+                     std::unique_ptr<cuda::CudaProgramRunner>>>
+      runners;
 };
 } // namespace
 
-static LoadedKernels &loadedKernels() {
-  static LoadedKernels kernels;
-  return kernels;
+static KernelRunners &kernelRunners() {
+  static KernelRunners runners;
+  return runners;
 }
 
 static int64_t product(llvm::ArrayRef<int64_t> shape) {
@@ -230,33 +205,42 @@ llvm::Expected<RunInfo> dilattn::cudaDilatedAttention(
     return kernel.takeError();
   if (info.cache != jit::CacheOutcome::MemoryHit)
     info.compileMs = (*kernel)->compileMs;
-  auto loaded = loadedKernels().get(*kernel, *context);
-  if (!loaded)
-    return loaded.takeError();
+  auto runner = kernelRunners().get(*kernel);
+  if (!runner)
+    return runner.takeError();
 
   // Arguments: the memref descriptors of q, k, v, out [, workspace]
   // [, key bias] [, attention bias as (B, H, N, N) with zero strides where
-  // it broadcasts].
+  // it broadcasts]. Inputs: q, k, v [, key bias] [, attention bias].
+  using Ref = cuda::CudaBufferRef;
+  llvm::SmallVector<uint64_t, 5> inputs = {query.address, key.address,
+                                           value.address};
+  llvm::SmallVector<uint64_t, 1> outputs = {output.address};
+  llvm::SmallVector<uint64_t, 1> temporaryBytes;
+  llvm::SmallVector<cuda::CudaKernelArg, 8> args;
+  auto view = [&](Ref::Kind kind, unsigned index, llvm::ArrayRef<int64_t> sizes,
+                  llvm::ArrayRef<int64_t> strides) {
+    cuda::CudaKernelArg arg;
+    arg.buffer = Ref{kind, index};
+    arg.sizes.assign(sizes.begin(), sizes.end());
+    arg.strides.assign(strides.begin(), strides.end());
+    args.push_back(std::move(arg));
+  };
   llvm::SmallVector<int64_t, 4> rowStrides = {seqLen * numHeads * headDim,
                                               numHeads * headDim, headDim, 1};
-  cuda::KernelParams params;
-  for (const DeviceTensor *tensor : {&query, &key, &value, &output})
-    params.addMemRef(tensor->address, tensor->address, 0, tensor->shape,
-                     rowStrides);
-  std::optional<cuda::DeviceBuffer> workspace;
+  view(Ref::Kind::Input, 0, query.shape, rowStrides);
+  view(Ref::Kind::Input, 1, key.shape, rowStrides);
+  view(Ref::Kind::Input, 2, value.shape, rowStrides);
+  view(Ref::Kind::Output, 0, output.shape, rowStrides);
   if (config.mode == AttentionMode::LongNet) {
-    auto buffer = cuda::DeviceBuffer::allocate(
-        *context, static_cast<size_t>(batch * seqLen * numHeads) * 4);
-    if (!buffer)
-      return buffer.takeError();
-    workspace = std::move(*buffer);
     int64_t size = batch * seqLen * numHeads;
-    params.addMemRef(workspace->address(), workspace->address(), 0, {size},
-                     {1});
+    temporaryBytes.push_back(static_cast<uint64_t>(size) * 4);
+    view(Ref::Kind::Temporary, 0, {size}, {1});
   }
-  if (keyPaddingBias)
-    params.addMemRef(keyPaddingBias->address, keyPaddingBias->address, 0,
-                     {batch, seqLen}, {seqLen, 1});
+  if (keyPaddingBias) {
+    inputs.push_back(keyPaddingBias->address);
+    view(Ref::Kind::Input, inputs.size() - 1, {batch, seqLen}, {seqLen, 1});
+  }
   if (attnBias) {
     int64_t square = seqLen * seqLen;
     llvm::SmallVector<int64_t, 4> strides = {0, 0, seqLen, 1};
@@ -266,26 +250,24 @@ llvm::Expected<RunInfo> dilattn::cudaDilatedAttention(
       strides[0] = numHeads * square;
       strides[1] = square;
     }
-    params.addMemRef(attnBias->address, attnBias->address, 0,
-                     {batch, numHeads, seqLen, seqLen}, strides);
+    inputs.push_back(attnBias->address);
+    view(Ref::Kind::Input, inputs.size() - 1, {batch, numHeads, seqLen, seqLen},
+         strides);
   }
-  llvm::SmallVector<void *> pointers = params.pointers();
+  // Every kernel of the image takes the same arguments.
+  std::vector<cuda::CudaProgramLaunch> launches = runner->program().launches;
+  for (cuda::CudaProgramLaunch &launch : launches)
+    launch.args = args;
   cuda::Stream stream = cuda::Stream::wrap(options.stream, &*context);
-  const LoadedKernel &launchable = **loaded;
-  for (auto [launch, function, grid] :
-       llvm::zip_equal((*kernel)->image.launches, launchable.functions,
-                       launchable.gridSizes)) {
-    cuda::Function callable = function;
-    if (llvm::Error error = callable.launch(
-            cuda::Dim3{grid, 1, 1},
-            cuda::Dim3{static_cast<unsigned>(launch.blockThreads), 1, 1},
-            static_cast<unsigned>(launch.dynamicSharedBytes), stream, pointers))
-      return std::move(error);
-    info.workItems += grid;
-  }
-  // The workspace is freed on return: wait for the kernels that use it.
-  if (workspace)
-    if (llvm::Error error = stream.synchronize())
-      return std::move(error);
+  // The workspace is freed on return: the runner waits for the kernels
+  // that use it (and only then).
+  cuda::ProgramRunOptions runOptions;
+  runOptions.wait = false;
+  runOptions.poolTemporaries = false;
+  auto blocks = runner->run(*context, launches, temporaryBytes, inputs, outputs,
+                            stream, runOptions);
+  if (!blocks)
+    return blocks.takeError();
+  info.workItems += *blocks;
   return info;
 }

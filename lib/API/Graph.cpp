@@ -12,7 +12,7 @@
 #include "dilattn/API/Graph.h"
 #include "dilattn/Support/Error.h"
 
-#include "CudaGraph.h"
+#include "CudaCompiledGraph.h"
 
 #include "dilattn/Dialect/DilAttn/IR/DilAttn.h"
 #include "dilattn/Dialect/DilAttn/Transforms/LinalgBuilders.h"
@@ -97,34 +97,34 @@ private:
 CompiledGraph::~CompiledGraph() = default;
 
 llvm::ArrayRef<TensorSignature> CompiledGraph::getInputs() const {
-  if (cudaGraph)
-    return detail::getProgram(*cudaGraph).inputs;
+  if (cudaProgram)
+    return cudaProgram->program().inputs;
   return module->getInputs();
 }
 
 llvm::ArrayRef<TensorSignature> CompiledGraph::getOutputs() const {
-  if (cudaGraph)
-    return detail::getProgram(*cudaGraph).outputs;
+  if (cudaProgram)
+    return cudaProgram->program().outputs;
   return module->getOutputs();
 }
 
 double CompiledGraph::getEffectiveFlops() const {
-  if (cudaGraph)
-    return detail::getProgram(*cudaGraph).effectiveFlops;
+  if (cudaProgram)
+    return cudaProgram->program().effectiveFlops;
   return module->getEffectiveFlops();
 }
 
 size_t CompiledGraph::getNumKernelLaunches() const {
-  return cudaGraph ? detail::getProgram(*cudaGraph).launches.size() : 0;
+  return cudaProgram ? cudaProgram->program().launches.size() : 0;
 }
 
 llvm::Error CompiledGraph::runOnDevice(llvm::ArrayRef<uint64_t> inputs,
                                        llvm::ArrayRef<uint64_t> outputs,
                                        void *stream) const {
-  if (!cudaGraph)
+  if (!cudaProgram)
     return makeError(ErrorCode::InvalidCall,
                      "runOnDevice needs a graph compiled for target cuda");
-  return detail::runOnDeviceBuffers(*cudaGraph, cudaDevice, inputs, outputs,
+  return detail::runOnDeviceBuffers(*cudaProgram, cudaDevice, inputs, outputs,
                                     stream);
 }
 
@@ -132,24 +132,24 @@ llvm::Expected<std::vector<CompiledGraph::LaunchTime>>
 CompiledGraph::profileOnDevice(llvm::ArrayRef<uint64_t> inputs,
                                llvm::ArrayRef<uint64_t> outputs,
                                void *stream) const {
-  if (!cudaGraph)
+  if (!cudaProgram)
     return makeError(ErrorCode::InvalidCall,
                      "profileOnDevice needs a graph compiled for target cuda");
   std::vector<double> ms;
   if (llvm::Error error = detail::runOnDeviceBuffers(
-          *cudaGraph, cudaDevice, inputs, outputs, stream, &ms))
+          *cudaProgram, cudaDevice, inputs, outputs, stream, &ms))
     return std::move(error);
   std::vector<LaunchTime> times;
   for (auto [launch, time] :
-       llvm::zip_equal(detail::getProgram(*cudaGraph).launches, ms))
+       llvm::zip_equal(cudaProgram->program().launches, ms))
     times.push_back({launch.moduleName + "::" + launch.kernelName, time});
   return times;
 }
 
 llvm::Error CompiledGraph::run(llvm::ArrayRef<const void *> inputs,
                                llvm::ArrayRef<float *> outputs) const {
-  if (cudaGraph)
-    return detail::runOnHostBuffers(*cudaGraph, cudaDevice, inputs, outputs);
+  if (cudaProgram)
+    return detail::runOnHostBuffers(*cudaProgram, cudaDevice, inputs, outputs);
   llvm::ArrayRef<TensorSignature> inputTypes = module->getInputs();
   llvm::ArrayRef<TensorSignature> outputTypes = module->getOutputs();
   if (inputs.size() != inputTypes.size())
@@ -773,14 +773,13 @@ CompiledGraph::compileMLIR(llvm::StringRef source, llvm::StringRef sourceName,
   if (options.target == GraphTarget::Cuda) {
     bool compiled = false;
     auto graph =
-        detail::getCudaGraph(source, sourceName, entry, options, compiled);
+        detail::getCudaProgram(source, sourceName, entry, options, compiled);
     if (!graph)
       return graph.takeError();
     std::unique_ptr<CompiledGraph> result(new CompiledGraph());
-    result->cudaGraph = std::move(*graph);
+    result->cudaProgram = std::move(*graph);
     result->cudaDevice = options.device;
-    result->compileMs =
-        compiled ? detail::getProgram(*result->cudaGraph).compileMs : 0;
+    result->compileMs = compiled ? result->cudaProgram->program().compileMs : 0;
     return result;
   }
   const jit::CpuTuning &tuning = options.tuning;

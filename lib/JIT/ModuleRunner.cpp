@@ -468,7 +468,7 @@ llvm::Error HostCodeRecorder::launch(mlir::gpu::LaunchFuncOp op,
       if (it == scalars.end())
         return unsupported(op, "a scalar kernel operand that is not a "
                                "constant of 4 or 8 bytes");
-      arg.isMemRef = false;
+      arg.kind = CudaKernelArg::Kind::Scalar;
       arg.scalarBytes = it->second.first;
       arg.scalarBits = it->second.second;
     }

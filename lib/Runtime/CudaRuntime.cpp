@@ -128,6 +128,12 @@ constexpr unsigned CU_EVENT_DEFAULT = 0x0;
              unsigned, unsigned, CUstream, void **, void **))
 
 using ElapsedTimeFn = CUresult(float *, CUevent, CUevent);
+// cuTensorMapEncodeTiled(map, dataType, rank, address, dims, strides, box,
+// elementStrides, interleave, swizzle, l2Promotion, oobFill).
+using TensorMapEncodeTiledFn = CUresult(void *, int, uint32_t, void *,
+                                        const uint64_t *, const uint64_t *,
+                                        const uint32_t *, const uint32_t *, int,
+                                        int, int, int);
 
 struct Driver {
 #define DILATTN_DECLARE_MEMBER(member, symbol, ...)                            \
@@ -137,6 +143,9 @@ struct Driver {
   // cuEventElapsedTime_v2 (CUDA 12.8+) where the driver has it, else the
   // original entry point with the same signature.
   ElapsedTimeFn *eventElapsedTime = nullptr;
+  // Optional: drivers before CUDA 12.0 lack it; only tensor-map (TMA)
+  // kernels need it.
+  TensorMapEncodeTiledFn *tensorMapEncodeTiled = nullptr;
 
   int deviceCount = 0;
   /// Empty when the driver is usable; else the whole one-line message.
@@ -189,6 +198,9 @@ static Driver loadDriver() {
   if (!driver.eventElapsedTime)
     return fail("libcuda.so.1 has no symbol cuEventElapsedTime; the CUDA "
                 "driver is too old");
+
+  driver.tensorMapEncodeTiled = reinterpret_cast<TensorMapEncodeTiledFn *>(
+      resolve("cuTensorMapEncodeTiled"));
 
   if (CUresult status = driver.init(0))
     return fail("cuInit failed: " + describe(driver, status));
@@ -842,9 +854,19 @@ llvm::Error Function::launch(Dim3 grid, Dim3 block, unsigned dynamicSharedBytes,
 //===----------------------------------------------------------------------===//
 
 void KernelParams::add(const void *value, size_t bytes) {
-  uint64_t slot = 0;
-  std::memcpy(&slot, value, bytes);
-  slots.push_back(slot);
+  Slot &slot = slots.emplace_back();
+  std::memset(slot.bytes, 0, sizeof(slot.bytes));
+  std::memcpy(slot.bytes, value, bytes);
+}
+
+llvm::Error KernelParams::addBytes(llvm::ArrayRef<uint8_t> bytes) {
+  if (bytes.empty() || bytes.size() > kMaxArgumentBytes)
+    return makeError(ErrorCode::InvalidArgument,
+                     llvm::formatv("a by-value kernel argument must hold 1 to "
+                                   "{0} bytes, got {1}",
+                                   kMaxArgumentBytes, bytes.size()));
+  add(bytes.data(), bytes.size());
+  return llvm::Error::success();
 }
 
 void KernelParams::addMemRef(uint64_t allocated, uint64_t aligned,
@@ -862,7 +884,142 @@ void KernelParams::addMemRef(uint64_t allocated, uint64_t aligned,
 llvm::SmallVector<void *> KernelParams::pointers() {
   llvm::SmallVector<void *> result;
   result.reserve(slots.size());
-  for (uint64_t &slot : slots)
-    result.push_back(&slot);
+  for (Slot &slot : slots)
+    result.push_back(slot.bytes);
   return result;
+}
+
+//===----------------------------------------------------------------------===//
+// Tensor maps
+//===----------------------------------------------------------------------===//
+
+unsigned
+dilattn::runtime::cuda::tensorMapElementBytes(TensorMapElement element) {
+  switch (element) {
+  case TensorMapElement::U8:
+    return 1;
+  case TensorMapElement::U16:
+  case TensorMapElement::F16:
+  case TensorMapElement::BF16:
+    return 2;
+  case TensorMapElement::U32:
+  case TensorMapElement::I32:
+  case TensorMapElement::F32:
+    return 4;
+  case TensorMapElement::U64:
+  case TensorMapElement::I64:
+  case TensorMapElement::F64:
+    return 8;
+  }
+  return 0;
+}
+
+llvm::Error dilattn::runtime::cuda::checkTensorMap(const TensorMapSpec &spec,
+                                                   uint64_t address) {
+  auto invalid = [](const llvm::Twine &what) {
+    return makeError(ErrorCode::InvalidArgument, "tensor map: " + what);
+  };
+  unsigned elementBytes = tensorMapElementBytes(spec.element);
+  if (elementBytes == 0)
+    return invalid("unknown element type");
+  size_t rank = spec.dims.size();
+  if (rank < 1 || rank > 5)
+    return invalid(llvm::formatv("rank must be 1 to 5, got {0}", rank));
+  if (spec.byteStrides.size() != rank - 1)
+    return invalid(llvm::formatv("{0} dims need {1} byte strides, got {2}",
+                                 rank, rank - 1, spec.byteStrides.size()));
+  if (spec.box.size() != rank)
+    return invalid(llvm::formatv("{0} dims need {0} box sizes, got {1}", rank,
+                                 spec.box.size()));
+  if (!spec.elementStrides.empty() && spec.elementStrides.size() != rank)
+    return invalid(llvm::formatv("{0} dims need {0} element strides, got {1}",
+                                 rank, spec.elementStrides.size()));
+  if (address % 16 != 0)
+    return invalid(llvm::formatv(
+        "the address must be 16-byte aligned, got {0:x}", address));
+  for (auto [index, dim] : llvm::enumerate(spec.dims))
+    if (dim == 0 || dim > (uint64_t(1) << 32))
+      return invalid(
+          llvm::formatv("dim #{0} must be 1 to 2^32, got {1}", index, dim));
+  for (auto [index, stride] : llvm::enumerate(spec.byteStrides))
+    if (stride % 16 != 0 || stride >= (uint64_t(1) << 40))
+      return invalid(llvm::formatv("byte stride #{0} must be a multiple of 16 "
+                                   "below 2^40, got {1}",
+                                   index, stride));
+  for (auto [index, size] : llvm::enumerate(spec.box))
+    if (size == 0 || size > 256)
+      return invalid(llvm::formatv("box size #{0} must be 1 to 256, got {1}",
+                                   index, size));
+  uint64_t innerBoxBytes = uint64_t(spec.box[0]) * elementBytes;
+  if (innerBoxBytes % 16 != 0)
+    return invalid(llvm::formatv(
+        "the innermost box must span a multiple of 16 bytes, got {0}",
+        innerBoxBytes));
+  unsigned swizzleBytes = 0;
+  switch (spec.swizzle) {
+  case TensorMapSwizzle::None:
+    break;
+  case TensorMapSwizzle::B32:
+    swizzleBytes = 32;
+    break;
+  case TensorMapSwizzle::B64:
+    swizzleBytes = 64;
+    break;
+  case TensorMapSwizzle::B128:
+    swizzleBytes = 128;
+    break;
+  }
+  if (swizzleBytes && innerBoxBytes > swizzleBytes)
+    return invalid(llvm::formatv("the innermost box spans {0} bytes, more "
+                                 "than the {1}-byte swizzle",
+                                 innerBoxBytes, swizzleBytes));
+  for (auto [index, stride] : llvm::enumerate(spec.elementStrides))
+    if (stride == 0 || stride > 8)
+      return invalid(llvm::formatv(
+          "element stride #{0} must be 1 to 8, got {1}", index, stride));
+  if (spec.l2PromotionBytes != 0 && spec.l2PromotionBytes != 64 &&
+      spec.l2PromotionBytes != 128 && spec.l2PromotionBytes != 256)
+    return invalid(llvm::formatv("L2 promotion must be 0, 64, 128 or 256 "
+                                 "bytes, got {0}",
+                                 spec.l2PromotionBytes));
+  return llvm::Error::success();
+}
+
+bool dilattn::runtime::cuda::hasTensorMapEncoder() {
+  const Driver &d = driver();
+  return d.unavailable.empty() && d.tensorMapEncodeTiled;
+}
+
+llvm::Expected<TensorMap>
+dilattn::runtime::cuda::encodeTiledTensorMap(const TensorMapSpec &spec,
+                                             uint64_t address) {
+  if (llvm::Error error = checkTensorMap(spec, address))
+    return std::move(error);
+  auto d = getDriver();
+  if (!d)
+    return d.takeError();
+  if (!d->tensorMapEncodeTiled)
+    return makeError(ErrorCode::TargetUnavailable,
+                     "libcuda.so.1 has no symbol cuTensorMapEncodeTiled; "
+                     "tensor-map (TMA) kernels need a CUDA 12.0 or newer "
+                     "driver");
+  llvm::SmallVector<uint32_t, 5> elementStrides(spec.elementStrides);
+  if (elementStrides.empty())
+    elementStrides.assign(spec.dims.size(), 1);
+  int l2 = spec.l2PromotionBytes == 64    ? 1
+           : spec.l2PromotionBytes == 128 ? 2
+           : spec.l2PromotionBytes == 256 ? 3
+                                          : 0;
+  TensorMap map;
+  if (llvm::Error error = check(
+          *d, "cuTensorMapEncodeTiled",
+          d->tensorMapEncodeTiled(
+              map.bytes, static_cast<int>(spec.element),
+              static_cast<uint32_t>(spec.dims.size()),
+              reinterpret_cast<void *>(static_cast<uintptr_t>(address)),
+              spec.dims.data(), spec.byteStrides.data(), spec.box.data(),
+              elementStrides.data(), /*interleave=*/0,
+              static_cast<int>(spec.swizzle), l2, spec.oobFillNan ? 1 : 0)))
+    return std::move(error);
+  return map;
 }

@@ -36,9 +36,9 @@ namespace jit {
 class CompiledModule;
 } // namespace jit
 
-namespace detail {
-class CudaGraph;
-} // namespace detail
+namespace runtime::cuda {
+class CudaProgramRunner;
+} // namespace runtime::cuda
 
 class Graph;
 
@@ -133,7 +133,7 @@ public:
                   void *stream = nullptr) const;
 
   GraphTarget getTarget() const {
-    return cudaGraph ? GraphTarget::Cuda : GraphTarget::Cpu;
+    return cudaProgram ? GraphTarget::Cuda : GraphTarget::Cpu;
   }
   /// Target cuda: the kernels one run launches.
   size_t getNumKernelLaunches() const;
@@ -148,7 +148,8 @@ public:
 private:
   CompiledGraph() = default;
   std::shared_ptr<jit::CompiledModule> module;
-  std::shared_ptr<detail::CudaGraph> cudaGraph;
+  /// Target cuda: the compiled program and its runner.
+  std::shared_ptr<runtime::cuda::CudaProgramRunner> cudaProgram;
   /// Target cuda: the device this graph runs on (programs are shared
   /// between devices of one chip).
   int cudaDevice = 0;

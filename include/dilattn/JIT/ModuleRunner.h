@@ -18,6 +18,7 @@
 #define DILATTN_JIT_MODULERUNNER_H
 
 #include "dilattn/JIT/Jit.h"
+#include "dilattn/Runtime/CudaProgram.h"
 #include "dilattn/Support/Problem.h"
 
 #include "llvm/Support/Error.h"
@@ -69,52 +70,11 @@ private:
   std::string entryName;
 };
 
-/// Where a kernel argument's memory is: the caller's input or output
-/// buffer, or a temporary the runtime allocates for the run.
-struct CudaBufferRef {
-  enum class Kind { Input, Output, Temporary };
-  Kind kind = Kind::Temporary;
-  unsigned index = 0;
-};
-
-/// A kernel argument: a strided view of a buffer (passed as an expanded
-/// memref descriptor) or a scalar of 4 or 8 bytes.
-struct CudaKernelArg {
-  bool isMemRef = true;
-  CudaBufferRef buffer;
-  /// In elements.
-  int64_t offset = 0;
-  llvm::SmallVector<int64_t, 4> sizes, strides;
-  unsigned scalarBytes = 0;
-  uint64_t scalarBits = 0;
-};
-
-struct CudaProgramLaunch {
-  /// Index into CudaProgram::images.
-  unsigned image = 0;
-  /// The gpu.module the kernel came from, and its name in there.
-  std::string moduleName;
-  std::string kernelName;
-  unsigned grid[3] = {1, 1, 1};
-  unsigned block[3] = {1, 1, 1};
-  unsigned dynamicSharedBytes = 0;
-  llvm::SmallVector<CudaKernelArg, 8> args;
-};
-
-/// A function compiled for target cuda (see the file comment).
-struct CudaProgram {
-  struct Image {
-    std::vector<uint8_t> bytes;
-    bool isPtx = false;
-  };
-  std::string entry;
-  llvm::SmallVector<TensorSignature> inputs, outputs;
-  llvm::SmallVector<uint64_t> temporaryBytes;
-  std::vector<Image> images;
-  std::vector<CudaProgramLaunch> launches;
-  double effectiveFlops = 0;
-  double compileMs = 0;
-};
+/// The compiled CUDA program is plain runtime data (Runtime/CudaProgram.h).
+using runtime::cuda::CudaBufferRef;
+using runtime::cuda::CudaKernelArg;
+using runtime::cuda::CudaProgram;
+using runtime::cuda::CudaProgramLaunch;
 
 /// Compiles function @entry of `source` (the rules of
 /// CompiledModule::compile, and all shapes static) for the CUDA chip `chip`

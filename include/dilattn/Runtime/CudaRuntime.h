@@ -22,6 +22,8 @@
 #ifndef DILATTN_RUNTIME_CUDARUNTIME_H
 #define DILATTN_RUNTIME_CUDARUNTIME_H
 
+#include "dilattn/Runtime/CudaProgram.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
@@ -269,12 +271,19 @@ private:
 /// Kernel arguments in stable storage, in the form cuLaunchKernel takes: one
 /// pointer per argument to its value. An MLIR-lowered kernel takes each
 /// memref as allocated pointer, aligned pointer, offset, sizes, strides.
+/// Every argument gets a 64-byte-aligned slot of 128 bytes, so by-value
+/// blobs such as a CUtensorMap (`__grid_constant__`) fit.
 class KernelParams {
 public:
+  static constexpr size_t kMaxArgumentBytes = 128;
+
   void addPointer(uint64_t address) { add(&address, sizeof(address)); }
   void addI64(int64_t value) { add(&value, sizeof(value)); }
   void addI32(int32_t value) { add(&value, sizeof(value)); }
   void addF32(float value) { add(&value, sizeof(value)); }
+  /// Adds an argument passed by value as `bytes` raw bytes (at most
+  /// kMaxArgumentBytes, e.g. a 128-byte tensor map).
+  llvm::Error addBytes(llvm::ArrayRef<uint8_t> bytes);
   /// Adds a memref descriptor expanded the way MLIR's GPU lowering passes it.
   void addMemRef(uint64_t allocated, uint64_t aligned, int64_t offset,
                  llvm::ArrayRef<int64_t> sizes,
@@ -286,11 +295,41 @@ public:
   llvm::SmallVector<void *> pointers();
 
 private:
+  struct alignas(64) Slot {
+    uint8_t bytes[kMaxArgumentBytes];
+  };
   void add(const void *value, size_t bytes);
 
   // A deque never moves its elements on push_back.
-  std::deque<uint64_t> slots;
+  std::deque<Slot> slots;
 };
+
+/// An encoded CUtensorMap: 128 opaque bytes, 64-byte aligned, passed to a
+/// kernel by value (KernelParams::addBytes).
+struct alignas(64) TensorMap {
+  uint8_t bytes[128] = {};
+};
+
+/// The bytes of one element of a tensor map.
+unsigned tensorMapElementBytes(TensorMapElement element);
+
+/// Checks a tensor map's description against cuTensorMapEncodeTiled's rules
+/// (rank 1..5, one byte stride fewer than dims and each a multiple of 16
+/// below 2^40, dims 1..2^32, box entries 1..256 with an innermost box of a
+/// multiple of 16 bytes that fits the swizzle span, element strides 1..8,
+/// a 16-byte-aligned address). Needs no driver.
+llvm::Error checkTensorMap(const TensorMapSpec &spec, uint64_t address);
+
+/// Encodes a tiled tensor map of the memory at device address `address`
+/// with the driver's cuTensorMapEncodeTiled, an optional symbol (CUDA 12.0+
+/// drivers): without it this fails with a clear message and everything else
+/// keeps working.
+llvm::Expected<TensorMap> encodeTiledTensorMap(const TensorMapSpec &spec,
+                                               uint64_t address);
+
+/// Whether the loaded driver has cuTensorMapEncodeTiled (false without a
+/// driver).
+bool hasTensorMapEncoder();
 
 } // namespace dilattn::runtime::cuda
 

@@ -176,7 +176,7 @@ TEST(CudaGraph, RecordsLaunchesOnRealBuffers) {
     EXPECT_GE(launch.block[0] * launch.block[1] * launch.block[2], 1u);
     EXPECT_LE(launch.block[0] * launch.block[1] * launch.block[2], 1024u);
     for (const jit::CudaKernelArg &arg : launch.args) {
-      if (!arg.isMemRef) {
+      if (!arg.isView()) {
         EXPECT_TRUE(arg.scalarBytes == 4 || arg.scalarBytes == 8);
         continue;
       }
