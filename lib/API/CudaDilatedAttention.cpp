@@ -74,8 +74,10 @@ public:
     }
     auto runner = std::make_unique<cuda::CudaProgramRunner>(program);
     cuda::CudaProgramRunner &result = *runner;
-    runners.emplace(kernel.get(),
-                    std::make_pair(std::move(kernel), std::move(runner)));
+    // The key is taken before `kernel` moves into the entry (the order in
+    // which emplace's arguments are evaluated is unspecified).
+    const jit::CompiledCudaKernel *key = kernel.get();
+    runners.emplace(key, std::make_pair(std::move(kernel), std::move(runner)));
     return result;
   }
 
