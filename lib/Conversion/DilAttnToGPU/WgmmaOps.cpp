@@ -39,6 +39,26 @@ std::string elementSuffix(Type element) {
   return element.isBF16() ? "bf16" : "f16";
 }
 
+/// One inline-PTX statement with `outputs` f32 results (the accumulators):
+/// side effects and a memory clobber keep it in place between the barriers
+/// and copies around it.
+SmallVector<Value> wgmmaStatement(OpBuilder &b, Location loc,
+                                  const std::string &text,
+                                  const std::string &constraints,
+                                  ValueRange operands, int64_t outputs) {
+  auto resultType = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), SmallVector<Type>(outputs, b.getF32Type()));
+  auto op = LLVM::InlineAsmOp::create(
+      b, loc, resultType, operands, text, constraints,
+      /*has_side_effects=*/true, /*is_align_stack=*/false,
+      LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
+      ArrayAttr());
+  SmallVector<Value> result;
+  for (int64_t i = 0; i < outputs; ++i)
+    result.push_back(LLVM::ExtractValueOp::create(b, loc, op.getResult(0), i));
+  return result;
+}
+
 } // namespace
 
 void KernelEmitter::fenceProxyAsync() {
@@ -111,17 +131,7 @@ SmallVector<Value> KernelEmitter::wgmmaScores(const SharedTile &queries,
   for (int64_t i = 0; i < 2 * steps; ++i)
     constraints += "l,";
   constraints += "~{memory}";
-  auto resultType = LLVM::LLVMStructType::getLiteral(
-      b.getContext(), SmallVector<Type>(outputs, b.getF32Type()));
-  auto op = LLVM::InlineAsmOp::create(
-      b, loc, resultType, operands, text, constraints,
-      /*has_side_effects=*/true, /*is_align_stack=*/false,
-      LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
-      ArrayAttr());
-  SmallVector<Value> result;
-  for (int64_t i = 0; i < outputs; ++i)
-    result.push_back(LLVM::ExtractValueOp::create(b, loc, op.getResult(0), i));
-  return result;
+  return wgmmaStatement(b, loc, text, constraints, operands, outputs);
 }
 
 SmallVector<Value>
@@ -165,15 +175,5 @@ KernelEmitter::wgmmaAccumulate(ArrayRef<SmallVector<Value>> p,
   for (int64_t i = 0; i < outputs; ++i)
     constraints += llvm::formatv("{0},", i).str();
   constraints += "~{memory}";
-  auto resultType = LLVM::LLVMStructType::getLiteral(
-      b.getContext(), SmallVector<Type>(outputs, b.getF32Type()));
-  auto op = LLVM::InlineAsmOp::create(
-      b, loc, resultType, operands, text, constraints,
-      /*has_side_effects=*/true, /*is_align_stack=*/false,
-      LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
-      ArrayAttr());
-  SmallVector<Value> result;
-  for (int64_t i = 0; i < outputs; ++i)
-    result.push_back(LLVM::ExtractValueOp::create(b, loc, op.getResult(0), i));
-  return result;
+  return wgmmaStatement(b, loc, text, constraints, operands, outputs);
 }
