@@ -50,20 +50,24 @@ llvm::Error dilattn::checkCudaAvailable(int device) {
 }
 
 namespace {
-/// Runners by compiled kernel: each loads its image once per device. Entries
-/// live as long as the process (kernels are few).
+/// Runners by kernel spec: each loads its image once per device. Keyed by
+/// the spec's cache key rather than the kernel object, so that a kernel the
+/// JIT's memory cache evicted and compiled again reuses its runner. Entries
+/// live as long as the process (configurations are few); std::map nodes do
+/// not move, so the references handed out stay valid.
 class KernelRunners {
 public:
   llvm::Expected<cuda::CudaProgramRunner &>
-  get(std::shared_ptr<const jit::CompiledCudaKernel> kernel) {
+  get(const jit::CompiledCudaKernel &kernel) {
+    std::string key = kernel.spec.key();
     std::lock_guard<std::mutex> lock(mutex);
-    auto it = runners.find(kernel.get());
+    auto it = runners.find(key);
     if (it != runners.end())
-      return *it->second.second;
+      return *it->second;
     auto program = std::make_shared<cuda::CudaProgram>();
     program->entry = "dilated attention";
-    program->images.push_back({kernel->image.image, kernel->image.isPtx});
-    for (const jit::CudaLaunch &launch : kernel->image.launches) {
+    program->images.push_back({kernel.image.image, kernel.image.isPtx});
+    for (const jit::CudaLaunch &launch : kernel.image.launches) {
       cuda::CudaProgramLaunch templ;
       templ.kernelName = launch.kernelName;
       templ.grid[0] = cuda::kPersistentGrid;
@@ -74,19 +78,13 @@ public:
     }
     auto runner = std::make_unique<cuda::CudaProgramRunner>(program);
     cuda::CudaProgramRunner &result = *runner;
-    // The key is taken before `kernel` moves into the entry (the order in
-    // which emplace's arguments are evaluated is unspecified).
-    const jit::CompiledCudaKernel *key = kernel.get();
-    runners.emplace(key, std::make_pair(std::move(kernel), std::move(runner)));
+    runners.emplace(std::move(key), std::move(runner));
     return result;
   }
 
 private:
   std::mutex mutex;
-  std::map<const jit::CompiledCudaKernel *,
-           std::pair<std::shared_ptr<const jit::CompiledCudaKernel>,
-                     std::unique_ptr<cuda::CudaProgramRunner>>>
-      runners;
+  std::map<std::string, std::unique_ptr<cuda::CudaProgramRunner>> runners;
 };
 } // namespace
 
@@ -207,7 +205,7 @@ llvm::Expected<RunInfo> dilattn::cudaDilatedAttention(
     return kernel.takeError();
   if (info.cache != jit::CacheOutcome::MemoryHit)
     info.compileMs = (*kernel)->compileMs;
-  auto runner = kernelRunners().get(*kernel);
+  auto runner = kernelRunners().get(**kernel);
   if (!runner)
     return runner.takeError();
 

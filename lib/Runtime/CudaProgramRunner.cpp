@@ -353,6 +353,9 @@ llvm::Expected<uint64_t> CudaProgramRunner::run(
       events.push_back(std::move(*event));
     }
   llvm::Error status = llvm::Error::success();
+  // Checked now: the loop below assigns over it (an unchecked Error may not
+  // be overwritten where LLVM checks that).
+  (void)static_cast<bool>(status);
   uint64_t blocks = 0;
   size_t index = 0;
   for (auto [launch, kernel] : llvm::zip_equal(launches, prepared)) {
