@@ -252,7 +252,8 @@ dilattn::jit::compileCudaKernelImage(const KernelSpec &spec,
                       "(supported: {1})",
                       spec.headDim,
                       llvm::join(llvm::map_range(cudaSupportedHeadDims(),
-                                                 [](int64_t d) { return std::to_string(d);
+                                                 [](int64_t d) {
+                                                   return std::to_string(d);
                                                  }),
                                  ", ")));
   if (spec.cudaChip.empty())

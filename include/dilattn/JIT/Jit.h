@@ -56,7 +56,6 @@ struct CudaTuning {
   int64_t stages = 0;
   /// The f16/bf16 kernel; Auto picks wgmma when the chip is sm_90a.
   CudaKernelChoice kernel = CudaKernelChoice::Auto;
-
 };
 
 /// Everything that changes the generated code.

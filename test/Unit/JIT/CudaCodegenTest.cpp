@@ -51,8 +51,7 @@ TEST(CudaCodegen, GroupedIsOneLaunchOfOneKernel) {
   EXPECT_EQ(image->launches[0].dynamicSharedBytes, 64 * 136 * 2 * 5);
   if (ptxasVersion() != "none") {
     EXPECT_TRUE(isElf(image->image)) << "ptxas found: expected a cubin";
-  }
-  else
+  } else
     EXPECT_TRUE(image->isPtx);
 }
 
