@@ -194,7 +194,12 @@ def DilAttnConvertToGPU : Pass<"dilattn-convert-to-gpu", "ModuleOp"> {
               "f16/bf16 on Hopper warpgroup MMAs over 128-byte-swizzled tiles "
               "(needs chip sm_90a, tile-queries 64 or 128, head dims that are "
               "multiples of 64); otherwise ldmatrix + mma.sync (sm_80 and "
-              "later)">];
+              "later)">,
+       Option<"tma", "tma", "bool", /*default=*/"false",
+              "with wgmma: the warp-specialised kernel, a producer "
+              "warpgroup loading Q, K and V tiles by TMA on mbarriers "
+              "(kernels take 3 tensor maps per pattern first; the rows' "
+              "(B, N/r, r, H, D) view needs r to divide N)">];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
                            "::mlir::LLVM::LLVMDialect",
@@ -248,6 +253,24 @@ def DilAttnConvertLinalgToGPU
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect"];
+}
+
+def DilAttnGridConstantParams
+    : Pass<"dilattn-gpu-grid-constant-params", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Pass the tensor maps of warp-specialised kernels by value";
+  let description = [{
+    After `convert-gpu-to-nvvm`: on every `llvm.func` kernel marked
+    `dilattn.tensor_map_params = N` by `dilattn-convert-to-gpu`, gives the
+    first N parameters (pointers to `CUtensorMap`s) the attributes
+    `llvm.byval = !llvm.array<128 x i8>`, `llvm.align = 64` and
+    `nvvm.grid_constant`, so that PTX declares them
+    `.param .align 64 .b8 p[128]` and TMA reads the map from the parameter
+    space (`gpu.func` refuses `nvvm.grid_constant`, and the GPU-to-LLVM
+    lowering drops `llvm.byval`). A marked parameter that is not a pointer
+    is an error.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::NVVM::NVVMDialect"];
 }
 
 def DilAttnLegalizeMathForNVVM

@@ -100,12 +100,29 @@ static int64_t product(llvm::ArrayRef<int64_t> shape) {
   return count;
 }
 
-/// The kernel cudaDilatedAttention runs for these facts on `device`.
+/// Whether a call of `seqLen` rows (0: not known yet, assumed to divide)
+/// may take the warp-specialised TMA kernel: its tensor maps view the rows
+/// of pattern (w, r) as (B, N / r, r, H, D), which needs r to divide N, and
+/// it needs a driver that encodes tensor maps.
+static bool tmaKernelFits(const DilatedAttentionConfig &config,
+                          int64_t seqLen) {
+  if (!cuda::hasTensorMapEncoder())
+    return false;
+  for (int64_t rate : config.dilationRates)
+    if (seqLen % rate != 0)
+      return false;
+  return true;
+}
+
+/// The kernel cudaDilatedAttention runs for these facts on `device`. The
+/// automatic choice on Hopper is the warp-specialised TMA kernel where it
+/// fits (tmaKernelFits), else the cp.async wgmma kernel.
 static jit::KernelSpec cudaKernelSpec(const DilatedAttentionConfig &config,
                                       int64_t headDim, ElementKind element,
                                       bool hasKeyPaddingBias, bool hasAttnBias,
                                       const cuda::DeviceInfo &device,
-                                      const CudaRunOptions &options) {
+                                      const CudaRunOptions &options,
+                                      int64_t seqLen) {
   jit::KernelSpec spec;
   spec.config = config;
   spec.headDim = headDim;
@@ -116,7 +133,63 @@ static jit::KernelSpec cudaKernelSpec(const DilatedAttentionConfig &config,
   spec.cudaChip = cudaChipForDevice(device.computeCapabilityMajor,
                                     device.computeCapabilityMinor);
   spec.cudaTuning = options.tuning;
+  if (spec.cudaTuning.kernel == CudaKernelChoice::Auto &&
+      spec.cudaChip == "sm_90a" && element != ElementKind::F32 &&
+      tmaKernelFits(config, seqLen))
+    spec.cudaTuning.kernel = CudaKernelChoice::WgmmaTma;
+  if (spec.cudaTuning.kernel == CudaKernelChoice::WgmmaTma &&
+      element == ElementKind::F32)
+    spec.cudaTuning.kernel = CudaKernelChoice::Auto;
   return spec;
+}
+
+/// The tensor maps a launch of the TMA kernel takes first: Q, K and V for
+/// each pattern it covers (all in grouped mode, pattern `launch` in
+/// longnet), over the (B, N / r, r, H, D) view of the rows, boxes of 64
+/// columns (128 swizzled bytes) by the tile's rows (docs/CUDA.md).
+static llvm::SmallVector<cuda::CudaKernelArg, 9>
+tensorMapArgs(const DilatedAttentionConfig &config, const jit::KernelSpec &spec,
+              llvm::ArrayRef<int64_t> shape, ElementKind element,
+              unsigned launch) {
+  int64_t batch = shape[0], seqLen = shape[1], numHeads = shape[2],
+          headDim = shape[3];
+  // The kernel's tiling (dilattn-convert-to-gpu's defaults for 0).
+  int64_t tileQueries = spec.cudaTuning.tileQueries
+                            ? spec.cudaTuning.tileQueries
+                            : 128;
+  int64_t tileKeys = spec.cudaTuning.tileKeys ? spec.cudaTuning.tileKeys : 128;
+  llvm::SmallVector<size_t, 4> patterns;
+  if (config.mode == AttentionMode::Grouped)
+    for (size_t p = 0; p < config.dilationRates.size(); ++p)
+      patterns.push_back(p);
+  else
+    patterns.push_back(launch);
+  llvm::SmallVector<cuda::CudaKernelArg, 9> args;
+  uint64_t bytes = 2;
+  for (size_t p : patterns) {
+    uint64_t rate = static_cast<uint64_t>(config.dilationRates[p]);
+    for (unsigned operand = 0; operand < 3; ++operand) {
+      cuda::CudaKernelArg arg;
+      arg.kind = cuda::CudaKernelArg::Kind::TensorMap;
+      arg.buffer = {cuda::CudaBufferRef::Kind::Input, operand};
+      cuda::TensorMapSpec &map = arg.tensorMap;
+      map.element = element == ElementKind::BF16 ? cuda::TensorMapElement::BF16
+                                                 : cuda::TensorMapElement::F16;
+      map.dims = {static_cast<uint64_t>(headDim),
+                  static_cast<uint64_t>(numHeads), rate,
+                  static_cast<uint64_t>(seqLen) / rate,
+                  static_cast<uint64_t>(batch)};
+      uint64_t row = bytes * headDim * numHeads;
+      map.byteStrides = {bytes * headDim, row, row * rate,
+                         row * static_cast<uint64_t>(seqLen)};
+      uint32_t rows =
+          static_cast<uint32_t>(operand == 0 ? tileQueries : tileKeys);
+      map.box = {64, 1, 1, rows, 1};
+      map.swizzle = cuda::TensorMapSwizzle::B128;
+      args.push_back(std::move(arg));
+    }
+  }
+  return args;
 }
 
 llvm::Error dilattn::compileCudaDilatedAttention(
@@ -141,7 +214,8 @@ llvm::Error dilattn::compileCudaDilatedAttention(
   jit::Jit &jit = options.jit ? *options.jit : jit::Jit::global();
   return jit
       .getCudaKernel(cudaKernelSpec(config, headDim, element, hasKeyPaddingBias,
-                                    hasAttnBias, context->info(), options))
+                                    hasAttnBias, context->info(), options,
+                                    /*seqLen=*/0))
       .takeError();
 }
 
@@ -197,10 +271,10 @@ llvm::Expected<RunInfo> dilattn::cudaDilatedAttention(
   if (!context)
     return context.takeError();
   jit::Jit &jit = options.jit ? *options.jit : jit::Jit::global();
-  auto kernel = jit.getCudaKernel(
+  jit::KernelSpec spec =
       cudaKernelSpec(config, headDim, query.element, keyPaddingBias.has_value(),
-                     attnBias.has_value(), context->info(), options),
-      &info.cache);
+                     attnBias.has_value(), context->info(), options, seqLen);
+  auto kernel = jit.getCudaKernel(spec, &info.cache);
   if (!kernel)
     return kernel.takeError();
   if (info.cache != jit::CacheOutcome::MemoryHit)
@@ -254,10 +328,17 @@ llvm::Expected<RunInfo> dilattn::cudaDilatedAttention(
     view(Ref::Kind::Input, inputs.size() - 1, {batch, numHeads, seqLen, seqLen},
          strides);
   }
-  // Every kernel of the image takes the same arguments.
+  // Every kernel of the image takes the same arguments, after the tensor
+  // maps of its patterns for the TMA kernel.
   std::vector<cuda::CudaProgramLaunch> launches = runner->program().launches;
-  for (cuda::CudaProgramLaunch &launch : launches)
-    launch.args = args;
+  bool tma = usesTmaKernel(spec.cudaTuning.kernel);
+  for (auto [index, launch] : llvm::enumerate(launches)) {
+    launch.args.clear();
+    if (tma)
+      launch.args = tensorMapArgs(config, spec, query.shape, query.element,
+                                  static_cast<unsigned>(index));
+    launch.args.append(args.begin(), args.end());
+  }
   cuda::Stream stream = cuda::Stream::wrap(options.stream, &*context);
   // The workspace is freed on return: the runner waits for the kernels
   // that use it (and only then).

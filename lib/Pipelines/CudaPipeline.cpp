@@ -28,6 +28,7 @@ void ::dilattn::buildCudaPipeline(OpPassManager &pm,
   // sm_90a cubins run only on compute capability 9.0, which is also the
   // only chip with wgmma: the chip decides unless the caller forces one.
   convert.wgmma = usesWgmmaKernel(options.kernel, options.chip);
+  convert.tma = usesTmaKernel(options.kernel);
   pm.addPass(mlir::dilattn::createDilAttnConvertToGPU(convert));
   pm.addNestedPass<func::FuncOp>(createCanonicalizerPass());
   // The rest of a program (projections, layer norm, elementwise ops,
@@ -47,6 +48,7 @@ void ::dilattn::buildCudaPipeline(OpPassManager &pm,
   device.addPass(createSCFToControlFlowPass());
   device.addPass(createConvertNVGPUToNVVMPass());
   device.addPass(createConvertGpuOpsToNVVMOps());
+  device.addPass(mlir::dilattn::createDilAttnGridConstantParams());
   device.addPass(createCanonicalizerPass());
   device.addPass(createCSEPass());
   device.addPass(createReconcileUnrealizedCastsPass());
@@ -82,6 +84,8 @@ llvm::StringRef stringifyCudaKernelChoice(CudaKernelChoice choice) {
     return "auto";
   case CudaKernelChoice::Wgmma:
     return "wgmma";
+  case CudaKernelChoice::WgmmaTma:
+    return "wgmma-tma";
   case CudaKernelChoice::MmaSync:
     return "mma-sync";
   }
@@ -91,7 +95,7 @@ llvm::StringRef stringifyCudaKernelChoice(CudaKernelChoice choice) {
 std::optional<CudaKernelChoice> parseCudaKernelChoice(llvm::StringRef text) {
   for (CudaKernelChoice choice :
        {CudaKernelChoice::Auto, CudaKernelChoice::Wgmma,
-        CudaKernelChoice::MmaSync})
+        CudaKernelChoice::WgmmaTma, CudaKernelChoice::MmaSync})
     if (text == stringifyCudaKernelChoice(choice))
       return choice;
   return std::nullopt;
@@ -99,7 +103,12 @@ std::optional<CudaKernelChoice> parseCudaKernelChoice(llvm::StringRef text) {
 
 bool usesWgmmaKernel(CudaKernelChoice choice, llvm::StringRef chip) {
   return choice == CudaKernelChoice::Wgmma ||
+         choice == CudaKernelChoice::WgmmaTma ||
          (choice == CudaKernelChoice::Auto && chip == "sm_90a");
+}
+
+bool usesTmaKernel(CudaKernelChoice choice) {
+  return choice == CudaKernelChoice::WgmmaTma;
 }
 
 std::string cudaChipForDevice(int major, int minor) {

@@ -20,6 +20,19 @@
 // wgmma of a .target sm_90a module under -arch=sm_90) and the kernel keeps
 // its accumulators in registers (no local-memory spills).
 // RUN: %if ptxas %{ %ptxas -arch=sm_90a -O3 -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=SASS %}
+//
+// The warp-specialised kernel (kernel=wgmma-tma): the host code makes a
+// tensor map of Q, K and V per pattern over the (B, N/r, r, H, D) view of
+// the rows; each kernel takes them first, by value (.param .align 64 .b8
+// [128]); a producer warpgroup issues the TMA copies on mbarriers and hands
+// its registers to the compute warpgroups (setmaxnreg); no cp.async and no
+// block-wide barrier in the loop. ptxas accepts it (setmaxnreg honoured: no
+// C7508 warning).
+// RUN: dilattn-opt %s --dilattn-cuda-pipeline="chip=sm_90a kernel=wgmma-tma" -o %t.tma.mlir
+// RUN: FileCheck %s --input-file=%t.tma.mlir --check-prefix=TMAHOST
+// RUN: %python %S/Inputs/extract_ptx.py %t.tma.mlir > %t.tma.ptx
+// RUN: FileCheck %s --input-file=%t.tma.ptx --check-prefix=TMA
+// RUN: %if ptxas %{ %ptxas -arch=sm_90a -O3 -v %t.tma.ptx -o %t.tma.cubin 2>&1 | FileCheck %s --check-prefix=TMASASS %}
 
 // HOST:       gpu.binary @longnet_block__dilattn_gpu
 // HOST-SAME:    #nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">
@@ -46,6 +59,31 @@
 
 // ONE:      .maxntid 128, 1, 1
 // ONE:      wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{.*}}, 0, 1, 1, 0, 0;
+
+// TMAHOST:      memref.expand_shape %{{.*}} {{\[}}[0], [1, 2], [3], [4]]
+// TMAHOST:      nvgpu.tma.create.descriptor %{{.*}} box[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] : memref<*xbf16> -> <tensor = memref<1x128x1x1x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b
+// TMAHOST:      gpu.launch_func @longnet_block__dilattn_gpu::@longnet_block_kernel0
+
+// TMA:      .entry longnet_block_kernel0(
+// TMA-NEXT: .param .align 64 .b8 longnet_block_kernel0_param_0[128],
+// TMA-NEXT: .param .align 64 .b8 longnet_block_kernel0_param_1[128],
+// TMA-NEXT: .param .align 64 .b8 longnet_block_kernel0_param_2[128],
+// TMA:      .maxntid 384, 1, 1
+// TMA-NEXT: .minnctapersm 1
+// TMA-DAG:  mbarrier.init.shared::cta.b64
+// TMA-DAG:  fence.mbarrier_init.release.cluster;
+// TMA-DAG:  setmaxnreg.dec.sync.aligned.u32 24;
+// TMA-DAG:  setmaxnreg.inc.sync.aligned.u32 240;
+// TMA-DAG:  mbarrier.arrive.expect_tx.shared::cta.b64
+// TMA-DAG:  cp.async.bulk.tensor.5d.shared::cluster.global.mbarrier::complete_tx::bytes
+// TMA-DAG:  mbarrier.try_wait.parity.shared::cta.b64
+// TMA-DAG:  mbarrier.arrive.shared::cta.b64
+// TMA-DAG:  wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// TMA-NOT:  cp.async.cg
+// TMA-NOT:  .local
+
+// TMASASS:     Compiling entry function 'longnet_block_kernel0' for 'sm_90a'
+// TMASASS-NOT: C7508
 
 // BADTILE: the wgmma kernel needs tile-queries 64 or 128 (a warpgroup per 64 rows)
 

@@ -20,18 +20,25 @@ namespace dilattn {
 enum class CudaKernelChoice {
   /// wgmma on sm_90a (the only chip that has it), mma.sync elsewhere.
   Auto,
-  /// Warpgroup MMAs over 128-byte-swizzled tiles (sm_90a only).
+  /// Warpgroup MMAs over 128-byte-swizzled tiles (sm_90a only), tiles
+  /// loaded by cp.async in every thread.
   Wgmma,
+  /// Warpgroup MMAs, warp-specialised: a producer warpgroup loads the tiles
+  /// by TMA through tensor maps that the runtime passes (sm_90a only; the
+  /// dilation rates must divide the sequence length).
+  WgmmaTma,
   /// ldmatrix + mma.sync (sm_80 and later).
   MmaSync,
 };
 
-/// "auto", "wgmma" or "mma-sync".
+/// "auto", "wgmma", "wgmma-tma" or "mma-sync".
 llvm::StringRef stringifyCudaKernelChoice(CudaKernelChoice choice);
 std::optional<CudaKernelChoice> parseCudaKernelChoice(llvm::StringRef text);
 
-/// Whether `chip` gets the wgmma kernel under `choice`.
+/// Whether `chip` gets a wgmma kernel under `choice`.
 bool usesWgmmaKernel(CudaKernelChoice choice, llvm::StringRef chip);
+/// Whether `choice` asks for the warp-specialised TMA kernel.
+bool usesTmaKernel(CudaKernelChoice choice);
 
 /// The chip to compile for on a device of compute capability major.minor:
 /// "sm_90a" on 9.0 (wgmma and setmaxnreg need the architecture-specific

@@ -101,6 +101,9 @@ struct CudaPipelineOptions
                                   "wgmma on sm_90a, mma-sync elsewhere"),
                        clEnumValN(CudaKernelChoice::Wgmma, "wgmma",
                                   "warpgroup MMAs (needs chip sm_90a)"),
+                       clEnumValN(CudaKernelChoice::WgmmaTma, "wgmma-tma",
+                                  "warp-specialised wgmma fed by TMA "
+                                  "(sm_90a; r must divide N)"),
                        clEnumValN(CudaKernelChoice::MmaSync, "mma-sync",
                                   "ldmatrix + mma.sync (sm_80 and later)"))};
   Option<std::string> format{

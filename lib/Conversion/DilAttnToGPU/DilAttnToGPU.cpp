@@ -76,6 +76,65 @@ MemRefType dynamicType(MemRefType type, bool unitInnerStride) {
   return MemRefType::get(shape, type.getElementType(), layout);
 }
 
+/// The host code's tensor maps of Q, K and V (the first three operands)
+/// for each pattern of `plan`, as the kernel takes them (generic pointers
+/// to 128-byte CUtensorMaps): the rows of pattern (w, r) are the
+/// (B, N / r, r, H, D) view of each tensor, boxes of 64 columns (128
+/// swizzled bytes) by the tile's rows. The view needs r to divide N; the
+/// runtime chooses this kernel only then.
+SmallVector<Value> emitTensorMaps(OpBuilder &builder, Location loc,
+                                  const KernelPlan &plan,
+                                  ArrayRef<Value> operands) {
+  MLIRContext *context = builder.getContext();
+  Emitter host{builder, loc};
+  auto pointer = LLVM::LLVMPointerType::get(context);
+  SmallVector<Value> maps;
+  for (int64_t p : plan.patterns) {
+    int64_t r = plan.dilationRates[p];
+    for (int64_t operand = 0; operand < 3; ++operand) {
+      Value rows = operands[operand];
+      int64_t boxRows = operand == 0 ? plan.tileQueries : plan.tileKeys;
+      Value batch = memref::DimOp::create(builder, loc, rows, 0);
+      Value seqLen = memref::DimOp::create(builder, loc, rows, 1);
+      Value heads = memref::DimOp::create(builder, loc, rows, 2);
+      auto rowsType = cast<MemRefType>(rows.getType());
+      SmallVector<ReassociationIndices> groups = {{0}, {1, 2}, {3}, {4}};
+      SmallVector<OpFoldResult> shape = {
+          batch, host.div(seqLen, host.idx(r)), builder.getIndexAttr(r), heads,
+          builder.getIndexAttr(plan.headDim)};
+      auto viewType = memref::ExpandShapeOp::computeExpandedType(
+          rowsType, {ShapedType::kDynamic, ShapedType::kDynamic, r,
+                     ShapedType::kDynamic, plan.headDim},
+          groups);
+      if (failed(viewType))
+        return {};
+      Value view = memref::ExpandShapeOp::create(builder, loc, *viewType, rows,
+                                                 groups, shape);
+      Value unranked = memref::CastOp::create(
+          builder, loc, UnrankedMemRefType::get(plan.elementType, Attribute()), view);
+      SmallVector<int64_t> box = {1, boxRows, 1, 1, kSwizzleRowBytes /
+                                                        plan.elementBytes()};
+      auto boxType = MemRefType::get(
+          box, plan.elementType, MemRefLayoutAttrInterface{},
+          gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup));
+      auto mapType = nvgpu::TensorMapDescriptorType::get(
+          context, boxType, nvgpu::TensorMapSwizzleKind::SWIZZLE_128B,
+          nvgpu::TensorMapL2PromoKind::L2PROMO_NONE,
+          nvgpu::TensorMapOOBKind::OOB_ZERO,
+          nvgpu::TensorMapInterleaveKind::INTERLEAVE_NONE);
+      SmallVector<Value> boxSizes;
+      for (int64_t size : box)
+        boxSizes.push_back(host.idx(size));
+      Value map = nvgpu::TmaCreateDescriptorOp::create(builder, loc, mapType,
+                                                       unranked, boxSizes);
+      maps.push_back(
+          UnrealizedConversionCastOp::create(builder, loc, pointer, map)
+              .getResult(0));
+    }
+  }
+  return maps;
+}
+
 struct ConvertToGPUPass
     : public mlir::dilattn::impl::DilAttnConvertToGPUBase<ConvertToGPUPass> {
   using Base::Base;
@@ -135,6 +194,10 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
         "invalid cuda tiling: tile-queries {0} (16-128, a multiple of 16), "
         "tile-keys {1} (16-128, a multiple of 16), stages {2} (2-4)",
         queries, keys, depth));
+  bool useTma = useWgmma && tma;
+  if (tma && !useWgmma)
+    return op.emitOpError("the warp-specialised TMA kernel needs wgmma "
+                          "(chip sm_90a) and f16 or bf16 inputs");
   if (useWgmma && ((queries != 64 && queries != 128) || headDim % 64 != 0))
     return op.emitOpError(llvm::formatv(
         "the wgmma kernel needs tile-queries 64 or 128 (a warpgroup per 64 "
@@ -156,6 +219,7 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
   common.elementType = element;
   common.tensorCores = !element.isF32();
   common.wgmma = useWgmma;
+  common.tma = useTma;
   common.hasKeyBias = static_cast<bool>(op.getKeyPaddingMask());
   if (Value mask = op.getAttnMask()) {
     auto maskType = cast<MemRefType>(mask.getType());
@@ -232,20 +296,27 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
   if (Value mask = op.getAttnMask())
     hostOperands.push_back(
         castTo(mask, dynamicType(cast<MemRefType>(mask.getType()), false)));
-  SmallVector<Type> argTypes;
-  for (Value v : hostOperands)
-    argTypes.push_back(v.getType());
 
   auto funcName = op->getParentOfType<FunctionOpInterface>().getName().str();
   for (const KernelPlan &plan : plans) {
+    SmallVector<Value> launchOperands;
+    if (plan.tma)
+      launchOperands = emitTensorMaps(builder, loc, plan, hostOperands);
+    llvm::append_range(launchOperands, hostOperands);
+    SmallVector<Type> launchTypes;
+    for (Value v : launchOperands)
+      launchTypes.push_back(v.getType());
     // The kernel.
     OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPointToEnd(gpuModule.getBody());
     // Kernels are numbered per module: a function may hold several calls.
     int64_t number = llvm::range_size(gpuModule.getOps<gpu::GPUFuncOp>());
     std::string name = llvm::formatv("{0}_kernel{1}", funcName, number).str();
-    auto func = gpu::GPUFuncOp::create(builder, loc, name,
-                                       builder.getFunctionType(argTypes, {}));
+    auto func = gpu::GPUFuncOp::create(
+        builder, loc, name, builder.getFunctionType(launchTypes, {}));
+    if (plan.tma)
+      func->setAttr(kTensorMapParamsAttrName,
+                    builder.getI64IntegerAttr(3 * plan.patterns.size()));
     func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
                   builder.getUnitAttr());
     int32_t threads = static_cast<int32_t>(plan.threads());
@@ -255,10 +326,11 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
     // more than 128 registers for D = 128 and takes one.
     // Two warpgroups of wgmma (tile-queries 128) need about 240 registers
     // per thread too, so they take one block as well.
-    bool oneBlock = plan.tensorCores ? plan.wgmma && plan.tileQueries > 64
-                                     : plan.headDim > 64;
-    if (!oneBlock)
-      func->setAttr("nvvm.minctasm", builder.getI32IntegerAttr(2));
+    bool oneBlock = plan.tensorCores
+                        ? plan.wgmma && (plan.tileQueries > 64 || plan.tma)
+                        : plan.headDim > 64;
+    // setmaxnreg takes effect only with one block per multiprocessor.
+    func->setAttr("nvvm.minctasm", builder.getI32IntegerAttr(oneBlock ? 1 : 2));
     KernelEmitter(builder, loc, plan).emitBody(func);
 
     // Its launch: one block per work item.
@@ -275,7 +347,7 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
         gpu::KernelDim3{host.idx(threads), one, one},
         arith::ConstantIntOp::create(builder, loc, builder.getI32Type(),
                                      plan.sharedMemoryBytes()),
-        hostOperands);
+        launchOperands);
     builder.setInsertionPointAfter(nonEmpty);
   }
   if (workspace)

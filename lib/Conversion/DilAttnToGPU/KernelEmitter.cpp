@@ -70,6 +70,10 @@ Value KernelEmitter::globalView(Value memref) {
 void KernelEmitter::emitBody(gpu::GPUFuncOp func) {
   b.setInsertionPointToStart(&func.getBody().front());
   unsigned arg = 0;
+  // Warp-specialised: the tensor maps of Q, K and V per pattern come first.
+  if (plan.tma)
+    for (size_t i = 0; i < 3 * plan.patterns.size(); ++i)
+      tensorMaps.push_back(func.getArgument(arg++));
   query = globalView(func.getArgument(arg++));
   key = globalView(func.getArgument(arg++));
   value = globalView(func.getArgument(arg++));
@@ -114,6 +118,11 @@ void KernelEmitter::emitBody(gpu::GPUFuncOp func) {
 
   Value first = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value stride = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
+  if (plan.tma) {
+    emitWarpSpecializedItems(first, total, stride);
+    gpu::ReturnOp::create(b, loc);
+    return;
+  }
   scf::ForOp::create(
       b, loc, first, total, stride, ValueRange{},
       [&](OpBuilder &nested, Location, Value itemIndex, ValueRange) {
@@ -125,7 +134,7 @@ void KernelEmitter::emitBody(gpu::GPUFuncOp func) {
   gpu::ReturnOp::create(b, loc);
 }
 
-void KernelEmitter::emitItem(Value itemIndex) {
+KernelEmitter::Item KernelEmitter::decodeItem(Value itemIndex) {
   // Which pattern: the item ranges of the patterns follow each other.
   Value pattern = e.idx(0);
   Value base = e.idx(0);
@@ -182,16 +191,23 @@ void KernelEmitter::emitItem(Value itemIndex) {
   item.rows = e.ceilDiv(span, rate);
   Value tilePositions = e.mul(e.idx(plan.tileQueries), rate);
   item.spanStart = e.add(item.segStart, e.mul(item.tile, tilePositions));
-  Value inSegment = e.ult(item.spanStart, segEnd);
-  auto spanIf = scf::IfOp::create(b, loc, inSegment, /*withElse=*/false);
+  item.inSegment = e.ult(item.spanStart, segEnd);
+  item.spanEnd = e.min(e.add(item.spanStart, tilePositions), segEnd);
+  item.hasRows = e.andi(
+      item.inSegment, e.ult(e.mul(item.tile, e.idx(plan.tileQueries)),
+                            item.rows));
+  item.pattern = pattern;
+  return item;
+}
+
+void KernelEmitter::emitItem(Value itemIndex) {
+  Item item = decodeItem(itemIndex);
+  auto spanIf = scf::IfOp::create(b, loc, item.inSegment, /*withElse=*/false);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(spanIf.thenBlock());
-  item.spanEnd = e.min(e.add(item.spanStart, tilePositions), segEnd);
   if (plan.output != OutputMode::Merge)
     emitZeroFill(item);
-  Value firstRow = e.mul(item.tile, e.idx(plan.tileQueries));
-  auto rowsIf = scf::IfOp::create(b, loc, e.ult(firstRow, item.rows),
-                                  /*withElse=*/false);
+  auto rowsIf = scf::IfOp::create(b, loc, item.hasRows, /*withElse=*/false);
   b.setInsertionPointToStart(rowsIf.thenBlock());
   if (plan.tensorCores)
     emitTensorCoreTile(item);
@@ -214,7 +230,7 @@ void KernelEmitter::emitZeroFill(const Item &item) {
       b, loc,
       DenseElementsAttr::get(vectorType, b.getZeroAttr(plan.elementType)));
   scf::ForOp::create(
-      b, loc, thread, total, e.idx(plan.threads()), ValueRange{},
+      b, loc, thread, total, e.idx(plan.computeThreads()), ValueRange{},
       [&](OpBuilder &nested, Location, Value index, ValueRange) {
         Value row = e.div(index, e.idx(chunksPerRow));
         Value chunk = e.rem(index, e.idx(chunksPerRow));

@@ -51,7 +51,14 @@ private:
     Value rows;
     Value tile;
     Value spanStart, spanEnd;
+    /// Whether the tile's span starts inside the segment (else the item
+    /// has nothing to do), and whether it holds selected rows.
+    Value inSegment, hasRows;
+    /// Index into plan.patterns.
+    Value pattern;
   };
+  /// Decodes work item `itemIndex`.
+  Item decodeItem(Value itemIndex);
 
   Value globalView(Value memref);
   Value rowPosition(const Item &item, Value row) {
@@ -87,6 +94,23 @@ private:
   /// The tile at `byteOffset` from the first tile (which is aligned for
   /// wgmma).
   SharedTile tileAt(int64_t rows, Value byteOffset);
+  /// The tile loop's pieces, shared by the cp.async loop above and the
+  /// warp-specialised kernel (WarpSpecializedTile.cpp):
+  /// the last selected key row a tile of queries from `firstQuery` sees,
+  /// plus one (causal limits included);
+  Value keyLimitOf(const Item &item, Value firstQuery);
+  /// the loop state before the first key block: running maxima and sums of
+  /// the two rows a thread holds, then its output accumulators;
+  SmallVector<Value> initialTileState();
+  /// one key block landed in shared memory: Q K^T, masks, online softmax
+  /// and P V, from `state` to the state it returns;
+  SmallVector<Value> emitKeyBlock(const Item &item, const SharedTile &queryTile,
+                                  const SharedTile &keys,
+                                  const SharedTile &values, Value block,
+                                  Value firstQuery, Value keyLimit,
+                                  ValueRange state);
+  /// the row sums and the output (and log-sum-exp) writes.
+  void emitTileOutput(const Item &item, Value firstQuery, ValueRange result);
   /// Indices into `tile.view` of element (row, col); col is a multiple of
   /// 16 bytes' worth of elements.
   SmallVector<Value> tileIndices(const SharedTile &tile, Value row, Value col);
@@ -137,7 +161,20 @@ private:
   Location loc;
   const KernelPlan &plan;
 
+  // Warp-specialised kernel (WarpSpecializedTile.cpp).
+  /// The work items from `first` to `total` by `stride`: the producer
+  /// warpgroup's TMA loads and the compute warpgroups' tiles.
+  void emitWarpSpecializedItems(Value first, Value total, Value stride);
+  void emitProducerItem(const Item &item, Value blockCount, Value itemCount);
+  void emitConsumerTile(const Item &item, Value blockCount, Value itemCount);
+  /// The shared-window address (i32) of mbarrier `index`.
+  Value barrierAddress(int64_t index);
+  Value barrierAddress(Value index, int64_t first);
+
   Value query, key, value, output, workspace, keyBias, attnBias;
+  /// Warp-specialised: generic addresses of the Q, K, V tensor maps of each
+  /// pattern of plan.patterns (kernel parameters).
+  SmallVector<Value> tensorMaps;
   Value shared;
   /// wgmma: the element view of shared memory, its shared-window address
   /// (i64) and the padding that aligns the first tile to 1024 bytes.

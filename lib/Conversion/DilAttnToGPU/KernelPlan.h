@@ -18,6 +18,7 @@ namespace mlir::dilattn::cuda {
 
 constexpr double kLog2E = 1.4426950408889634;
 constexpr int64_t kWarpSize = 32;
+constexpr int64_t kWarpgroupThreads = 4 * kWarpSize;
 /// Shared-memory rows are padded by 16 bytes so that the 8 rows an ldmatrix
 /// reads fall into different banks.
 constexpr int64_t kRowPaddingBytes = 16;
@@ -59,6 +60,11 @@ struct KernelPlan {
   /// Hopper (sm_90a): Q K^T and P V on warpgroup MMAs (wgmma) reading
   /// 128-byte-swizzled shared-memory tiles, instead of ldmatrix + mma.sync.
   bool wgmma = false;
+  /// Warp-specialised (sm_90a, with wgmma): a producer warpgroup loads the
+  /// Q, K and V tiles by TMA (a tensor map per operand and pattern, kernel
+  /// parameters 0 ... 3P - 1) and tracks stages on mbarriers; the compute
+  /// warpgroups wait on those barriers instead of a block-wide one.
+  bool tma = false;
   bool hasKeyBias = false;
   int64_t attnRank = 0;
   OutputMode output = OutputMode::Store;
@@ -68,10 +74,19 @@ struct KernelPlan {
   int64_t stages = 2;
 
   int64_t numPatternsTotal() const { return segmentLengths.size(); }
+  /// Warps that compute (16 query rows each on tensor cores).
   int64_t warps() const { return tileQueries / 16; }
-  int64_t threads() const {
+  int64_t computeThreads() const {
     return tensorCores ? warps() * kWarpSize : tileQueries * kSimtLanesPerQuery;
   }
+  /// Threads of a block: the compute threads, after the producer warpgroup
+  /// when warp-specialised.
+  int64_t threads() const {
+    return computeThreads() + (tma ? kWarpgroupThreads : 0);
+  }
+  /// mbarriers of the warp-specialised kernel: the query tile's full and
+  /// empty, then full and empty per stage.
+  int64_t barrierCount() const { return tma ? 2 + 2 * stages : 0; }
   int64_t elementBytes() const {
     return elementType.getIntOrFloatBitWidth() / 8;
   }
@@ -92,7 +107,12 @@ struct KernelPlan {
     // Swizzled tiles start on a 1024-byte boundary (the swizzle pattern's
     // period), which dynamic shared memory does not promise.
     int64_t alignment = wgmma ? kSwizzleAtomBytes : 0;
-    return alignment + queryTileBytes() + 2 * stages * keyStageBytes();
+    return alignment + queryTileBytes() + 2 * stages * keyStageBytes() +
+           8 * barrierCount();
+  }
+  /// Byte offset of the first mbarrier from the aligned tiles.
+  int64_t barrierOffset() const {
+    return queryTileBytes() + 2 * stages * keyStageBytes();
   }
 };
 

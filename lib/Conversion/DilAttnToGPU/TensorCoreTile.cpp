@@ -59,7 +59,7 @@ void KernelEmitter::asyncLoadRows(Value source, const SharedTile &tile,
   int64_t chunksPerRow = plan.headDim / lanes;
   int64_t chunks = numRows * chunksPerRow;
   Value lastRow = e.sub(item.rows, e.idx(1));
-  for (int64_t c = 0; c < chunks; c += plan.threads()) {
+  for (int64_t c = 0; c < chunks; c += plan.computeThreads()) {
     Value chunk = e.add(thread, e.idx(c));
     Value row = e.div(chunk, e.idx(chunksPerRow));
     Value col = e.mul(e.rem(chunk, e.idx(chunksPerRow)), e.idx(lanes));
@@ -122,13 +122,10 @@ Value KernelEmitter::pack(Value x, Value y) {
 }
 
 void KernelEmitter::emitTensorCoreTile(const Item &item) {
-  const int64_t BM = plan.tileQueries, BN = plan.tileKeys, D = plan.headDim;
+  const int64_t BM = plan.tileQueries, BN = plan.tileKeys;
   const int64_t S = plan.stages;
-  const int64_t keyTiles = BN / 8, dimTiles = D / 8;
   Value firstQuery = e.mul(item.tile, e.idx(BM));
-  Value keyLimit = item.rows;
-  if (plan.causal)
-    keyLimit = e.min(item.rows, e.add(firstQuery, e.idx(BM)));
+  Value keyLimit = keyLimitOf(item, firstQuery);
   Value numBlocks = e.ceilDiv(keyLimit, e.idx(BN));
 
   SharedTile queryTile = tileAt(BM, e.idx(0));
@@ -170,21 +167,12 @@ void KernelEmitter::emitTensorCoreTile(const Item &item) {
   for (int64_t s = 0; s + 1 < S; ++s)
     token = loadBlock(e.idx(s), e.idx(s));
 
-  Value group = e.div(lane, e.idx(4)); // row of the fragment
-  Value quad = e.rem(lane, e.idx(4));  // column pair of the fragment
-  Value warpRow = e.mul(warp, e.idx(16));
-
-  // Loop state: running max and (thread-partial) sum of rows g and g + 8,
-  // then the output accumulators, 4 per 8-column tile.
-  SmallVector<Value> init = {e.negInf(), e.negInf(), e.f32(0), e.f32(0)};
-  for (int64_t i = 0; i < dimTiles * 4; ++i)
-    init.push_back(e.f32(0));
+  SmallVector<Value> init = initialTileState();
   auto loop = scf::ForOp::create(b, loc, e.idx(0), numBlocks, e.idx(1), init);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value block = loop.getInductionVar();
-    ValueRange state = loop.getRegionIterArgs();
     // Block `block` has landed once at most S - 2 younger groups are in
     // flight; the barrier then also tells that every warp is done with the
     // stage that block - 1 used, which the load of block + S - 1 reuses.
@@ -196,150 +184,187 @@ void KernelEmitter::emitTensorCoreTile(const Item &item) {
     Value next = e.add(block, e.idx(S - 1));
     loadBlock(next, e.rem(next, e.idx(S)));
     Value stage = e.rem(block, e.idx(S));
-    SharedTile keys = keyTile(stage), values = valueTile(stage);
-    // Scores S = Q K^T of this warp's 16 rows and the block's BN keys.
-    SmallVector<SmallVector<Value>> scores(keyTiles);
-    if (plan.wgmma) {
-      SmallVector<Value> acc = wgmmaScores(queryTile, keys);
-      for (int64_t nt = 0; nt < keyTiles; ++nt)
-        for (int64_t c = 0; c < 4; ++c)
-          scores[nt].push_back(e.mulf(acc[nt * 4 + c], e.f32(plan.scaleLog2)));
-    } else {
-      // The query fragments are re-read from shared memory for each block
-      // (D / 16 ldmatrix per warp) rather than held: that frees D / 4
-      // registers, which the accumulators need to stay out of local memory.
-      SmallVector<SmallVector<Value>> queryFragments;
-      for (int64_t kk = 0; kk < D / 16; ++kk)
-        queryFragments.push_back(ldmatrix(
-            queryTile.view, e.add(warpRow, e.rem(lane, e.idx(16))),
-            e.add(e.idx(kk * 16), e.mul(e.div(lane, e.idx(16)), e.idx(8))),
-            /*transpose=*/false));
-      for (int64_t nt = 0; nt < keyTiles; ++nt) {
-        SmallVector<Value> acc(4, e.f32(0));
-        for (int64_t kk2 = 0; kk2 < D / 32; ++kk2) {
-          SmallVector<Value> frag = ldmatrix(
-              keys.view, e.add(e.idx(nt * 8), e.rem(lane, e.idx(8))),
-              e.add(e.idx(kk2 * 32), e.mul(e.div(lane, e.idx(8)), e.idx(8))),
-              /*transpose=*/false);
-          acc = mma(queryFragments[2 * kk2], {frag[0], frag[1]}, acc);
-          acc = mma(queryFragments[2 * kk2 + 1], {frag[2], frag[3]}, acc);
-        }
-        for (Value &v : acc)
-          v = e.mulf(v, e.f32(plan.scaleLog2));
-        scores[nt] = acc;
-      }
-    }
-
-    // Masks, causal limit and ragged blocks, only where they can matter.
-    Value firstKey = e.mul(block, e.idx(BN));
-    Value blockEnd = e.add(firstKey, e.idx(BN));
-    Value needsMask = e.ult(keyLimit, blockEnd);
-    if (plan.causal)
-      needsMask = e.ori(needsMask, e.ult(e.add(firstQuery, warpRow),
-                                         e.sub(blockEnd, e.idx(1))));
-    if (plan.hasKeyBias || plan.attnRank)
-      needsMask = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1);
-    SmallVector<Value> flat;
-    for (auto &tile : scores)
-      flat.append(tile.begin(), tile.end());
-    SmallVector<Type> flatTypes(flat.size(), b.getF32Type());
-    auto maskIf = scf::IfOp::create(b, loc, flatTypes, needsMask, true);
-    {
-      OpBuilder::InsertionGuard inner(b);
-      b.setInsertionPointToStart(maskIf.thenBlock());
-      SmallVector<Value> masked;
-      for (int64_t nt = 0; nt < keyTiles; ++nt)
-        for (int64_t c = 0; c < 4; ++c) {
-          Value keyRow = e.add(
-              firstKey, e.add(e.idx(nt * 8 + (c & 1)), e.mul(quad, e.idx(2))));
-          Value queryRow = e.add(e.add(firstQuery, warpRow),
-                                 e.add(group, e.idx((c >> 1) * 8)));
-          Value allowed = e.ult(keyRow, keyLimit);
-          if (plan.causal)
-            allowed = e.andi(allowed, e.ule(keyRow, queryRow));
-          Value score = addBiases(item, scores[nt][c], queryRow, keyRow);
-          masked.push_back(e.select(allowed, score, e.negInf()));
-        }
-      scf::YieldOp::create(b, loc, masked);
-      b.setInsertionPointToStart(maskIf.elseBlock());
-      scf::YieldOp::create(b, loc, flat);
-    }
-    for (int64_t nt = 0; nt < keyTiles; ++nt)
-      for (int64_t c = 0; c < 4; ++c)
-        scores[nt][c] = maskIf.getResult(nt * 4 + c);
-
-    // Online softmax for rows g (half 0) and g + 8 (half 1).
-    SmallVector<Value> newState(state.begin(), state.end());
-    SmallVector<Value> alpha(2);
-    for (int64_t half = 0; half < 2; ++half) {
-      Value rowMax = e.negInf();
-      for (int64_t nt = 0; nt < keyTiles; ++nt)
-        rowMax = e.maxf(rowMax,
-                        e.maxf(scores[nt][2 * half], scores[nt][2 * half + 1]));
-      rowMax = e.maxf(rowMax, e.shuffleXor(rowMax, 1));
-      rowMax = e.maxf(rowMax, e.shuffleXor(rowMax, 2));
-      Value oldMax = state[half];
-      Value newMax = e.maxf(oldMax, rowMax);
-      // A row with no allowed key yet keeps -inf; subtract 0 instead so
-      // that exp2 gives 0, never NaN.
-      Value base = e.select(e.isNegInf(newMax), e.f32(0), newMax);
-      alpha[half] = e.exp2(e.subf(oldMax, base));
-      Value sum = e.mulf(state[2 + half], alpha[half]);
-      for (int64_t nt = 0; nt < keyTiles; ++nt)
-        for (int64_t c = 2 * half; c < 2 * half + 2; ++c) {
-          scores[nt][c] = e.exp2(e.subf(scores[nt][c], base));
-          sum = e.addf(sum, scores[nt][c]);
-        }
-      newState[half] = newMax;
-      newState[2 + half] = sum;
-    }
-    for (int64_t nt = 0; nt < dimTiles; ++nt)
-      for (int64_t c = 0; c < 4; ++c)
-        newState[4 + nt * 4 + c] = e.mulf(state[4 + nt * 4 + c], alpha[c >> 1]);
-
-    // O += P V: the score fragments, rounded to the input type, are the A
-    // operands (two 8-key tiles make one 16-key step).
-    SmallVector<SmallVector<Value>> probabilities;
-    for (int64_t kk = 0; kk < BN / 16; ++kk)
-      probabilities.push_back(
-          {pack(scores[2 * kk][0], scores[2 * kk][1]),
-           pack(scores[2 * kk][2], scores[2 * kk][3]),
-           pack(scores[2 * kk + 1][0], scores[2 * kk + 1][1]),
-           pack(scores[2 * kk + 1][2], scores[2 * kk + 1][3])});
-    if (plan.wgmma) {
-      SmallVector<Value> acc(newState.begin() + 4, newState.end());
-      acc = wgmmaAccumulate(probabilities, values, acc);
-      llvm::copy(acc, newState.begin() + 4);
-    } else {
-      for (int64_t kk = 0; kk < BN / 16; ++kk) {
-        for (int64_t nt2 = 0; nt2 < D / 16; ++nt2) {
-          Value keyRow = e.add(
-              e.idx(kk * 16),
-              e.add(e.rem(lane, e.idx(8)),
-                    e.mul(e.rem(e.div(lane, e.idx(8)), e.idx(2)), e.idx(8))));
-          Value dim =
-              e.add(e.idx(nt2 * 16), e.mul(e.div(lane, e.idx(16)), e.idx(8)));
-          SmallVector<Value> frag = ldmatrix(values.view, keyRow, dim, true);
-          for (int64_t half = 0; half < 2; ++half) {
-            int64_t nt = 2 * nt2 + half;
-            SmallVector<Value> acc(newState.begin() + 4 + nt * 4,
-                                   newState.begin() + 8 + nt * 4);
-            acc = mma(probabilities[kk], {frag[2 * half], frag[2 * half + 1]},
-                      acc);
-            for (int64_t c = 0; c < 4; ++c)
-              newState[4 + nt * 4 + c] = acc[c];
-          }
-        }
-      }
-    }
-    scf::YieldOp::create(b, loc, newState);
+    scf::YieldOp::create(
+        b, loc,
+        emitKeyBlock(item, queryTile, keyTile(stage), valueTile(stage), block,
+                     firstQuery, keyLimit, loop.getRegionIterArgs()));
   }
   // Copies of blocks past the end may still be in flight: let them land
   // before the shared memory goes to the next work item.
   nvgpu::DeviceAsyncWaitOp::create(b, loc, token, b.getI32IntegerAttr(0));
 
-  // Epilogue: full row sums, then one write per row this thread holds.
-  ValueRange result = loop.getResults();
+  emitTileOutput(item, firstQuery, loop.getResults());
+}
+
+Value KernelEmitter::keyLimitOf(const Item &item, Value firstQuery) {
+  if (!plan.causal)
+    return item.rows;
+  return e.min(item.rows, e.add(firstQuery, e.idx(plan.tileQueries)));
+}
+
+SmallVector<Value> KernelEmitter::initialTileState() {
+  // Running max and (thread-partial) sum of rows g and g + 8, then the
+  // output accumulators, 4 per 8-column tile.
+  SmallVector<Value> init = {e.negInf(), e.negInf(), e.f32(0), e.f32(0)};
+  for (int64_t i = 0; i < plan.headDim / 8 * 4; ++i)
+    init.push_back(e.f32(0));
+  return init;
+}
+
+SmallVector<Value> KernelEmitter::emitKeyBlock(
+    const Item &item, const SharedTile &queryTile, const SharedTile &keys,
+    const SharedTile &values, Value block, Value firstQuery, Value keyLimit,
+    ValueRange state) {
+  const int64_t BN = plan.tileKeys, D = plan.headDim;
+  const int64_t keyTiles = BN / 8, dimTiles = D / 8;
+  Value group = e.div(lane, e.idx(4)); // row of the fragment
+  Value quad = e.rem(lane, e.idx(4));  // column pair of the fragment
+  Value warpRow = e.mul(warp, e.idx(16));
+  // Scores S = Q K^T of this warp's 16 rows and the block's BN keys.
+  SmallVector<SmallVector<Value>> scores(keyTiles);
+  if (plan.wgmma) {
+    SmallVector<Value> acc = wgmmaScores(queryTile, keys);
+    for (int64_t nt = 0; nt < keyTiles; ++nt)
+      for (int64_t c = 0; c < 4; ++c)
+        scores[nt].push_back(e.mulf(acc[nt * 4 + c], e.f32(plan.scaleLog2)));
+  } else {
+    // The query fragments are re-read from shared memory for each block
+    // (D / 16 ldmatrix per warp) rather than held: that frees D / 4
+    // registers, which the accumulators need to stay out of local memory.
+    SmallVector<SmallVector<Value>> queryFragments;
+    for (int64_t kk = 0; kk < D / 16; ++kk)
+      queryFragments.push_back(ldmatrix(
+          queryTile.view, e.add(warpRow, e.rem(lane, e.idx(16))),
+          e.add(e.idx(kk * 16), e.mul(e.div(lane, e.idx(16)), e.idx(8))),
+          /*transpose=*/false));
+    for (int64_t nt = 0; nt < keyTiles; ++nt) {
+      SmallVector<Value> acc(4, e.f32(0));
+      for (int64_t kk2 = 0; kk2 < D / 32; ++kk2) {
+        SmallVector<Value> frag = ldmatrix(
+            keys.view, e.add(e.idx(nt * 8), e.rem(lane, e.idx(8))),
+            e.add(e.idx(kk2 * 32), e.mul(e.div(lane, e.idx(8)), e.idx(8))),
+            /*transpose=*/false);
+        acc = mma(queryFragments[2 * kk2], {frag[0], frag[1]}, acc);
+        acc = mma(queryFragments[2 * kk2 + 1], {frag[2], frag[3]}, acc);
+      }
+      for (Value &v : acc)
+        v = e.mulf(v, e.f32(plan.scaleLog2));
+      scores[nt] = acc;
+    }
+  }
+
+  // Masks, causal limit and ragged blocks, only where they can matter.
+  Value firstKey = e.mul(block, e.idx(BN));
+  Value blockEnd = e.add(firstKey, e.idx(BN));
+  Value needsMask = e.ult(keyLimit, blockEnd);
+  if (plan.causal)
+    needsMask = e.ori(needsMask, e.ult(e.add(firstQuery, warpRow),
+                                       e.sub(blockEnd, e.idx(1))));
+  if (plan.hasKeyBias || plan.attnRank)
+    needsMask = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1);
+  SmallVector<Value> flat;
+  for (auto &tile : scores)
+    flat.append(tile.begin(), tile.end());
+  SmallVector<Type> flatTypes(flat.size(), b.getF32Type());
+  auto maskIf = scf::IfOp::create(b, loc, flatTypes, needsMask, true);
+  {
+    OpBuilder::InsertionGuard inner(b);
+    b.setInsertionPointToStart(maskIf.thenBlock());
+    SmallVector<Value> masked;
+    for (int64_t nt = 0; nt < keyTiles; ++nt)
+      for (int64_t c = 0; c < 4; ++c) {
+        Value keyRow = e.add(
+            firstKey, e.add(e.idx(nt * 8 + (c & 1)), e.mul(quad, e.idx(2))));
+        Value queryRow = e.add(e.add(firstQuery, warpRow),
+                               e.add(group, e.idx((c >> 1) * 8)));
+        Value allowed = e.ult(keyRow, keyLimit);
+        if (plan.causal)
+          allowed = e.andi(allowed, e.ule(keyRow, queryRow));
+        Value score = addBiases(item, scores[nt][c], queryRow, keyRow);
+        masked.push_back(e.select(allowed, score, e.negInf()));
+      }
+    scf::YieldOp::create(b, loc, masked);
+    b.setInsertionPointToStart(maskIf.elseBlock());
+    scf::YieldOp::create(b, loc, flat);
+  }
+  for (int64_t nt = 0; nt < keyTiles; ++nt)
+    for (int64_t c = 0; c < 4; ++c)
+      scores[nt][c] = maskIf.getResult(nt * 4 + c);
+
+  // Online softmax for rows g (half 0) and g + 8 (half 1).
+  SmallVector<Value> newState(state.begin(), state.end());
+  SmallVector<Value> alpha(2);
+  for (int64_t half = 0; half < 2; ++half) {
+    Value rowMax = e.negInf();
+    for (int64_t nt = 0; nt < keyTiles; ++nt)
+      rowMax = e.maxf(rowMax,
+                      e.maxf(scores[nt][2 * half], scores[nt][2 * half + 1]));
+    rowMax = e.maxf(rowMax, e.shuffleXor(rowMax, 1));
+    rowMax = e.maxf(rowMax, e.shuffleXor(rowMax, 2));
+    Value oldMax = state[half];
+    Value newMax = e.maxf(oldMax, rowMax);
+    // A row with no allowed key yet keeps -inf; subtract 0 instead so
+    // that exp2 gives 0, never NaN.
+    Value base = e.select(e.isNegInf(newMax), e.f32(0), newMax);
+    alpha[half] = e.exp2(e.subf(oldMax, base));
+    Value sum = e.mulf(state[2 + half], alpha[half]);
+    for (int64_t nt = 0; nt < keyTiles; ++nt)
+      for (int64_t c = 2 * half; c < 2 * half + 2; ++c) {
+        scores[nt][c] = e.exp2(e.subf(scores[nt][c], base));
+        sum = e.addf(sum, scores[nt][c]);
+      }
+    newState[half] = newMax;
+    newState[2 + half] = sum;
+  }
+  for (int64_t nt = 0; nt < dimTiles; ++nt)
+    for (int64_t c = 0; c < 4; ++c)
+      newState[4 + nt * 4 + c] = e.mulf(state[4 + nt * 4 + c], alpha[c >> 1]);
+
+  // O += P V: the score fragments, rounded to the input type, are the A
+  // operands (two 8-key tiles make one 16-key step).
+  SmallVector<SmallVector<Value>> probabilities;
+  for (int64_t kk = 0; kk < BN / 16; ++kk)
+    probabilities.push_back(
+        {pack(scores[2 * kk][0], scores[2 * kk][1]),
+         pack(scores[2 * kk][2], scores[2 * kk][3]),
+         pack(scores[2 * kk + 1][0], scores[2 * kk + 1][1]),
+         pack(scores[2 * kk + 1][2], scores[2 * kk + 1][3])});
+  if (plan.wgmma) {
+    SmallVector<Value> acc(newState.begin() + 4, newState.end());
+    acc = wgmmaAccumulate(probabilities, values, acc);
+    llvm::copy(acc, newState.begin() + 4);
+  } else {
+    for (int64_t kk = 0; kk < BN / 16; ++kk) {
+      for (int64_t nt2 = 0; nt2 < D / 16; ++nt2) {
+        Value keyRow = e.add(
+            e.idx(kk * 16),
+            e.add(e.rem(lane, e.idx(8)),
+                  e.mul(e.rem(e.div(lane, e.idx(8)), e.idx(2)), e.idx(8))));
+        Value dim =
+            e.add(e.idx(nt2 * 16), e.mul(e.div(lane, e.idx(16)), e.idx(8)));
+        SmallVector<Value> frag = ldmatrix(values.view, keyRow, dim, true);
+        for (int64_t half = 0; half < 2; ++half) {
+          int64_t nt = 2 * nt2 + half;
+          SmallVector<Value> acc(newState.begin() + 4 + nt * 4,
+                                 newState.begin() + 8 + nt * 4);
+          acc = mma(probabilities[kk], {frag[2 * half], frag[2 * half + 1]},
+                    acc);
+          for (int64_t c = 0; c < 4; ++c)
+            newState[4 + nt * 4 + c] = acc[c];
+        }
+      }
+    }
+  }
+  return newState;
+}
+
+void KernelEmitter::emitTileOutput(const Item &item, Value firstQuery,
+                                   ValueRange result) {
+  const int64_t dimTiles = plan.headDim / 8;
+  Value group = e.div(lane, e.idx(4));
+  Value quad = e.rem(lane, e.idx(4));
+  Value warpRow = e.mul(warp, e.idx(16));
+  // Full row sums, then one write per row this thread holds.
   for (int64_t half = 0; half < 2; ++half) {
     Value sum = result[2 + half];
     sum = e.addf(sum, e.shuffleXor(sum, 1));

@@ -20,6 +20,12 @@ inline llvm::ArrayRef<int64_t> supportedHeadDims() {
   return dims;
 }
 
+/// On a kernel of dilattn-convert-to-gpu: how many leading parameters are
+/// tensor maps (generic pointers to 128-byte CUtensorMaps), which
+/// dilattn-gpu-grid-constant-params turns into by-value __grid_constant__
+/// parameters once the kernel is an llvm.func.
+constexpr const char kTensorMapParamsAttrName[] = "dilattn.tensor_map_params";
+
 } // namespace mlir::dilattn::cuda
 
 #endif // DILATTN_CONVERSION_DILATTNTOGPU_DILATTNTOGPU_H
