@@ -78,6 +78,8 @@
 // TMA-DAG:  cp.async.bulk.tensor.5d.shared::cluster.global.mbarrier::complete_tx::bytes
 // TMA-DAG:  mbarrier.try_wait.parity.shared::cta.b64
 // TMA-DAG:  mbarrier.arrive.shared::cta.b64
+// TMA-DAG:  bar.sync {{%r[0-9]+}}, {{%r[0-9]+}};
+// TMA-DAG:  bar.arrive {{%r[0-9]+}}, {{%r[0-9]+}};
 // TMA-DAG:  wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
 // TMA-NOT:  cp.async.cg
 // TMA-NOT:  .local

@@ -182,19 +182,31 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
   }
   // 0 asks for the kernel's best tiling (measured on G1,
   // docs/benchmarks.md): the wgmma kernel takes two warpgroups (128 queries)
-  // and 128 keys per stage, the other kernels 64 and 64; 2 stages.
+  // and 128 keys per stage, the other kernels 64 and 64; 2 stages, 3 for
+  // the warp-specialised kernel where they fit.
   bool useWgmma = wgmma && !element.isF32();
+  bool useTma = useWgmma && tma;
   int64_t defaultTile = useWgmma ? 128 : 64;
   int64_t queries = tileQueries ? tileQueries.getValue() : defaultTile;
   int64_t keys = tileKeys ? tileKeys.getValue() : defaultTile;
   int64_t depth = stages ? stages.getValue() : 2;
+  if (!stages && useTma) {
+    KernelPlan deeper;
+    deeper.tensorCores = deeper.wgmma = deeper.tma = true;
+    deeper.elementType = element;
+    deeper.headDim = headDim;
+    deeper.tileQueries = queries;
+    deeper.tileKeys = keys;
+    deeper.stages = 3;
+    if (deeper.sharedMemoryBytes() <= kMaxSharedMemoryBytes)
+      depth = 3;
+  }
   if (queries < 16 || queries > 128 || queries % 16 != 0 || keys < 16 ||
       keys > 128 || keys % 16 != 0 || depth < 2 || depth > 4)
     return op.emitOpError(llvm::formatv(
         "invalid cuda tiling: tile-queries {0} (16-128, a multiple of 16), "
         "tile-keys {1} (16-128, a multiple of 16), stages {2} (2-4)",
         queries, keys, depth));
-  bool useTma = useWgmma && tma;
   if (tma && !useWgmma)
     return op.emitOpError("the warp-specialised TMA kernel needs wgmma "
                           "(chip sm_90a) and f16 or bf16 inputs");
@@ -235,6 +247,11 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
   common.tileQueries = queries;
   common.tileKeys = keys;
   common.stages = depth;
+  if (common.sharedMemoryBytes() > kMaxSharedMemoryBytes)
+    return op.emitOpError(llvm::formatv(
+        "the cuda tiling needs {0} bytes of shared memory per block, more "
+        "than the {1} a block may have: fewer stages or smaller tiles",
+        common.sharedMemoryBytes(), kMaxSharedMemoryBytes));
   int64_t k = common.segmentLengths.size();
 
   SmallVector<KernelPlan, 4> plans;

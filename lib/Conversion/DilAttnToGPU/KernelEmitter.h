@@ -16,6 +16,8 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
+#include <functional>
+
 namespace mlir::dilattn::cuda {
 
 /// Where one pattern's work items lie in a launch.
@@ -170,6 +172,11 @@ private:
   /// The shared-window address (i32) of mbarrier `index`.
   Value barrierAddress(int64_t index);
   Value barrierAddress(Value index, int64_t first);
+
+  /// Warp-specialised with two compute warpgroups: called before (true)
+  /// and after (false) the Q K^T GEMM of each key block, to take turns on
+  /// the tensor cores (ping-pong); empty otherwise.
+  std::function<void(bool)> scoreTurn;
 
   Value query, key, value, output, workspace, keyBias, attnBias;
   /// Warp-specialised: generic addresses of the Q, K, V tensor maps of each

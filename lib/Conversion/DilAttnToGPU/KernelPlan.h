@@ -30,6 +30,9 @@ constexpr int64_t kSimtKeys = 16;
 /// are permuted by the row's index modulo 8, so one swizzle atom is 8 rows.
 constexpr int64_t kSwizzleRowBytes = 128;
 constexpr int64_t kSwizzleAtomBytes = 8 * kSwizzleRowBytes;
+/// Dynamic shared memory a block may opt into on sm_90 (227 KiB; sm_80
+/// allows 163 KiB, where the cp.async kernels' defaults stay far below).
+constexpr int64_t kMaxSharedMemoryBytes = 227 * 1024;
 
 /// How a launch writes its results.
 enum class OutputMode {

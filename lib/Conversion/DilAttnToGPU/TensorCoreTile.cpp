@@ -221,12 +221,23 @@ SmallVector<Value> KernelEmitter::emitKeyBlock(
   Value quad = e.rem(lane, e.idx(4));  // column pair of the fragment
   Value warpRow = e.mul(warp, e.idx(16));
   // Scores S = Q K^T of this warp's 16 rows and the block's BN keys.
+  // Without biases to add (in log2 units) and with a positive scale, the
+  // scale waits for the exponent, where it folds into one FMA with the row
+  // maximum, and the maxima are taken on the unscaled scores.
+  bool deferScale =
+      plan.wgmma && !plan.hasKeyBias && !plan.attnRank && plan.scaleLog2 > 0;
   SmallVector<SmallVector<Value>> scores(keyTiles);
   if (plan.wgmma) {
+    if (scoreTurn)
+      scoreTurn(/*begin=*/true);
     SmallVector<Value> acc = wgmmaScores(queryTile, keys);
+    if (scoreTurn)
+      scoreTurn(/*begin=*/false);
     for (int64_t nt = 0; nt < keyTiles; ++nt)
       for (int64_t c = 0; c < 4; ++c)
-        scores[nt].push_back(e.mulf(acc[nt * 4 + c], e.f32(plan.scaleLog2)));
+        scores[nt].push_back(deferScale ? acc[nt * 4 + c]
+                                        : e.mulf(acc[nt * 4 + c],
+                                                 e.f32(plan.scaleLog2)));
   } else {
     // The query fragments are re-read from shared memory for each block
     // (D / 16 ldmatrix per warp) rather than held: that frees D / 4
@@ -301,6 +312,8 @@ SmallVector<Value> KernelEmitter::emitKeyBlock(
                       e.maxf(scores[nt][2 * half], scores[nt][2 * half + 1]));
     rowMax = e.maxf(rowMax, e.shuffleXor(rowMax, 1));
     rowMax = e.maxf(rowMax, e.shuffleXor(rowMax, 2));
+    if (deferScale)
+      rowMax = e.mulf(rowMax, e.f32(plan.scaleLog2));
     Value oldMax = state[half];
     Value newMax = e.maxf(oldMax, rowMax);
     // A row with no allowed key yet keeps -inf; subtract 0 instead so
@@ -310,7 +323,10 @@ SmallVector<Value> KernelEmitter::emitKeyBlock(
     Value sum = e.mulf(state[2 + half], alpha[half]);
     for (int64_t nt = 0; nt < keyTiles; ++nt)
       for (int64_t c = 2 * half; c < 2 * half + 2; ++c) {
-        scores[nt][c] = e.exp2(e.subf(scores[nt][c], base));
+        Value score = scores[nt][c];
+        if (deferScale)
+          score = e.mulf(score, e.f32(plan.scaleLog2));
+        scores[nt][c] = e.exp2(e.subf(score, base));
         sum = e.addf(sum, scores[nt][c]);
       }
     newState[half] = newMax;

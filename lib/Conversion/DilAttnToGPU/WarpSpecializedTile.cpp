@@ -171,6 +171,31 @@ void KernelEmitter::emitWarpSpecializedItems(Value first, Value total,
     // The compute code indexes threads and warps from 0.
     thread = e.sub(tid, e.idx(kWarpgroupThreads));
     warp = e.div(thread, e.idx(kWarpSize));
+    if (computeWarps == 8) {
+      // Ping-pong (FlashAttention-3): the two compute warpgroups take turns
+      // to issue Q K^T, so that one's softmax runs beside the other's GEMM
+      // instead of both waiting for the tensor cores at once. Named barrier
+      // 1 + g is warpgroup g's turn: it syncs there (its 128 threads) and
+      // the other warpgroup arrives there (128) when its own GEMM is done.
+      // Warpgroup 0 goes first.
+      Value group = e.div(thread, e.idx(kWarpgroupThreads));
+      Value own = toI32(b, loc, e.add(group, e.idx(1)));
+      Value other = toI32(b, loc, e.sub(e.idx(2), group));
+      Value pair = e.i32(2 * kWarpgroupThreads);
+      auto second = scf::IfOp::create(b, loc, e.eq(group, e.idx(1)), false);
+      {
+        OpBuilder::InsertionGuard inner(b);
+        b.setInsertionPointToStart(second.thenBlock());
+        ptx(b, loc, "bar.arrive $0, $1;", "r,r,~{memory}",
+            {e.i32(1), pair});
+      }
+      scoreTurn = [this, own, other, pair](bool begin) {
+        if (begin)
+          ptx(b, loc, "bar.sync $0, $1;", "r,r,~{memory}", {own, pair});
+        else
+          ptx(b, loc, "bar.arrive $0, $1;", "r,r,~{memory}", {other, pair});
+      };
+    }
     walkItems([&](const Item &item, Value blockCount, Value tileCount) {
       OpBuilder::InsertionGuard inner(b);
       if (plan.output != OutputMode::Merge) {
