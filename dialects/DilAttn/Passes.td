@@ -20,13 +20,27 @@ def DilAttnNormalizeMasks : Pass<"dilattn-normalize-masks"> {
     biases are then dropped by canonicalization. The bias element type is f32
     (masks are applied in the f32 accumulation precision).
 
-    Example:
+    Example (`dilattn-opt x.mlir -dilattn-normalize-masks`):
 
     ```mlir
-    %o = dilattn.dilated_attention %q, %k, %v key_padding_mask(%m) ...
-    // becomes
+    func.func @f(%q: tensor<2x64x2x16xf32>, %m: tensor<2x64xi1>)
+        -> tensor<2x64x2x16xf32> {
+      %o = dilattn.dilated_attention %q, %q, %q key_padding_mask(%m)
+          segment_lengths = [16, 32] dilation_rates = [1, 2]
+          : (tensor<2x64x2x16xf32>, tensor<2x64x2x16xf32>,
+             tensor<2x64x2x16xf32>, tensor<2x64xi1>) -> tensor<2x64x2x16xf32>
+      return %o : tensor<2x64x2x16xf32>
+    }
+    ```
+
+    becomes
+
+    ```mlir
     %b = dilattn.mask_to_bias %m : tensor<2x64xi1> -> tensor<2x64xf32>
-    %o = dilattn.dilated_attention %q, %k, %v key_padding_mask(%b) ...
+    %o = dilattn.dilated_attention %q, %q, %q key_padding_mask(%b)
+        segment_lengths = [16, 32] dilation_rates = [1, 2]
+        : (tensor<2x64x2x16xf32>, tensor<2x64x2x16xf32>,
+           tensor<2x64x2x16xf32>, tensor<2x64xf32>) -> tensor<2x64x2x16xf32>
     ```
   }];
   let dependentDialects = ["::mlir::dilattn::DilAttnDialect"];
