@@ -195,16 +195,14 @@ const char *maskKinds(bool keyPadding, bool attn) {
   if (keyPadding)
     return attn ? "a key padding mask and an attention mask"
                 : "a key padding mask and no attention mask";
-  return attn ? "no key padding mask and an attention mask"
-              : "no masks";
+  return attn ? "no key padding mask and an attention mask" : "no masks";
 }
 
 /// Checks a run's mask kinds against the kernels compiled for its call.
 dilattn_status checkPrecompiled(std::optional<Failure> &failure,
                                 dilattn_call *call, bool cuda,
                                 ElementKind element, int64_t headDim,
-                                bool keyPadding, bool attn,
-                                Precompiled &how) {
+                                bool keyPadding, bool attn, Precompiled &how) {
   how = Precompiled::Use;
   std::lock_guard<std::mutex> lock(call->compiledMutex);
   bool any = false, zeroPadding = false;
@@ -215,8 +213,8 @@ dilattn_status checkPrecompiled(std::optional<Failure> &failure,
     if (variant.keyPadding == keyPadding && variant.attn == attn)
       return DILATTN_SUCCESS;
     any = true;
-    zeroPadding |= !cuda && variant.keyPadding && !keyPadding &&
-                   variant.attn == attn;
+    zeroPadding |=
+        !cuda && variant.keyPadding && !keyPadding && variant.attn == attn;
   }
   if (!any)
     return DILATTN_SUCCESS;
@@ -224,8 +222,8 @@ dilattn_status checkPrecompiled(std::optional<Failure> &failure,
     how = Precompiled::ZeroKeyPadding;
     return DILATTN_SUCCESS;
   }
-  const CompiledVariant &first = *llvm::find_if(
-      call->compiled, [&](const CompiledVariant &variant) {
+  const CompiledVariant &first =
+      *llvm::find_if(call->compiled, [&](const CompiledVariant &variant) {
         return variant.cuda == cuda && variant.element == element &&
                variant.headDim == headDim;
       });
@@ -327,9 +325,9 @@ extern "C" dilattn_status dilattn_run_cuda(
       return status;
 
     Precompiled how;
-    if (dilattn_status status = checkPrecompiled(
-            failure, call, /*cuda=*/true, element, sizes[3],
-            key_padding_bias != 0, attn_bias != 0, how))
+    if (dilattn_status status =
+            checkPrecompiled(failure, call, /*cuda=*/true, element, sizes[3],
+                             key_padding_bias != 0, attn_bias != 0, how))
       return status;
 
     std::optional<DeviceBias> keyBias, attnBias;

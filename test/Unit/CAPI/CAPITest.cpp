@@ -516,8 +516,7 @@ TEST_F(CAPI, PrecompiledMaskKinds) {
     ASSERT_EQ(dilattn_call_create(other, &plain), DILATTN_SUCCESS);
     ASSERT_EQ(dilattn_call_set_patterns(plain, lengths, rates, 2),
               DILATTN_SUCCESS);
-    ASSERT_EQ(runHost(plain, q.data(), shape, expected.data()),
-              DILATTN_SUCCESS)
+    ASSERT_EQ(runHost(plain, q.data(), shape, expected.data()), DILATTN_SUCCESS)
         << dilattn_last_error();
     dilattn_call_destroy(plain);
     dilattn_context_destroy(other);
@@ -562,8 +561,8 @@ TEST_F(CAPI, PrecompiledMaskKinds) {
       DILATTN_SUCCESS)
       << dilattn_last_error();
   EXPECT_GT(countFiles(cacheDir), kernels);
-  EXPECT_EQ(dilattn_run_host(call, q.data(), q.data(), q.data(), shape,
-                             nullptr, bias.data(), attnShape, 2, out.data()),
+  EXPECT_EQ(dilattn_run_host(call, q.data(), q.data(), q.data(), shape, nullptr,
+                             bias.data(), attnShape, 2, out.data()),
             DILATTN_SUCCESS)
       << dilattn_last_error();
   // Other head dims were not compiled: they compile on demand as before.

@@ -57,10 +57,9 @@ bool mlir::dilattn::warnIfEarlierForm(Operation *scope, StringRef passName,
   });
   if (!earlier)
     return false;
-  earlier->emitWarning()
-      << passName << " found no " << describe(accepted)
-      << " to act on: this '" << earlier->getName() << "' needs "
-      << stepsTo(earlier, accepted)
-      << " first (the dilattn pipelines run every step)";
+  earlier->emitWarning() << passName << " found no " << describe(accepted)
+                         << " to act on: this '" << earlier->getName()
+                         << "' needs " << stepsTo(earlier, accepted)
+                         << " first (the dilattn pipelines run every step)";
   return true;
 }
