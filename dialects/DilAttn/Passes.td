@@ -8,6 +8,11 @@ include "mlir/Pass/PassBase.td"
 def DilAttnNormalizeMasks : Pass<"dilattn-normalize-masks"> {
   let summary = "Rewrite boolean attention masks into additive biases";
   let description = [{
+    Input: `dilattn.dilated_attention` and `dilattn.attention` on tensors
+    (the form of docs/Dialect.md and `examples/`); the masks of
+    `dilattn.multihead_dilated_attention` are normalised once
+    `-dilattn-decompose-multihead` has turned it into those.
+
     Rewrites every boolean `key_padding_mask` and `attn_mask` operand of the
     attention ops into a float bias through `dilattn.mask_to_bias` (`true` ->
     `-inf`, `false` -> `0`), so that the later passes and kernels handle a
@@ -15,13 +20,27 @@ def DilAttnNormalizeMasks : Pass<"dilattn-normalize-masks"> {
     biases are then dropped by canonicalization. The bias element type is f32
     (masks are applied in the f32 accumulation precision).
 
-    Example:
+    Example (`dilattn-opt x.mlir -dilattn-normalize-masks`):
 
     ```mlir
-    %o = dilattn.dilated_attention %q, %k, %v key_padding_mask(%m) ...
-    // becomes
+    func.func @f(%q: tensor<2x64x2x16xf32>, %m: tensor<2x64xi1>)
+        -> tensor<2x64x2x16xf32> {
+      %o = dilattn.dilated_attention %q, %q, %q key_padding_mask(%m)
+          segment_lengths = [16, 32] dilation_rates = [1, 2]
+          : (tensor<2x64x2x16xf32>, tensor<2x64x2x16xf32>,
+             tensor<2x64x2x16xf32>, tensor<2x64xi1>) -> tensor<2x64x2x16xf32>
+      return %o : tensor<2x64x2x16xf32>
+    }
+    ```
+
+    becomes
+
+    ```mlir
     %b = dilattn.mask_to_bias %m : tensor<2x64xi1> -> tensor<2x64xf32>
-    %o = dilattn.dilated_attention %q, %k, %v key_padding_mask(%b) ...
+    %o = dilattn.dilated_attention %q, %q, %q key_padding_mask(%b)
+        segment_lengths = [16, 32] dilation_rates = [1, 2]
+        : (tensor<2x64x2x16xf32>, tensor<2x64x2x16xf32>,
+           tensor<2x64x2x16xf32>, tensor<2x64xf32>) -> tensor<2x64x2x16xf32>
     ```
   }];
   let dependentDialects = ["::mlir::dilattn::DilAttnDialect"];
@@ -30,6 +49,11 @@ def DilAttnNormalizeMasks : Pass<"dilattn-normalize-masks"> {
 def DilAttnTileSegments : Pass<"dilattn-tile-segments", "func::FuncOp"> {
   let summary = "Tile dilated attention by work item, pattern and segment";
   let description = [{
+    Input: functions on buffers holding `dilattn.write_dilated_attention`,
+    i.e. after `--one-shot-bufferize=bufferize-function-boundaries` (and
+    `-dilattn-normalize-masks` first if masks are boolean). Given attention
+    on tensors it changes nothing and warns, naming the steps to run first.
+
     Rewrites every `dilattn.write_dilated_attention` into a loop over its work
     items `(b, h, block)`. For each item and each pattern the head uses, a
     loop over the segments that meet the block issues one
@@ -51,6 +75,10 @@ def DilAttnTileSegments : Pass<"dilattn-tile-segments", "func::FuncOp"> {
 def DilAttnFusePatterns : Pass<"dilattn-fuse-patterns", "func::FuncOp"> {
   let summary = "Fuse the patterns of a call into one online-softmax state";
   let description = [{
+    Input: the output of `-dilattn-tile-segments` (`dilattn.write_states`
+    and `dilattn.segment_attention` in loops). Given an earlier form it
+    changes nothing and warns, naming the steps to run first.
+
     After segment tiling, the patterns of a longnet call each accumulate into
     a state of their own that `dilattn.write_states` mixes by softmax
     denominators. Folding every pattern's keys into a single state computes
@@ -65,6 +93,10 @@ def DilAttnFusePatterns : Pass<"dilattn-fuse-patterns", "func::FuncOp"> {
 def DilAttnLowerToVector : Pass<"dilattn-lower-to-vector", "ModuleOp"> {
   let summary = "Lower segment attention and state writes to scf and vector";
   let description = [{
+    Input: the output of `-dilattn-tile-segments` (optionally
+    `-dilattn-fuse-patterns`). Given an earlier form it changes nothing and
+    warns, naming the steps to run first.
+
     Lowers `dilattn.segment_attention` to register-tiled f32 code: keys in
     blocks of `tile-keys` (packed transposed into a stack buffer once per
     block), queries in tiles of `tile-queries` rows; the scores of a tile
@@ -105,6 +137,8 @@ def DilAttnDecomposeMultihead
   let summary = "Decompose multi-head dilated attention into linalg and "
                 "dilattn.dilated_attention";
   let description = [{
+    Input: functions on tensors; other ops pass through unchanged.
+
     Rewrites every `dilattn.multihead_dilated_attention` into the computation
     of docs/Contract.md section 2, so that the rest of the compiler sees only
     `dilattn.dilated_attention` plus upstream tensor-level ops that the
@@ -147,6 +181,11 @@ def DilAttnDecomposeMultihead
 def DilAttnConvertToGPU : Pass<"dilattn-convert-to-gpu", "ModuleOp"> {
   let summary = "Convert dilated attention on buffers to CUDA kernels";
   let description = [{
+    Input: functions on buffers holding `dilattn.write_dilated_attention`
+    (after `-dilattn-normalize-masks` and
+    `--one-shot-bufferize=bufferize-function-boundaries`). Given attention
+    on tensors it changes nothing and warns, naming the steps to run first.
+
     Rewrites every `dilattn.write_dilated_attention` (buffer form, no `items`
     range) into `gpu.launch_func` operations of kernels generated into a
     `gpu.module` named after the enclosing function (`<func>__dilattn_gpu`).
@@ -216,6 +255,9 @@ def DilAttnConvertLinalgToGPU
   let summary = "Convert the linalg parts of a program on buffers to GPU "
                 "kernels";
   let description = [{
+    Input: the output of `-dilattn-convert-to-gpu` in
+    `dilattn-cuda-pipeline` (linalg ops and `memref.copy` on buffers).
+
     Module mode on target cuda: after bufferization and
     `dilattn-convert-to-gpu`, the host functions still hold the linalg ops
     around the attention (projections, bias adds, layer norm, residual adds,
@@ -278,6 +320,10 @@ def DilAttnLegalizeMathForNVVM
   let summary = "Rewrite math ops in kernels into what NVPTX lowers without "
                 "libdevice";
   let description = [{
+    Input: `gpu.module` ops, after `dilattn-convert-to-gpu` (the pass runs
+    nested on them: `gpu.module(dilattn-legalize-math-for-nvvm)` inside a
+    `--pass-pipeline`).
+
     `convert-gpu-to-nvvm` turns math ops into libdevice calls (`__nv_expf`,
     `__nv_sqrtf`, ...), which stay unresolved because no libdevice is linked.
     This pass rewrites them first: `exp`, `tanh`, `erf`, `log` and friends
@@ -297,6 +343,9 @@ def DilAttnVectorizeLinalg : Pass<"dilattn-vectorize-linalg", "func::FuncOp"> {
   let summary = "Tile linalg ops on buffers into register tiles and vectorize "
                 "them, outer tiles as parallel loops";
   let description = [{
+    Input: functions on buffers (after bufferization); linalg ops on tensors
+    are not touched.
+
     Makes the linalg part of a program (the projections, bias adds, layer
     norm and residual adds of a multi-head block, after bufferization) run
     as vector code on all cores. Only linalg ops directly in a function body
@@ -355,6 +404,10 @@ def DilAttnOutlineParallelWork
   let summary = "Run parallel loops and whole attention calls on the "
                 "runtime's thread pool";
   let description = [{
+    Input: functions on buffers (after bufferization and
+    `-dilattn-vectorize-linalg`). Given attention on tensors and no parallel
+    work it changes nothing and warns, naming the steps to run first.
+
     Rewrites the parallel work of a program on buffers into calls of the
     runtime's parallel-for, `dilattn_parallel_for(body, context, n)`, which
     calls `body(context, begin, end)` on ranges covering `[0, n)` from all

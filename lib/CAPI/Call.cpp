@@ -57,6 +57,7 @@ dilattn_call_set_patterns(dilattn_call *call, const int64_t *segment_lengths,
     if (llvm::Error error = checkConfig(config))
       return setFailure(failure, std::move(error));
     call->config = std::move(config);
+    call->forgetCompiled();
     return DILATTN_SUCCESS;
   });
 }
@@ -75,6 +76,7 @@ dilattn_status setChoice(dilattn_call *call, int value,
       return setFailure(failure, DILATTN_ERROR_INVALID_ARGUMENT,
                         llvm::formatv(refusal, value).str());
     call->config.*field = value == 0 ? zero : one;
+    call->forgetCompiled();
     return DILATTN_SUCCESS;
   });
 }
@@ -105,6 +107,7 @@ extern "C" dilattn_status dilattn_call_set_causal(dilattn_call *call,
   return guarded(contextOf(call), [&](std::optional<Failure> &failure) {
     DILATTN_REQUIRE(call, "call");
     call->config.causal = causal != 0;
+    call->forgetCompiled();
     return DILATTN_SUCCESS;
   });
 }
@@ -121,6 +124,7 @@ extern "C" dilattn_status dilattn_call_set_scale(dilattn_call *call,
     if (llvm::Error error = checkConfig(probe))
       return setFailure(failure, std::move(error));
     call->config.scale = scale;
+    call->forgetCompiled();
     return DILATTN_SUCCESS;
   });
 }
@@ -129,6 +133,7 @@ extern "C" dilattn_status dilattn_call_clear_scale(dilattn_call *call) {
   return guarded(contextOf(call), [&](std::optional<Failure> &failure) {
     DILATTN_REQUIRE(call, "call");
     call->config.scale.reset();
+    call->forgetCompiled();
     return DILATTN_SUCCESS;
   });
 }
@@ -168,11 +173,72 @@ dilattn_compile(dilattn_call *call, dilattn_target target, dilattn_dtype dtype,
     }
     if (error)
       return setFailure(failure, std::move(error));
+    std::lock_guard<std::mutex> lock(call->compiledMutex);
+    call->compiled.push_back({cuda, element, head_dim, keyPadding, attn});
     return DILATTN_SUCCESS;
   });
 }
 
 namespace {
+/// How a run may use what dilattn_compile compiled for its call.
+enum class Precompiled {
+  /// Nothing was compiled for this target, element type and head dim, or a
+  /// kernel of the run's mask kinds was: the run proceeds as it is.
+  Use,
+  /// Only a kernel with a key padding mask was compiled and the host run has
+  /// none: it runs that kernel with an all-zero mask (nothing padded), which
+  /// computes the same result, instead of compiling another kernel.
+  ZeroKeyPadding,
+};
+
+const char *maskKinds(bool keyPadding, bool attn) {
+  if (keyPadding)
+    return attn ? "a key padding mask and an attention mask"
+                : "a key padding mask and no attention mask";
+  return attn ? "no key padding mask and an attention mask" : "no masks";
+}
+
+/// Checks a run's mask kinds against the kernels compiled for its call.
+dilattn_status checkPrecompiled(std::optional<Failure> &failure,
+                                dilattn_call *call, bool cuda,
+                                ElementKind element, int64_t headDim,
+                                bool keyPadding, bool attn, Precompiled &how) {
+  how = Precompiled::Use;
+  std::lock_guard<std::mutex> lock(call->compiledMutex);
+  bool any = false, zeroPadding = false;
+  for (const CompiledVariant &variant : call->compiled) {
+    if (variant.cuda != cuda || variant.element != element ||
+        variant.headDim != headDim)
+      continue;
+    if (variant.keyPadding == keyPadding && variant.attn == attn)
+      return DILATTN_SUCCESS;
+    any = true;
+    zeroPadding |=
+        !cuda && variant.keyPadding && !keyPadding && variant.attn == attn;
+  }
+  if (!any)
+    return DILATTN_SUCCESS;
+  if (zeroPadding) {
+    how = Precompiled::ZeroKeyPadding;
+    return DILATTN_SUCCESS;
+  }
+  const CompiledVariant &first =
+      *llvm::find_if(call->compiled, [&](const CompiledVariant &variant) {
+        return variant.cuda == cuda && variant.element == element &&
+               variant.headDim == headDim;
+      });
+  return setFailure(
+      failure, DILATTN_ERROR_INVALID_ARGUMENT,
+      llvm::formatv("the call was compiled (dilattn_compile) for target {0} "
+                    "and head dim {1} with {2}, but this run has {3}: pass "
+                    "the masks it was compiled for, or call dilattn_compile "
+                    "for these mask kinds too",
+                    cuda ? "cuda" : "cpu", headDim,
+                    maskKinds(first.keyPadding, first.attn),
+                    maskKinds(keyPadding, attn))
+          .str());
+}
+
 /// Which of a run's q, k, v and out buffers are given.
 struct RunBuffers {
   bool q, k, v, out;
@@ -212,6 +278,17 @@ dilattn_run_host(dilattn_call *call, const float *q, const float *k,
             attn_bias != nullptr, attn_shape, attn_rank, sizes, attnSizes))
       return status;
 
+    Precompiled how;
+    if (dilattn_status status = checkPrecompiled(
+            failure, call, /*cuda=*/false, ElementKind::F32, sizes[3],
+            key_padding_mask != nullptr, attn_bias != nullptr, how))
+      return status;
+    std::vector<uint8_t> noPadding;
+    if (how == Precompiled::ZeroKeyPadding) {
+      noPadding.assign(static_cast<size_t>(sizes[0] * sizes[1]), 0);
+      key_padding_mask = noPadding.data();
+    }
+
     std::optional<HostMask> keyPadding, attn;
     if (key_padding_mask)
       keyPadding = HostMask{HostMask::Kind::Bool,
@@ -245,6 +322,12 @@ extern "C" dilattn_status dilattn_run_cuda(
     if (dilattn_status status = checkRunArguments(
             failure, shape, {q != 0, k != 0, v != 0, out != 0}, attn_bias != 0,
             attn_shape, attn_rank, sizes, attnSizes))
+      return status;
+
+    Precompiled how;
+    if (dilattn_status status =
+            checkPrecompiled(failure, call, /*cuda=*/true, element, sizes[3],
+                             key_padding_bias != 0, attn_bias != 0, how))
       return status;
 
     std::optional<DeviceBias> keyBias, attnBias;

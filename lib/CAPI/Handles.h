@@ -21,12 +21,36 @@
 #include "llvm/ADT/SmallVector.h"
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
+
+namespace dilattn::capi {
+/// A kernel dilattn_compile brought into the caches for a call.
+struct CompiledVariant {
+  bool cuda;
+  ElementKind element;
+  int64_t headDim;
+  bool keyPadding;
+  bool attn;
+};
+} // namespace dilattn::capi
 
 struct dilattn_call {
   dilattn_context *context = nullptr;
   dilattn::DilatedAttentionConfig config;
+  /// What dilattn_compile compiled for `config` (every setter clears it).
+  /// Runs that would need a kernel of other mask kinds for the same target,
+  /// element type and head dim are served by a compiled one or refused, so
+  /// that a precompile is never wasted without a word (docs/api.md).
+  std::mutex compiledMutex;
+  llvm::SmallVector<dilattn::capi::CompiledVariant, 2> compiled;
+
+  /// Forgets the compiled variants: the configuration changed.
+  void forgetCompiled() {
+    std::lock_guard<std::mutex> lock(compiledMutex);
+    compiled.clear();
+  }
 };
 
 struct dilattn_group {

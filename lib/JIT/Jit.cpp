@@ -8,6 +8,7 @@
 
 #include "dilattn/JIT/Jit.h"
 #include "dilattn/Support/Error.h"
+#include "dilattn/Support/Version.h"
 
 #include "dilattn/JIT/KernelCache.h"
 
@@ -106,7 +107,7 @@ int64_t CompiledKernel::numWorkItems(int64_t batch, int64_t seqLen,
 }
 
 std::string Jit::compilerVersion() {
-  return llvm::formatv("dilattn {0}; LLVM {1}; {2}; {3}", "0.1.0",
+  return llvm::formatv("dilattn {0}; LLVM {1}; {2}; {3}", getVersion(),
                        LLVM_VERSION_STRING, kCodegenVersion,
                        kCudaCodegenVersion)
       .str();

@@ -9,11 +9,13 @@
 
 #include "dilattn/InitAll.h"
 #include "dilattn/Support/ParserHazards.h"
+#include "dilattn/Support/Version.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -23,6 +25,9 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   dilattn::registerAllDialects(registry);
   dilattn::registerAllPasses();
+  // --version: what dilattn this is, not only the LLVM it was built with.
+  llvm::cl::SetVersionPrinter(
+      [](llvm::raw_ostream &os) { dilattn::printVersion(os); });
   auto [inputFilename, outputFilename] = mlir::registerAndParseCLIOptions(
       argc, argv, "dilattn optimizer driver\n", registry);
   mlir::MlirOptMainConfig config =

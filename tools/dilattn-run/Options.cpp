@@ -8,6 +8,7 @@
 #include "Options.h"
 
 #include "dilattn/Support/Error.h"
+#include "dilattn/Support/Version.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Path.h"
@@ -212,6 +213,9 @@ private:
 
 llvm::Expected<Options> dilattn::run::parseOptions(int argc, char **argv) {
   cl::HideUnrelatedOptions(category);
+  // --version: what dilattn this is, not only the LLVM it was built with.
+  cl::SetVersionPrinter(
+      [](llvm::raw_ostream &os) { dilattn::printVersion(os); });
   std::string parseErrors;
   llvm::raw_string_ostream errors(parseErrors);
   StderrCapture capture;

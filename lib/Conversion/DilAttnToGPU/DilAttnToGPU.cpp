@@ -31,6 +31,7 @@
 #include "KernelEmitter.h"
 
 #include "dilattn/Conversion/DilAttnToGPU/DilAttnToGPU.h"
+#include "dilattn/Dialect/DilAttn/IR/Forms.h"
 #include "dilattn/Dialect/DilAttn/Transforms/Passes.h"
 #include "dilattn/Support/Problem.h"
 
@@ -376,7 +377,7 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
 void ConvertToGPUPass::runOnOperation() {
   ModuleOp module = getOperation();
   SymbolTable symbols(module);
-  bool failed = false;
+  bool failed = false, found = false;
   SmallVector<FunctionOpInterface> funcs;
   module.walk([&](FunctionOpInterface f) {
     if (!isa<gpu::GPUFuncOp>(f))
@@ -386,10 +387,13 @@ void ConvertToGPUPass::runOnOperation() {
     gpu::GPUModuleOp gpuModule;
     SmallVector<WriteDilatedAttentionOp> ops;
     f->walk([&](WriteDilatedAttentionOp op) { ops.push_back(op); });
+    found |= !ops.empty();
     for (WriteDilatedAttentionOp op : ops)
       if (mlir::failed(convert(op, gpuModule, symbols)))
         failed = true;
   }
+  if (!found)
+    warnIfEarlierForm(module, getArgument(), Form::Buffer);
   if (failed)
     return signalPassFailure();
   if (llvm::any_of(module.getOps<gpu::GPUModuleOp>(),

@@ -18,6 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dilattn/Dialect/DilAttn/IR/Forms.h"
 #include "dilattn/Dialect/DilAttn/Transforms/Passes.h"
 #include "dilattn/Dialect/Utils/ArithEmitter.h"
 
@@ -625,6 +626,8 @@ struct LowerToVectorPass
       else if (auto write = dyn_cast<WriteStatesOp>(op))
         writes.push_back(write);
     });
+    if (segments.empty() && writes.empty())
+      warnIfEarlierForm(getOperation(), getArgument(), Form::Tiled);
     for (SegmentAttentionOp segment : segments) {
       if (failed(SegmentAttentionLowering(segment, options).lower()))
         return signalPassFailure();

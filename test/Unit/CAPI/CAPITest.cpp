@@ -488,6 +488,98 @@ INSTANTIATE_TEST_SUITE_P(C, CAPIHost, testing::ValuesIn(kHostCases),
                            return std::string(info.param.name);
                          });
 
+/// Regular files under `dir`: the kernels of a context's disk cache.
+static size_t countFiles(const std::string &dir) {
+  size_t files = 0;
+  std::error_code error;
+  for (llvm::sys::fs::recursive_directory_iterator it(dir, error), end;
+       it != end && !error; it.increment(error))
+    files += it->type() == llvm::sys::fs::file_type::regular_file;
+  return files;
+}
+
+// docs/api.md: a call compiled with a key padding mask serves host runs with
+// and without one (no second kernel), and a run whose masks no compiled
+// kernel has is refused instead of compiling again without a word.
+TEST_F(CAPI, PrecompiledMaskKinds) {
+  std::vector<float> q(data.size());
+  for (size_t i = 0; i < q.size(); ++i)
+    q[i] = std::sin(0.37 * i);
+  // The result without a mask, from a JIT of its own (no disk cache), so
+  // that this context's caches hold only what the test compiles.
+  std::vector<float> expected(out.size());
+  {
+    dilattn_context *other;
+    dilattn_call *plain;
+    ASSERT_EQ(dilattn_context_create(&other), DILATTN_SUCCESS);
+    ASSERT_EQ(dilattn_context_set_cache_dir(other, ""), DILATTN_SUCCESS);
+    ASSERT_EQ(dilattn_call_create(other, &plain), DILATTN_SUCCESS);
+    ASSERT_EQ(dilattn_call_set_patterns(plain, lengths, rates, 2),
+              DILATTN_SUCCESS);
+    ASSERT_EQ(runHost(plain, q.data(), shape, expected.data()), DILATTN_SUCCESS)
+        << dilattn_last_error();
+    dilattn_call_destroy(plain);
+    dilattn_context_destroy(other);
+  }
+
+  ASSERT_EQ(
+      dilattn_compile(call, DILATTN_TARGET_CPU, DILATTN_DTYPE_F32, 16, 1, 0),
+      DILATTN_SUCCESS)
+      << dilattn_last_error();
+  size_t kernels = countFiles(cacheDir);
+  ASSERT_GT(kernels, 0u);
+
+  // No mask: the precompiled kernel, nothing padded.
+  std::vector<float> noMask(out.size(), NAN);
+  ASSERT_EQ(runHost(call, q.data(), shape, noMask.data()), DILATTN_SUCCESS)
+      << dilattn_last_error();
+  EXPECT_EQ(countFiles(cacheDir), kernels);
+  for (size_t i = 0; i < noMask.size(); ++i)
+    ASSERT_NEAR(noMask[i], expected[i], 1e-6) << i;
+  // A mask: the same kernel.
+  std::vector<uint8_t> padding(2 * 64, 0);
+  padding[5] = 1;
+  ASSERT_EQ(dilattn_run_host(call, q.data(), q.data(), q.data(), shape,
+                             padding.data(), nullptr, nullptr, 0, out.data()),
+            DILATTN_SUCCESS)
+      << dilattn_last_error();
+  EXPECT_EQ(countFiles(cacheDir), kernels);
+
+  // An attention bias no compiled kernel takes: refused, saying why.
+  const int64_t attnShape[2] = {64, 64};
+  std::vector<float> bias(64 * 64, 0.0f);
+  expectError(dilattn_run_host(call, q.data(), q.data(), q.data(), shape,
+                               nullptr, bias.data(), attnShape, 2, out.data()),
+              DILATTN_ERROR_INVALID_ARGUMENT,
+              "the call was compiled (dilattn_compile) for target cpu and "
+              "head dim 16 with a key padding mask and no attention mask, but "
+              "this run has no key padding mask and an attention mask");
+  EXPECT_EQ(countFiles(cacheDir), kernels);
+  // Compiled for both, both run.
+  ASSERT_EQ(
+      dilattn_compile(call, DILATTN_TARGET_CPU, DILATTN_DTYPE_F32, 16, 0, 1),
+      DILATTN_SUCCESS)
+      << dilattn_last_error();
+  EXPECT_GT(countFiles(cacheDir), kernels);
+  EXPECT_EQ(dilattn_run_host(call, q.data(), q.data(), q.data(), shape, nullptr,
+                             bias.data(), attnShape, 2, out.data()),
+            DILATTN_SUCCESS)
+      << dilattn_last_error();
+  // Other head dims were not compiled: they compile on demand as before.
+  const int64_t shape8[4] = {2, 64, 4, 8};
+  EXPECT_EQ(runHost(call, q.data(), shape8, out.data()), DILATTN_SUCCESS)
+      << dilattn_last_error();
+  // A setter forgets what was compiled (the kernels are for the old call).
+  ASSERT_EQ(
+      dilattn_compile(call, DILATTN_TARGET_CPU, DILATTN_DTYPE_F32, 16, 0, 0),
+      DILATTN_SUCCESS);
+  ASSERT_EQ(dilattn_call_set_causal(call, 1), DILATTN_SUCCESS);
+  EXPECT_EQ(dilattn_run_host(call, q.data(), q.data(), q.data(), shape,
+                             padding.data(), nullptr, nullptr, 0, out.data()),
+            DILATTN_SUCCESS)
+      << dilattn_last_error();
+}
+
 TEST_F(CAPI, ThreadsShareContextAndCall) {
   // Warm the cache once, then run from several threads at once.
   ASSERT_EQ(runHost(call, data.data(), shape, out.data()), DILATTN_SUCCESS);

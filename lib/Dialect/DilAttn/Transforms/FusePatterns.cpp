@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dilattn/Dialect/DilAttn/IR/Forms.h"
 #include "dilattn/Dialect/DilAttn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -89,6 +90,8 @@ struct FusePatternsPass
   void runOnOperation() override {
     SmallVector<WriteStatesOp> writes;
     getOperation().walk([&](WriteStatesOp op) { writes.push_back(op); });
+    if (writes.empty())
+      warnIfEarlierForm(getOperation(), getArgument(), Form::Tiled);
     for (WriteStatesOp write : writes)
       (void)fuseStates(write);
   }

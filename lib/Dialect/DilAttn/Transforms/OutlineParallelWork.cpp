@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dilattn/Dialect/DilAttn/IR/Forms.h"
 #include "dilattn/Dialect/DilAttn/Transforms/Passes.h"
 
 #include "mlir/Conversion/LLVMCommon/TypeConverter.h"
@@ -323,6 +324,7 @@ struct OutlineParallelWorkPass
     for (auto func : module.getOps<func::FuncOp>())
       if (!func.isExternal())
         functions.push_back(func);
+    bool found = false;
     for (func::FuncOp func : functions) {
       // Outermost work only: nested loops run inside their outer item.
       SmallVector<Operation *> work;
@@ -336,6 +338,7 @@ struct OutlineParallelWorkPass
             work.push_back(op);
         return WalkResult::advance();
       });
+      found |= !work.empty();
       for (Operation *op : work) {
         // Work that cannot be outlined stays sequential: still correct.
         if (auto loop = dyn_cast<scf::ParallelOp>(op))
@@ -345,6 +348,10 @@ struct OutlineParallelWorkPass
                                  cast<WriteDilatedAttentionOp>(op));
       }
     }
+    // Kernels already split into item ranges (op mode) have no work here and
+    // no earlier form either: only attention on tensors is warned about.
+    if (!found)
+      warnIfEarlierForm(module, getArgument(), Form::Buffer);
   }
 };
 } // namespace

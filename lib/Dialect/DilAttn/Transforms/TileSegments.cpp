@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dilattn/Dialect/DilAttn/IR/Forms.h"
 #include "dilattn/Dialect/DilAttn/Transforms/Passes.h"
 #include "dilattn/Dialect/Utils/ArithEmitter.h"
 
@@ -272,6 +273,8 @@ struct TileSegmentsPass
   void runOnOperation() override {
     SmallVector<WriteDilatedAttentionOp> ops;
     getOperation().walk([&](WriteDilatedAttentionOp op) { ops.push_back(op); });
+    if (ops.empty())
+      warnIfEarlierForm(getOperation(), getArgument(), Form::Buffer);
     OpBuilder builder(&getContext());
     for (WriteDilatedAttentionOp op : ops)
       if (failed(TileWriteDilatedAttention(op, builder).rewrite()))
