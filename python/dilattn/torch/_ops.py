@@ -51,8 +51,9 @@ def _dtype_name(dtype):
 
 def check_inputs(query, key, value, key_padding_mask, attn_mask):
     """The checks that only need tensor metadata (they run on fake tensors
-    under torch.compile too). Shape rules among Q, K, V and attn_mask are the
-    library's (docs/Contract.md section 4), checked at the call."""
+    under torch.compile too). The library checks the rest (docs/Contract.md
+    section 4: patterns against H, attn_mask's shape, head dims and dtypes
+    per target) when it is called."""
     for name, t in (("query", query), ("key", key), ("value", value)):
         if not isinstance(t, Tensor):
             raise TypeError(
@@ -103,6 +104,13 @@ def check_inputs(query, key, value, key_padding_mask, attn_mask):
             f"{device}"
         )
     for name, t in (("key", key), ("value", value)):
+        # The C API takes one shape for all three (dilattn_run_host): a
+        # mismatch must be caught here, or the kernel would read past K/V.
+        if t.shape != query.shape:
+            raise ValueError(
+                f"dilattn: {name} must have the shape of query "
+                f"{_shape(query)}, got {_shape(t)}"
+            )
         if t.dtype != query.dtype:
             raise TypeError(
                 f"dilattn: {name} is {_dtype_name(t.dtype)}, query "
@@ -115,7 +123,7 @@ def check_inputs(query, key, value, key_padding_mask, attn_mask):
                 "dilattn: key_padding_mask must be a bool tensor (True = "
                 f"padded key, ignored), got {_dtype_name(key_padding_mask.dtype)}"
             )
-        expected = (query.shape[0], key.shape[1])
+        expected = (query.shape[0], query.shape[1])
         if tuple(key_padding_mask.shape) != tuple(expected):
             raise ValueError(
                 "dilattn: key_padding_mask must have shape (B, N) = "
@@ -281,10 +289,12 @@ def _fake(
 HAS_CUSTOM_OP = hasattr(torch, "library") and hasattr(torch.library, "custom_op")
 
 if HAS_CUSTOM_OP:
-    dilated_attention_op = torch.library.custom_op(
+    _custom_op = torch.library.custom_op(
         "dilattn::dilated_attention", forward_impl, mutates_args=()
     )
-    dilated_attention_op.register_fake(_fake)
+    _custom_op.register_fake(_fake)
+    # The OpOverload itself: what torch.compile and torch.export record.
+    dilated_attention_op = torch.ops.dilattn.dilated_attention.default
 else:
     dilated_attention_op = forward_impl
 
