@@ -2,6 +2,7 @@
 and the values (docs/Contract.md section 4): dtypes, devices, shapes,
 patterns, masks, modes, and gradients (the backward pass is issue 18)."""
 
+import unittest
 import warnings
 
 import common
@@ -180,6 +181,30 @@ class RefusalTest(common.TestCase):
         self.assertEqual(caught.exception.status, lib.ERROR_TARGET_UNAVAILABLE)
         self.assertNotIsInstance(caught.exception, ValueError)
         self.assertTrue(str(caught.exception))
+
+
+@unittest.skipUnless(common.WANT_CUDA, "CUDA tests: DILATTN_TEST_CUDA=1")
+class CudaRefusalTest(common.TestCase):
+    def test_cuda_dtypes(self):
+        q, k, v = qkv(d=64, dtype=torch.float64, device="cuda")
+        with self.assertRaisesRegex(
+                TypeError, "CUDA tensors must be float16, bfloat16 or "
+                "float32, got float64"):
+            dilated_attention(q, k, v, (8,), (1,))
+
+    def test_cuda_head_dims(self):
+        # The library names the head dims target cuda runs (docs/api.md).
+        q, k, v = qkv(d=32, dtype=torch.bfloat16, device="cuda")
+        with self.assertRaisesRegex(dilattn.DilattnValueError,
+                                    "head dim 32 .*supported"):
+            dilated_attention(q, k, v, (8,), (1,))
+
+    def test_mask_on_another_device(self):
+        q, k, v = qkv(d=64, dtype=torch.bfloat16, device="cuda")
+        padding = torch.zeros(1, 8, dtype=torch.bool)
+        with self.assertRaisesRegex(ValueError, "key_padding_mask is on cpu, "
+                                    "query on cuda:0"):
+            dilated_attention(q, k, v, (8,), (1,), key_padding_mask=padding)
 
 
 if __name__ == "__main__":
