@@ -245,6 +245,20 @@ class ModuleAndLayoutTest(common.TestCase):
             output = args[-1] if device == "cpu" else args[-2]
             self.assertEqual(output, out.data_ptr())
 
+    def test_large_cpu_output(self):
+        # Outputs of 4 MiB or more get transparent huge pages (_ops.py):
+        # a 4 MiB output against the heads run one by one (with k = 1 the
+        # heads are independent; each of those outputs is 1 MiB).
+        q, k, v = inputs("cpu", torch.float32, 2, 2048, 4, 64, seed=21)
+        out = dilated_attention(q, k, v, (256,), (2,), is_causal=True)
+        self.assertGreaterEqual(out.numel() * 4, 4 << 20)
+        for j in range(4):
+            head = dilated_attention(
+                q[:, :, j:j + 1], k[:, :, j:j + 1], v[:, :, j:j + 1],
+                (256,), (2,), is_causal=True)
+            self.assertLess(common.rel_err(out[:, :, j:j + 1], head.double()),
+                            1e-6)
+
     def test_no_grad_and_inference_mode(self):
         device, dtype = common.configurations()[0]
         d = common.head_dim(device, 8)
