@@ -101,6 +101,18 @@ def dilated_attention(
     scale = normalize_scale(softmax_scale)
     _ops.mode_value(mode)
     _ops.offset_rule_value(offset_rule)
+    return checked_call(
+        query, key, value, segments, dilations, is_causal, key_padding_mask,
+        attn_mask, scale, mode, offset_rule,
+    )
+
+
+def checked_call(
+    query, key, value, segments, dilations, is_causal, key_padding_mask,
+    attn_mask, scale, mode, offset_rule,
+):
+    """The operator on attributes already checked (the modules check theirs
+    once, when built)."""
     _ops.refuse_grad(query, key, value, attn_mask)
     return _ops.dilated_attention_op(
         query,

@@ -78,18 +78,18 @@ class DilatedAttention(nn.Module):
         key_padding_mask: Optional[Tensor] = None,
         attn_mask: Optional[Tensor] = None,
     ) -> Tensor:
-        return F.dilated_attention(
+        return F.checked_call(
             query,
             key,
             value,
             self.segment_lengths,
             self.dilation_rates,
-            is_causal=is_causal,
-            key_padding_mask=key_padding_mask,
-            attn_mask=attn_mask,
-            softmax_scale=self.softmax_scale,
-            mode=self.mode,
-            offset_rule=self.offset_rule,
+            is_causal,
+            key_padding_mask,
+            attn_mask,
+            self.softmax_scale,
+            self.mode,
+            self.offset_rule,
         )
 
 
