@@ -55,3 +55,25 @@ if config.dilattn_has_c_api:
     config.available_features.add("c-api")
 if shutil.which("pkg-config"):
     config.available_features.add("pkg-config")
+
+# The Python package (python/, docs/python.md) is tested with a Python that
+# has PyTorch: $DILATTN_TORCH_PYTHON, else Debian's /usr/bin/python3 with
+# python3-torch (scripts/setup installs it).
+import subprocess
+
+torch_python = os.environ.get("DILATTN_TORCH_PYTHON", "/usr/bin/python3")
+try:
+    has_torch = (
+        subprocess.run(
+            [torch_python, "-c", "import torch"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=120,
+        ).returncode
+        == 0
+    )
+except (OSError, subprocess.TimeoutExpired):
+    has_torch = False
+if has_torch:
+    config.available_features.add("torch")
+    config.substitutions.append(("%torch_python", torch_python))
