@@ -141,14 +141,36 @@ struct KernelBuilder : ArithEmitter {
   }
 };
 
-/// Column chunks [start, start + width) covering a row of `headDim`
-/// elements with vectors of at most `vectorWidth` lanes.
-SmallVector<std::pair<int64_t, int64_t>> chunksOf(int64_t headDim,
-                                                  int64_t vectorWidth) {
-  SmallVector<std::pair<int64_t, int64_t>> chunks;
-  for (int64_t start = 0; start < headDim; start += vectorWidth)
-    chunks.push_back({start, std::min(vectorWidth, headDim - start)});
-  return chunks;
+/// Head dims up to this many vectors get one copy of the per-chunk code per
+/// chunk (constant columns, straight-line code for the usual D <= 128).
+/// Larger ones loop over their full chunks: the copies, each with its own
+/// key loop in the P*V update, made code size linear in D, and LLVM's loop
+/// passes (rotation, runtime unrolling with remainders, strength reduction)
+/// then took minutes for D = 6194 (docs/reliability.md, finding 9).
+constexpr int64_t kMaxUnrolledChunks = 16;
+
+/// Calls `body(column, width)` for the column chunks [column, column +
+/// width) covering a row of `headDim` elements with vectors of at most
+/// `vectorWidth` lanes: each chunk emitted apart when there are at most
+/// kMaxUnrolledChunks, else the full chunks in one scf.for and the
+/// remainder (if any) after it.
+void forEachChunk(KernelBuilder &kb, int64_t headDim, int64_t vectorWidth,
+                  llvm::function_ref<void(Value, int64_t)> body) {
+  int64_t numChunks = llvm::divideCeil(headDim, vectorWidth);
+  if (numChunks <= kMaxUnrolledChunks) {
+    for (int64_t start = 0; start < headDim; start += vectorWidth)
+      body(kb.idx(start), std::min(vectorWidth, headDim - start));
+    return;
+  }
+  int64_t fullEnd = headDim - headDim % vectorWidth;
+  auto chunks = kb.forLoop(0, fullEnd, vectorWidth);
+  {
+    OpBuilder::InsertionGuard guard(kb.b);
+    kb.b.setInsertionPointToStart(chunks.getBody());
+    body(chunks.getInductionVar(), vectorWidth);
+  }
+  if (fullEnd < headDim)
+    body(kb.idx(fullEnd), headDim - fullEnd);
 }
 
 /// Allocates a scratch buffer at the entry of the function enclosing `op`.
@@ -334,12 +356,13 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
   }
 
   // acc[r] = acc[r] * correction[r] + sum_j P[r][j] * V[keyStart + j].
-  for (auto [start, width] : chunksOf(headDim, options.vectorWidth)) {
+  forEachChunk(kb, headDim, options.vectorWidth, [&](Value start,
+                                                    int64_t width) {
     auto type = VectorType::get({width}, builder.getF32Type());
     SmallVector<Value> accumulators;
     for (int64_t r = 0; r < rows; ++r) {
       Value row = kb.add(queryRow, kb.idx(r));
-      Value acc = kb.vload(type, op.getStateAcc(), {row, kb.idx(start)});
+      Value acc = kb.vload(type, op.getStateAcc(), {row, start});
       accumulators.push_back(kb.mulf(acc, kb.broadcast(type, corrections[r])));
     }
     auto jLoop = kb.forLoop(0, keyCount, 1, accumulators);
@@ -347,8 +370,7 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
       OpBuilder::InsertionGuard guard(builder);
       builder.setInsertionPointToStart(jLoop.getBody());
       Value j = jLoop.getInductionVar();
-      Value value =
-          kb.vload(type, op.getValue(), {kb.add(keyStart, j), kb.idx(start)});
+      Value value = kb.vload(type, op.getValue(), {kb.add(keyStart, j), start});
       SmallVector<Value> next;
       for (int64_t r = 0; r < rows; ++r) {
         Value p = kb.broadcast(type, kb.load(probabilities, {kb.idx(r), j}));
@@ -358,9 +380,9 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
     }
     for (int64_t r = 0; r < rows; ++r) {
       Value row = kb.add(queryRow, kb.idx(r));
-      kb.vstore(jLoop.getResult(r), op.getStateAcc(), {row, kb.idx(start)});
+      kb.vstore(jLoop.getResult(r), op.getStateAcc(), {row, start});
     }
-  }
+  });
 }
 
 LogicalResult SegmentAttentionLowering::lower() {
@@ -504,17 +526,17 @@ LogicalResult lowerWriteStates(WriteStatesOp op,
   Value factor = kb.select(
       none, zero,
       kb.divf(kb.f32(op.getOutputScale().convertToDouble()), safeDenominator));
-  for (auto [start, width] : chunksOf(headDim, options.vectorWidth)) {
+  forEachChunk(kb, headDim, options.vectorWidth, [&](Value column,
+                                                    int64_t width) {
     auto type = VectorType::get({width}, builder.getF32Type());
     Value mixed = kb.splat(type, 0.0);
     for (size_t s = 0; s < numStates; ++s) {
-      Value acc = kb.vload(type, op.getStateAccs()[s], {row, kb.idx(start)});
+      Value acc = kb.vload(type, op.getStateAccs()[s], {row, column});
       mixed = kb.fma(acc, kb.broadcast(type, weights[s]), mixed);
     }
-    Value column = kb.idx(start);
     Value scaled = kb.mulf(mixed, kb.broadcast(type, factor));
     kb.vstore(scaled, op.getOutput(), {row, column});
-  }
+  });
   op.erase();
   return success();
 }

@@ -219,6 +219,62 @@ func.func @segment_d20(%q: memref<?x20xf32, strided<[?, 1], offset: ?>>, %k: mem
 
 // -----
 
+// D = 132 at 8 lanes: 17 chunks, more than the 16 emitted one by one, so the
+// value accumulation loops over its 16 full chunks (one key loop in the code,
+// whatever D is: docs/reliability.md, finding 9) and the 4-lane remainder
+// follows the loop.
+// CHECK-LABEL: func.func @segment_d132(
+// CHECK-SAME: %[[V:[a-zA-Z0-9_]+]]: memref<?x132xf32>, %{{[a-zA-Z0-9_]+}}: memref<?xf32>, %{{[a-zA-Z0-9_]+}}: memref<?xf32>, %[[ACC:[a-zA-Z0-9_]+]]: memref<?x132xf32>)
+// CHECK: %[[END:.+]] = arith.constant 128 : index
+// CHECK-NEXT: %[[STEP:.+]] = arith.constant 8 : index
+// CHECK-NEXT: scf.for %[[COL:.+]] = %{{.+}} to %[[END]] step %[[STEP]] {
+// CHECK: vector.load %[[ACC]][%{{.+}}, %[[COL]]] : memref<?x132xf32>, vector<8xf32>
+// CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+// CHECK: vector.load %[[V]][%{{.+}}, %[[COL]]] : memref<?x132xf32>, vector<8xf32>
+// CHECK: vector.store %{{.+}}, %[[ACC]][%{{.+}}, %[[COL]]] : memref<?x132xf32>, vector<8xf32>
+// CHECK: %[[REST:.+]] = arith.constant 128 : index
+// CHECK: vector.load %[[ACC]][%{{.+}}, %[[REST]]] : memref<?x132xf32>, vector<4xf32>
+// CHECK: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>) {
+// CHECK: vector.load %[[V]][%{{.+}}, %[[REST]]] : memref<?x132xf32>, vector<4xf32>
+// CHECK-NOT: vector<8xf32>
+// CHECK: vector.store %{{.+}}, %[[ACC]][%{{.+}}, %[[REST]]] : memref<?x132xf32>, vector<4xf32>
+// The one-row tail tile: the same loop, then the same remainder.
+// CHECK: %[[END1:.+]] = arith.constant 128 : index
+// CHECK-NEXT: %[[STEP1:.+]] = arith.constant 8 : index
+// CHECK-NEXT: scf.for %[[COL1:.+]] = %{{.+}} to %[[END1]] step %[[STEP1]] {
+// CHECK: vector.load %[[V]][%{{.+}}, %[[COL1]]] : memref<?x132xf32>, vector<8xf32>
+// CHECK: vector.load %[[V]][%{{.+}}, %{{.+}}] : memref<?x132xf32>, vector<4xf32>
+// CHECK-NOT: vector.load %[[V]]
+// CHECK-NOT: dilattn.
+func.func @segment_d132(%q: memref<?x132xf32>, %k: memref<?x132xf32>, %v: memref<?x132xf32>, %m: memref<?xf32>, %s: memref<?xf32>, %a: memref<?x132xf32>) {
+  dilattn.segment_attention query(%q) key(%k) value(%v) state(%m, %s, %a) scale = 0.125
+      : memref<?x132xf32>, memref<?x132xf32>, memref<?x132xf32>, memref<?xf32>, memref<?xf32>, memref<?x132xf32>
+  return
+}
+
+// -----
+
+// write_states with D = 132 at 8 lanes: the full chunks in one loop over
+// columns, then the 4-lane remainder.
+// CHECK-LABEL: func.func @write_states_d132(
+// CHECK-SAME: %[[ACC:[a-zA-Z0-9_]+]]: memref<?x132xf32>, %[[O:[a-zA-Z0-9_]+]]: memref<?x132xf32>)
+// CHECK: %[[END:.+]] = arith.constant 128 : index
+// CHECK-NEXT: %[[STEP:.+]] = arith.constant 8 : index
+// CHECK-NEXT: scf.for %[[COL:.+]] = %{{.+}} to %[[END]] step %[[STEP]] {
+// CHECK: vector.load %[[ACC]][%{{.+}}, %[[COL]]] : memref<?x132xf32>, vector<8xf32>
+// CHECK: vector.store %{{.+}}, %[[O]][%{{.+}}, %[[COL]]] : memref<?x132xf32>, vector<8xf32>
+// CHECK-NEXT: }
+// CHECK: vector.load %[[ACC]][%{{.+}}, %{{.+}}] : memref<?x132xf32>, vector<4xf32>
+// CHECK: vector.store %{{.+}}, %[[O]][%{{.+}}, %{{.+}}] : memref<?x132xf32>, vector<4xf32>
+// CHECK-NOT: vector.store
+func.func @write_states_d132(%m: memref<?xf32>, %s: memref<?xf32>, %a: memref<?x132xf32>, %o: memref<?x132xf32>) {
+  dilattn.write_states states(%m : memref<?xf32>) sums(%s : memref<?xf32>) accs(%a : memref<?x132xf32>)
+      outs(%o : memref<?x132xf32>) output_scale = 1.0
+  return
+}
+
+// -----
+
 // Key bias, attention bias and causal: biases are gathered into vectors
 // (vector.from_elements) and added in log2 units; the causal limit masks
 // lanes past the query's position and skips query rows before the block.
