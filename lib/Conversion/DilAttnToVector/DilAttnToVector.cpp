@@ -314,9 +314,26 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
     }
   }
 
-  // Online softmax update per row; P goes to the probabilities buffer.
+  // Online softmax update per row; P goes to the probabilities buffer, with
+  // -1 (never a probability) for the pairs no query may attend: masked,
+  // causally hidden, past the block, or with a NaN score (dropped like a
+  // masked pair). Their p is 0, but 0 * V is NaN where a value row holds NaN
+  // or an infinity, so the P*V update must skip them, not multiply them
+  // (Contract.md section 1.4: only allowed keys contribute). `clean` tracks
+  // whether every pair of the tile within the block is allowed, as almost
+  // all are without masks or off the causal diagonal: such tiles keep the
+  // plain FMA loop.
   Value negInf = kb.f32(-std::numeric_limits<double>::infinity());
   Value zero = kb.f32(0.0);
+  Value notAProbability = kb.splat(keyVectorType, -1.0);
+  auto maskType = VectorType::get({options.vectorWidth}, builder.getI1Type());
+  Value allLanes = arith::ConstantOp::create(
+      builder, loc, DenseElementsAttr::get(maskType, true));
+  SmallVector<Value> pastBlock;
+  for (int64_t v = 0; v < numKeyVectors; ++v)
+    pastBlock.push_back(
+        arith::XOrIOp::create(builder, loc, keyValid[v], allLanes));
+  Value clean;
   SmallVector<Value> corrections, rowSums, shiftDeltas;
   for (int64_t r = 0; r < rows; ++r) {
     Value row = kb.add(queryRow, kb.idx(r));
@@ -333,9 +350,14 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
     Value shiftVector = kb.broadcast(keyVectorType, shift);
     Value rowSumVector = kb.splat(keyVectorType, 0.0);
     for (int64_t v = 0; v < numKeyVectors; ++v) {
-      Value p = kb.exp2(kb.subf(scores[r * numKeyVectors + v], shiftVector));
+      Value score = scores[r * numKeyVectors + v];
+      Value p = kb.exp2(kb.subf(score, shiftVector));
       rowSumVector = kb.addf(rowSumVector, p);
-      kb.vstore(p, probabilities, {kb.idx(r), kb.idx(v * options.vectorWidth)});
+      Value allowed = kb.fcmp(arith::CmpFPredicate::OGT, score, negInfVector);
+      Value covered = kb.ori(allowed, pastBlock[v]);
+      clean = clean ? kb.andi(clean, covered) : covered;
+      kb.vstore(kb.select(allowed, p, notAProbability), probabilities,
+                {kb.idx(r), kb.idx(v * options.vectorWidth)});
     }
     rowSums.push_back(kb.reduce(vector::CombiningKind::ADD, rowSumVector));
     shiftDeltas.push_back(kb.subf(oldMax, shift));
@@ -355,7 +377,10 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
     corrections.push_back(correction);
   }
 
-  // acc[r] = acc[r] * correction[r] + sum_j P[r][j] * V[keyStart + j].
+  Value tileClean = kb.reduce(vector::CombiningKind::AND, clean);
+
+  // acc[r] = acc[r] * correction[r] + sum_j P[r][j] * V[keyStart + j] over
+  // the allowed pairs (r, j).
   forEachChunk(kb, headDim, options.vectorWidth, [&](Value start,
                                                     int64_t width) {
     auto type = VectorType::get({width}, builder.getF32Type());
@@ -365,22 +390,39 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
       Value acc = kb.vload(type, op.getStateAcc(), {row, start});
       accumulators.push_back(kb.mulf(acc, kb.broadcast(type, corrections[r])));
     }
-    auto jLoop = kb.forLoop(0, keyCount, 1, accumulators);
-    {
+    // The key loop; `guarded`: each FMA kept only where its pair is allowed
+    // (a select per row and key, for the tiles that need it).
+    auto emitKeyLoop = [&](bool guarded) {
+      auto jLoop = kb.forLoop(0, keyCount, 1, accumulators);
       OpBuilder::InsertionGuard guard(builder);
       builder.setInsertionPointToStart(jLoop.getBody());
       Value j = jLoop.getInductionVar();
       Value value = kb.vload(type, op.getValue(), {kb.add(keyStart, j), start});
       SmallVector<Value> next;
       for (int64_t r = 0; r < rows; ++r) {
-        Value p = kb.broadcast(type, kb.load(probabilities, {kb.idx(r), j}));
-        next.push_back(kb.fma(p, value, jLoop.getRegionIterArgs()[r]));
+        Value p = kb.load(probabilities, {kb.idx(r), j});
+        Value acc = jLoop.getRegionIterArgs()[r];
+        Value sum = kb.fma(kb.broadcast(type, p), value, acc);
+        if (guarded)
+          sum =
+              kb.select(kb.fcmp(arith::CmpFPredicate::OGE, p, zero), sum, acc);
+        next.push_back(sum);
       }
       scf::YieldOp::create(builder, loc, next);
+      return jLoop;
+    };
+    auto ifClean = scf::IfOp::create(builder, loc, TypeRange(accumulators),
+                                     tileClean, /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(builder);
+      builder.setInsertionPointToStart(ifClean.thenBlock());
+      scf::YieldOp::create(builder, loc, emitKeyLoop(false).getResults());
+      builder.setInsertionPointToStart(ifClean.elseBlock());
+      scf::YieldOp::create(builder, loc, emitKeyLoop(true).getResults());
     }
     for (int64_t r = 0; r < rows; ++r) {
       Value row = kb.add(queryRow, kb.idx(r));
-      kb.vstore(jLoop.getResult(r), op.getStateAcc(), {row, start});
+      kb.vstore(ifClean.getResult(r), op.getStateAcc(), {row, start});
     }
   });
 }
