@@ -8,7 +8,10 @@
 //   vector registers with one broadcast per query element and one FMA per
 //   register. Scores are kept in log2 units (scaled by log2(e)) so softmax
 //   needs only exp2, built here from a polynomial and exponent bits. Value
-//   rows then accumulate into the state rows with FMAs, chunk by chunk.
+//   rows then accumulate into the state rows with FMAs, chunk by chunk;
+//   pairs no query may attend are skipped there, never multiplied by a
+//   zero weight, so a NaN or Inf value row they read cannot reach an
+//   output.
 //
 //   dilattn.write_states: per row, mixes the states by their softmax
 //   denominators and writes the normalised row (or zeros).
