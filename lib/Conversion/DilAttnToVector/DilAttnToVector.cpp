@@ -8,7 +8,10 @@
 //   vector registers with one broadcast per query element and one FMA per
 //   register. Scores are kept in log2 units (scaled by log2(e)) so softmax
 //   needs only exp2, built here from a polynomial and exponent bits. Value
-//   rows then accumulate into the state rows with FMAs, chunk by chunk.
+//   rows then accumulate into the state rows with FMAs, chunk by chunk;
+//   pairs no query may attend are skipped there, never multiplied by a
+//   zero weight, so a NaN or Inf value row they read cannot reach an
+//   output.
 //
 //   dilattn.write_states: per row, mixes the states by their softmax
 //   denominators and writes the normalised row (or zeros).
@@ -142,14 +145,36 @@ struct KernelBuilder : ArithEmitter {
   }
 };
 
-/// Column chunks [start, start + width) covering a row of `headDim`
-/// elements with vectors of at most `vectorWidth` lanes.
-SmallVector<std::pair<int64_t, int64_t>> chunksOf(int64_t headDim,
-                                                  int64_t vectorWidth) {
-  SmallVector<std::pair<int64_t, int64_t>> chunks;
-  for (int64_t start = 0; start < headDim; start += vectorWidth)
-    chunks.push_back({start, std::min(vectorWidth, headDim - start)});
-  return chunks;
+/// Head dims up to this many vectors get one copy of the per-chunk code per
+/// chunk (constant columns, straight-line code for the usual D <= 128).
+/// Larger ones loop over their full chunks: the copies, each with its own
+/// key loop in the P*V update, made code size linear in D, and LLVM's loop
+/// passes (rotation, runtime unrolling with remainders, strength reduction)
+/// then took minutes for D = 6194 (docs/reliability.md, finding 9).
+constexpr int64_t kMaxUnrolledChunks = 16;
+
+/// Calls `body(column, width)` for the column chunks [column, column +
+/// width) covering a row of `headDim` elements with vectors of at most
+/// `vectorWidth` lanes: each chunk emitted apart when there are at most
+/// kMaxUnrolledChunks, else the full chunks in one scf.for and the
+/// remainder (if any) after it.
+void forEachChunk(KernelBuilder &kb, int64_t headDim, int64_t vectorWidth,
+                  llvm::function_ref<void(Value, int64_t)> body) {
+  int64_t numChunks = llvm::divideCeil(headDim, vectorWidth);
+  if (numChunks <= kMaxUnrolledChunks) {
+    for (int64_t start = 0; start < headDim; start += vectorWidth)
+      body(kb.idx(start), std::min(vectorWidth, headDim - start));
+    return;
+  }
+  int64_t fullEnd = headDim - headDim % vectorWidth;
+  auto chunks = kb.forLoop(0, fullEnd, vectorWidth);
+  {
+    OpBuilder::InsertionGuard guard(kb.b);
+    kb.b.setInsertionPointToStart(chunks.getBody());
+    body(chunks.getInductionVar(), vectorWidth);
+  }
+  if (fullEnd < headDim)
+    body(kb.idx(fullEnd), headDim - fullEnd);
 }
 
 /// Allocates a scratch buffer at the entry of the function enclosing `op`.
@@ -293,9 +318,26 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
     }
   }
 
-  // Online softmax update per row; P goes to the probabilities buffer.
+  // Online softmax update per row; P goes to the probabilities buffer, with
+  // -1 (never a probability) for the pairs no query may attend: masked,
+  // causally hidden, past the block, or with a NaN score (dropped like a
+  // masked pair). Their p is 0, but 0 * V is NaN where a value row holds NaN
+  // or an infinity, so the P*V update must skip them, not multiply them
+  // (Contract.md section 1.4: only allowed keys contribute). `clean` tracks
+  // whether every pair of the tile within the block is allowed, as almost
+  // all are without masks or off the causal diagonal: such tiles keep the
+  // plain FMA loop.
   Value negInf = kb.f32(-std::numeric_limits<double>::infinity());
   Value zero = kb.f32(0.0);
+  Value notAProbability = kb.splat(keyVectorType, -1.0);
+  auto maskType = VectorType::get({options.vectorWidth}, builder.getI1Type());
+  Value allLanes = arith::ConstantOp::create(
+      builder, loc, DenseElementsAttr::get(maskType, true));
+  SmallVector<Value> pastBlock;
+  for (int64_t v = 0; v < numKeyVectors; ++v)
+    pastBlock.push_back(
+        arith::XOrIOp::create(builder, loc, keyValid[v], allLanes));
+  Value clean;
   SmallVector<Value> corrections, rowSums, shiftDeltas;
   for (int64_t r = 0; r < rows; ++r) {
     Value row = kb.add(queryRow, kb.idx(r));
@@ -312,9 +354,14 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
     Value shiftVector = kb.broadcast(keyVectorType, shift);
     Value rowSumVector = kb.splat(keyVectorType, 0.0);
     for (int64_t v = 0; v < numKeyVectors; ++v) {
-      Value p = kb.exp2(kb.subf(scores[r * numKeyVectors + v], shiftVector));
+      Value score = scores[r * numKeyVectors + v];
+      Value p = kb.exp2(kb.subf(score, shiftVector));
       rowSumVector = kb.addf(rowSumVector, p);
-      kb.vstore(p, probabilities, {kb.idx(r), kb.idx(v * options.vectorWidth)});
+      Value allowed = kb.fcmp(arith::CmpFPredicate::OGT, score, negInfVector);
+      Value covered = kb.ori(allowed, pastBlock[v]);
+      clean = clean ? kb.andi(clean, covered) : covered;
+      kb.vstore(kb.select(allowed, p, notAProbability), probabilities,
+                {kb.idx(r), kb.idx(v * options.vectorWidth)});
     }
     rowSums.push_back(kb.reduce(vector::CombiningKind::ADD, rowSumVector));
     shiftDeltas.push_back(kb.subf(oldMax, shift));
@@ -334,34 +381,54 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
     corrections.push_back(correction);
   }
 
-  // acc[r] = acc[r] * correction[r] + sum_j P[r][j] * V[keyStart + j].
-  for (auto [start, width] : chunksOf(headDim, options.vectorWidth)) {
+  Value tileClean = kb.reduce(vector::CombiningKind::AND, clean);
+
+  // acc[r] = acc[r] * correction[r] + sum_j P[r][j] * V[keyStart + j] over
+  // the allowed pairs (r, j).
+  forEachChunk(kb, headDim, options.vectorWidth, [&](Value start,
+                                                    int64_t width) {
     auto type = VectorType::get({width}, builder.getF32Type());
     SmallVector<Value> accumulators;
     for (int64_t r = 0; r < rows; ++r) {
       Value row = kb.add(queryRow, kb.idx(r));
-      Value acc = kb.vload(type, op.getStateAcc(), {row, kb.idx(start)});
+      Value acc = kb.vload(type, op.getStateAcc(), {row, start});
       accumulators.push_back(kb.mulf(acc, kb.broadcast(type, corrections[r])));
     }
-    auto jLoop = kb.forLoop(0, keyCount, 1, accumulators);
-    {
+    // The key loop; `guarded`: each FMA kept only where its pair is allowed
+    // (a select per row and key, for the tiles that need it).
+    auto emitKeyLoop = [&](bool guarded) {
+      auto jLoop = kb.forLoop(0, keyCount, 1, accumulators);
       OpBuilder::InsertionGuard guard(builder);
       builder.setInsertionPointToStart(jLoop.getBody());
       Value j = jLoop.getInductionVar();
-      Value value =
-          kb.vload(type, op.getValue(), {kb.add(keyStart, j), kb.idx(start)});
+      Value value = kb.vload(type, op.getValue(), {kb.add(keyStart, j), start});
       SmallVector<Value> next;
       for (int64_t r = 0; r < rows; ++r) {
-        Value p = kb.broadcast(type, kb.load(probabilities, {kb.idx(r), j}));
-        next.push_back(kb.fma(p, value, jLoop.getRegionIterArgs()[r]));
+        Value p = kb.load(probabilities, {kb.idx(r), j});
+        Value acc = jLoop.getRegionIterArgs()[r];
+        Value sum = kb.fma(kb.broadcast(type, p), value, acc);
+        if (guarded)
+          sum =
+              kb.select(kb.fcmp(arith::CmpFPredicate::OGE, p, zero), sum, acc);
+        next.push_back(sum);
       }
       scf::YieldOp::create(builder, loc, next);
+      return jLoop;
+    };
+    auto ifClean = scf::IfOp::create(builder, loc, TypeRange(accumulators),
+                                     tileClean, /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(builder);
+      builder.setInsertionPointToStart(ifClean.thenBlock());
+      scf::YieldOp::create(builder, loc, emitKeyLoop(false).getResults());
+      builder.setInsertionPointToStart(ifClean.elseBlock());
+      scf::YieldOp::create(builder, loc, emitKeyLoop(true).getResults());
     }
     for (int64_t r = 0; r < rows; ++r) {
       Value row = kb.add(queryRow, kb.idx(r));
-      kb.vstore(jLoop.getResult(r), op.getStateAcc(), {row, kb.idx(start)});
+      kb.vstore(ifClean.getResult(r), op.getStateAcc(), {row, start});
     }
-  }
+  });
 }
 
 LogicalResult SegmentAttentionLowering::lower() {
@@ -505,17 +572,17 @@ LogicalResult lowerWriteStates(WriteStatesOp op,
   Value factor = kb.select(
       none, zero,
       kb.divf(kb.f32(op.getOutputScale().convertToDouble()), safeDenominator));
-  for (auto [start, width] : chunksOf(headDim, options.vectorWidth)) {
+  forEachChunk(kb, headDim, options.vectorWidth, [&](Value column,
+                                                    int64_t width) {
     auto type = VectorType::get({width}, builder.getF32Type());
     Value mixed = kb.splat(type, 0.0);
     for (size_t s = 0; s < numStates; ++s) {
-      Value acc = kb.vload(type, op.getStateAccs()[s], {row, kb.idx(start)});
+      Value acc = kb.vload(type, op.getStateAccs()[s], {row, column});
       mixed = kb.fma(acc, kb.broadcast(type, weights[s]), mixed);
     }
-    Value column = kb.idx(start);
     Value scaled = kb.mulf(mixed, kb.broadcast(type, factor));
     kb.vstore(scaled, op.getOutput(), {row, column});
-  }
+  });
   op.erase();
   return success();
 }

@@ -112,7 +112,12 @@
 // CHECK-NEXT: %[[P:.+]] = arith.mulf %{{.+}}, %[[POW]] : vector<8xf32>
 // CHECK-NEXT: %[[ZERO:.+]] = arith.constant dense<0.000000e+00> : vector<8xf32>
 // CHECK-NEXT: %[[PZ:.+]] = arith.select %[[TINY]], %[[ZERO]], %[[P]] : vector<8xi1>, vector<8xf32>
-// CHECK: vector.store %[[PZ]], %[[PROBS]][%{{.+}}, %{{.+}}] : memref<4x16xf32>, vector<8xf32>
+// Pairs whose score is -inf or NaN (forbidden or dropped) are stored as
+// probability -1, which the P*V update of a tile with such pairs skips.
+// CHECK: %[[ALLOWED:.+]] = arith.cmpf ogt, %{{.+}}, %{{.+}} : vector<8xf32>
+// CHECK-NEXT: arith.ori %[[ALLOWED]], %{{.+}} : vector<8xi1>
+// CHECK: %[[PSTORED:.+]] = arith.select %[[ALLOWED]], %[[PZ]], %{{.+}} : vector<8xi1>, vector<8xf32>
+// CHECK-NEXT: vector.store %[[PSTORED]], %[[PROBS]][%{{.+}}, %{{.+}}] : memref<4x16xf32>, vector<8xf32>
 // CHECK: %[[RS:.+]] = vector.reduction <add>, %{{.+}} : vector<8xf32> into f32
 // CHECK-NEXT: %[[DELTA:.+]] = arith.subf %[[OLDMAX]], %[[SHIFT]] : f32
 // CHECK-NEXT: memref.store %[[NEWMAX]], %[[MAX]][%{{.+}}] : memref<?xf32>
@@ -128,20 +133,35 @@
 // CHECK-NEXT: %[[SCALEDSUM:.+]] = arith.mulf %[[OLDSUM]], %[[CORR]] : f32
 // CHECK-NEXT: %[[NEWSUM:.+]] = arith.addf %[[SCALEDSUM]], %[[RS]] : f32
 // CHECK-NEXT: memref.store %[[NEWSUM]], %[[SUM]][%{{.+}}] : memref<?xf32>
-// Value rows accumulate into the state, chunk by chunk of 8 elements.
+// Whether every pair of the tile inside the block is allowed.
+// CHECK: %[[CLEAN:.+]] = vector.reduction <and>, %{{.+}} : vector<8xi1> into i1
+// Value rows accumulate into the state, chunk by chunk of 8 elements: the
+// plain FMA loop where every pair is allowed, else the loop that keeps an
+// FMA only where its probability is not -1.
 // CHECK: %[[A:.+]] = vector.load %[[ACC]][%{{.+}}, %{{.+}}] : memref<?x64xf32>, vector<8xf32>
 // CHECK-NEXT: %[[CB:.+]] = vector.broadcast %[[CORR]] : f32 to vector<8xf32>
 // CHECK-NEXT: %[[A0:.+]] = arith.mulf %[[A]], %[[CB]] : vector<8xf32>
-// CHECK: %[[PV:.+]]:4 = scf.for %[[J:.+]] = %{{.+}} to %[[KCOUNT]] step %{{.+}} iter_args(%{{.+}} = %[[A0]], {{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+// CHECK: %[[PV:.+]]:4 = scf.if %[[CLEAN]] -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+// CHECK: %[[PVC:.+]]:4 = scf.for %[[J:.+]] = %{{.+}} to %[[KCOUNT]] step %{{.+}} iter_args(%{{.+}} = %[[A0]], {{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
 // CHECK-NEXT: %[[KEY:.+]] = arith.addi %[[KS]], %[[J]] : index
 // CHECK: %[[VROW:.+]] = vector.load %[[V]][%[[KEY]], %{{.+}}] : memref<?x64xf32>, vector<8xf32>
 // CHECK: %[[PJ:.+]] = memref.load %[[PROBS]][%{{.+}}, %[[J]]] : memref<4x16xf32>
 // CHECK-NEXT: %[[PJB:.+]] = vector.broadcast %[[PJ]] : f32 to vector<8xf32>
 // CHECK-NEXT: vector.fma %[[PJB]], %[[VROW]], %{{.+}} : vector<8xf32>
+// CHECK-NOT: arith.select
 // CHECK: scf.yield
+// CHECK: scf.yield %[[PVC]]#0,
+// CHECK-NEXT: } else {
+// CHECK: scf.for %[[JG:.+]] = %{{.+}} to %[[KCOUNT]] step %{{.+}} iter_args(%[[ACC0:.+]] = %[[A0]], {{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+// CHECK: %[[VROWG:.+]] = vector.load %[[V]][%{{.+}}, %{{.+}}] : memref<?x64xf32>, vector<8xf32>
+// CHECK: %[[PG:.+]] = memref.load %[[PROBS]][%{{.+}}, %[[JG]]] : memref<4x16xf32>
+// CHECK-NEXT: %[[PGB:.+]] = vector.broadcast %[[PG]] : f32 to vector<8xf32>
+// CHECK-NEXT: %[[SUMG:.+]] = vector.fma %[[PGB]], %[[VROWG]], %[[ACC0]] : vector<8xf32>
+// CHECK-NEXT: %[[OK:.+]] = arith.cmpf oge, %[[PG]], %{{.+}} : f32
+// CHECK-NEXT: arith.select %[[OK]], %[[SUMG]], %[[ACC0]] : vector<8xf32>
 // CHECK: vector.store %[[PV]]#0, %[[ACC]][%{{.+}}, %{{.+}}] : memref<?x64xf32>, vector<8xf32>
-// 64 / 8 = 8 chunks.
-// CHECK-COUNT-7: scf.for %{{.+}} = %{{.+}} to %[[KCOUNT]] step
+// 64 / 8 = 8 chunks, two key loops each.
+// CHECK-COUNT-14: scf.for %{{.+}} = %{{.+}} to %[[KCOUNT]] step
 // The remaining query rows, one at a time (2 score vectors).
 // CHECK: scf.for %{{.+}} = %[[MAINEND]] to %[[NQ]] step %{{.+}} {
 // CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>) {
@@ -214,6 +234,63 @@ func.func @segment_d20(%q: memref<?x20xf32, strided<[?, 1], offset: ?>>, %k: mem
   dilattn.segment_attention query(%q) key(%k) value(%v) state(%m, %s, %a) scale = 0.25
       : memref<?x20xf32, strided<[?, 1], offset: ?>>, memref<?x20xf32, strided<[?, 1], offset: ?>>, memref<?x20xf32, strided<[?, 1], offset: ?>>,
         memref<?xf32, strided<[?], offset: ?>>, memref<?xf32, strided<[?], offset: ?>>, memref<?x20xf32, strided<[?, 1], offset: ?>>
+  return
+}
+
+// -----
+
+// D = 132 at 8 lanes: 17 chunks, more than the 16 emitted one by one, so the
+// value accumulation loops over its 16 full chunks (the same key loops in the
+// code whatever D is: docs/reliability.md, finding 9) and the 4-lane remainder
+// follows the loop.
+// CHECK-LABEL: func.func @segment_d132(
+// CHECK-SAME: %[[V:[a-zA-Z0-9_]+]]: memref<?x132xf32>, %{{[a-zA-Z0-9_]+}}: memref<?xf32>, %{{[a-zA-Z0-9_]+}}: memref<?xf32>, %[[ACC:[a-zA-Z0-9_]+]]: memref<?x132xf32>)
+// CHECK: %[[END:.+]] = arith.constant 128 : index
+// CHECK-NEXT: %[[STEP:.+]] = arith.constant 8 : index
+// CHECK-NEXT: scf.for %[[COL:.+]] = %{{.+}} to %[[END]] step %[[STEP]] {
+// CHECK: vector.load %[[ACC]][%{{.+}}, %[[COL]]] : memref<?x132xf32>, vector<8xf32>
+// CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+// CHECK: vector.load %[[V]][%{{.+}}, %[[COL]]] : memref<?x132xf32>, vector<8xf32>
+// CHECK: vector.store %{{.+}}, %[[ACC]][%{{.+}}, %[[COL]]] : memref<?x132xf32>, vector<8xf32>
+// CHECK: %[[REST:.+]] = arith.constant 128 : index
+// CHECK: vector.load %[[ACC]][%{{.+}}, %[[REST]]] : memref<?x132xf32>, vector<4xf32>
+// CHECK: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>) {
+// CHECK: vector.load %[[V]][%{{.+}}, %[[REST]]] : memref<?x132xf32>, vector<4xf32>
+// CHECK: vector.load %[[V]][%{{.+}}, %[[REST]]] : memref<?x132xf32>, vector<4xf32>
+// CHECK-NOT: vector<8xf32>
+// CHECK: vector.store %{{.+}}, %[[ACC]][%{{.+}}, %[[REST]]] : memref<?x132xf32>, vector<4xf32>
+// The one-row tail tile: the same loop, then the same remainder.
+// CHECK: %[[END1:.+]] = arith.constant 128 : index
+// CHECK-NEXT: %[[STEP1:.+]] = arith.constant 8 : index
+// CHECK-NEXT: scf.for %[[COL1:.+]] = %{{.+}} to %[[END1]] step %[[STEP1]] {
+// CHECK-COUNT-2: vector.load %[[V]][%{{.+}}, %[[COL1]]] : memref<?x132xf32>, vector<8xf32>
+// CHECK-COUNT-2: vector.load %[[V]][%{{.+}}, %{{.+}}] : memref<?x132xf32>, vector<4xf32>
+// CHECK-NOT: vector.load %[[V]]
+// CHECK-NOT: dilattn.
+func.func @segment_d132(%q: memref<?x132xf32>, %k: memref<?x132xf32>, %v: memref<?x132xf32>, %m: memref<?xf32>, %s: memref<?xf32>, %a: memref<?x132xf32>) {
+  dilattn.segment_attention query(%q) key(%k) value(%v) state(%m, %s, %a) scale = 0.125
+      : memref<?x132xf32>, memref<?x132xf32>, memref<?x132xf32>, memref<?xf32>, memref<?xf32>, memref<?x132xf32>
+  return
+}
+
+// -----
+
+// write_states with D = 132 at 8 lanes: the full chunks in one loop over
+// columns, then the 4-lane remainder.
+// CHECK-LABEL: func.func @write_states_d132(
+// CHECK-SAME: %[[ACC:[a-zA-Z0-9_]+]]: memref<?x132xf32>, %[[O:[a-zA-Z0-9_]+]]: memref<?x132xf32>)
+// CHECK: %[[END:.+]] = arith.constant 128 : index
+// CHECK-NEXT: %[[STEP:.+]] = arith.constant 8 : index
+// CHECK-NEXT: scf.for %[[COL:.+]] = %{{.+}} to %[[END]] step %[[STEP]] {
+// CHECK: vector.load %[[ACC]][%{{.+}}, %[[COL]]] : memref<?x132xf32>, vector<8xf32>
+// CHECK: vector.store %{{.+}}, %[[O]][%{{.+}}, %[[COL]]] : memref<?x132xf32>, vector<8xf32>
+// CHECK-NEXT: }
+// CHECK: vector.load %[[ACC]][%{{.+}}, %{{.+}}] : memref<?x132xf32>, vector<4xf32>
+// CHECK: vector.store %{{.+}}, %[[O]][%{{.+}}, %{{.+}}] : memref<?x132xf32>, vector<4xf32>
+// CHECK-NOT: vector.store
+func.func @write_states_d132(%m: memref<?xf32>, %s: memref<?xf32>, %a: memref<?x132xf32>, %o: memref<?x132xf32>) {
+  dilattn.write_states states(%m : memref<?xf32>) sums(%s : memref<?xf32>) accs(%a : memref<?x132xf32>)
+      outs(%o : memref<?x132xf32>) output_scale = 1.0
   return
 }
 
