@@ -17,6 +17,7 @@
 #include "llvm/Config/llvm-config.h"
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SHA256.h"
@@ -39,6 +40,18 @@ using namespace dilattn::jit;
 static constexpr llvm::StringLiteral kCodegenVersion = "cpu-codegen-2";
 /// The same for CUDA kernels.
 static constexpr llvm::StringLiteral kCudaCodegenVersion = "cuda-codegen-1";
+
+llvm::StringRef dilattn::jit::stringifyKernelKind(KernelKind kind) {
+  switch (kind) {
+  case KernelKind::Forward:
+    return "forward";
+  case KernelKind::ForwardWithStatistics:
+    return "forward_lse";
+  case KernelKind::Backward:
+    return "backward";
+  }
+  llvm_unreachable("unknown kernel kind");
+}
 
 CpuTuning CpuTuning::resolvedForHost() const {
   static const bool hostHasAvx512 = [] {
@@ -76,6 +89,9 @@ std::string KernelSpec::key() const {
        << ";kernel=" << stringifyCudaKernelChoice(cudaTuning.kernel) << ";";
   else
     os << "target=cpu;";
+  // Forward keys keep their spelling (and their disk-cache entries).
+  if (kind != KernelKind::Forward)
+    os << "kind=" << stringifyKernelKind(kind) << ";";
   os << "d=" << headDim << ";dtype=" << stringifyElementKind(element)
      << ";mode=" << stringifyAttentionMode(config.mode)
      << ";offset_rule=" << stringifyOffsetRule(config.offsetRule)
@@ -101,6 +117,8 @@ std::string KernelSpec::key() const {
 
 int64_t CompiledKernel::numWorkItems(int64_t batch, int64_t seqLen,
                                      int64_t numHeads) const {
+  if (spec.kind == KernelKind::Backward)
+    return batch * numHeads;
   int64_t blocks = (seqLen + blockSize - 1) / blockSize;
   return batch * numHeads * blocks;
 }
