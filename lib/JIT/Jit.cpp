@@ -36,8 +36,9 @@ using namespace dilattn::jit;
 /// Part of every disk-cache entry's identity: bump it in any change that
 /// makes the pipeline generate different code for the same key (passes,
 /// lowering, tuning rules), so that entries of older builds are recompiled
-/// instead of reused. 2: one vector exp2 for a tile's rescale factors.
-static constexpr llvm::StringLiteral kCodegenVersion = "cpu-codegen-2";
+/// instead of reused. 2: one vector exp2 for a tile's rescale factors. 3: the
+/// backward kernel's dK/dV loops hold several keys' rows in registers.
+static constexpr llvm::StringLiteral kCodegenVersion = "cpu-codegen-3";
 /// The same for CUDA kernels.
 static constexpr llvm::StringLiteral kCudaCodegenVersion = "cuda-codegen-1";
 

@@ -570,17 +570,27 @@ void SegmentAttentionGradLowering::emitTile(int64_t rows, Value queryRow,
   // arguments: C++ leaves their order unspecified.
   for (int64_t r = 0; r < rows; ++r) {
     Value row = kb.add(queryRow, kb.idx(r));
-    // Delta = <dO, O>: equals sum_j P dP of the row in both modes.
-    Value deltaVector;
+    // Delta = <dO, O>: equals sum_j P dP of the row in both modes. Full
+    // chunks accumulate lane-wise and are reduced once (a reduction is a
+    // shuffle tree); a narrower last chunk is reduced on its own.
+    Value deltaScalar, deltaLanes;
     for (auto [start, width] : chunksOf(headDim, options.vectorWidth)) {
       auto type = VectorType::get({width}, builder.getF32Type());
       Value gradRow = kb.vload(type, op.getGradOutput(), {row, kb.idx(start)});
       Value outRow = kb.vload(type, op.getOutput(), {row, kb.idx(start)});
+      if (width == options.vectorWidth) {
+        deltaLanes = deltaLanes ? kb.fma(gradRow, outRow, deltaLanes)
+                                : kb.mulf(gradRow, outRow);
+        continue;
+      }
       Value product = kb.mulf(gradRow, outRow);
-      Value partial = kb.reduce(vector::CombiningKind::ADD, product);
-      deltaVector = deltaVector ? kb.addf(deltaVector, partial) : partial;
+      deltaScalar = kb.reduce(vector::CombiningKind::ADD, product);
     }
-    Value delta = kb.broadcast(keyVectorType, deltaVector);
+    if (deltaLanes) {
+      Value full = kb.reduce(vector::CombiningKind::ADD, deltaLanes);
+      deltaScalar = deltaScalar ? kb.addf(full, deltaScalar) : full;
+    }
+    Value delta = kb.broadcast(keyVectorType, deltaScalar);
     // A row without allowed keys has lse = -inf: shift by 0 so that its
     // (all -inf) scores give exact zeros, never NaN.
     Value lse = kb.mulf(kb.load(op.getLse(), {row}), log2eScalar);
@@ -658,52 +668,73 @@ void SegmentAttentionGradLowering::emitTile(int64_t rows, Value queryRow,
         kb.vstore(jLoop.getResult(r), op.getGradQuery(),
                   {kb.add(queryRow, kb.idx(r)), column});
     }
-    // dK[j] += sum_r scale dS[r][j] Q[r]; dV[j] += sum_r c P[r][j] dO[r]:
-    // the tile's rows stay in registers while the block's keys stream, 4
-    // keys at a time so that 4 independent FMA chains hide the FMA latency
-    // (one key's chain over the rows would be latency-bound), then the
-    // remaining keys one by one.
-    constexpr int64_t kKeysAtOnce = 4;
-    Value keysAtOnce = kb.idx(kKeysAtOnce);
-    Value groupedKeys = kb.mul(kb.div(keyCount, keysAtOnce), keysAtOnce);
-    for (auto [source, weights, target] :
-         {std::tuple(op.getQuery(), dScores, op.getGradKey()),
-          std::tuple(op.getGradOutput(), probabilities, op.getGradValue())}) {
-      SmallVector<Value> tileRows;
-      for (int64_t r = 0; r < rows; ++r)
-        tileRows.push_back(
-            kb.vload(type, source, {kb.add(queryRow, kb.idx(r)), column}));
-      auto emitKeys = [&, weights = weights, target = target](Value j,
-                                                              int64_t count) {
-        SmallVector<Value> keyRows, accumulators;
-        for (int64_t u = 0; u < count; ++u) {
-          Value key = kb.add(j, kb.idx(u));
-          keyRows.push_back(key);
-          accumulators.push_back(
-              kb.vload(type, target, {kb.add(keyStart, key), column}));
-        }
-        for (int64_t r = 0; r < rows; ++r)
-          for (int64_t u = 0; u < count; ++u) {
-            Value weight = kb.load(weights, {kb.idx(r), keyRows[u]});
-            accumulators[u] = kb.fma(kb.broadcast(type, weight), tileRows[r],
-                                     accumulators[u]);
-          }
+  }
+
+  // dK[j] += sum_r scale dS[r][j] Q[r]; dV[j] += sum_r c P[r][j] dO[r]: for
+  // a few keys at a time, their rows (a slice of chunks) accumulate in
+  // registers while the tile's rows stream: per row, one load per chunk
+  // feeds `keysAtOnce` FMAs, and the accumulators are independent chains
+  // (one key's sum over the rows alone would wait on FMA latency).
+  SmallVector<std::pair<int64_t, int64_t>> chunks =
+      chunksOf(headDim, options.vectorWidth);
+  int64_t budget = options.vectorWidth >= 16 ? 16 : 8;
+  int64_t numChunks = static_cast<int64_t>(chunks.size());
+  int64_t keysAtOnce = std::clamp<int64_t>(budget / numChunks, 1, 4);
+  int64_t chunksAtOnce = std::max<int64_t>(1, budget / keysAtOnce);
+  Value keysAtOnceValue = kb.idx(keysAtOnce);
+  Value groupedKeys =
+      kb.mul(kb.div(keyCount, keysAtOnceValue), keysAtOnceValue);
+  for (auto [source, weights, target] :
+       {std::tuple(op.getQuery(), dScores, op.getGradKey()),
+        std::tuple(op.getGradOutput(), probabilities, op.getGradValue())}) {
+    auto emitKeys = [&, weights = weights, target = target,
+                     source = source](Value j, int64_t count) {
+      SmallVector<Value> keyRows;
+      for (int64_t u = 0; u < count; ++u)
+        keyRows.push_back(kb.add(keyStart, kb.add(j, kb.idx(u))));
+      for (int64_t first = 0; first < numChunks; first += chunksAtOnce) {
+        ArrayRef<std::pair<int64_t, int64_t>> slice = ArrayRef(chunks).slice(
+            first, std::min(chunksAtOnce, numChunks - first));
+        // accumulators[u * slice.size() + c]
+        SmallVector<Value> accumulators;
         for (int64_t u = 0; u < count; ++u)
-          kb.vstore(accumulators[u], target,
-                    {kb.add(keyStart, keyRows[u]), column});
-      };
-      {
-        auto groups = kb.forLoop(0, groupedKeys, kKeysAtOnce);
-        OpBuilder::InsertionGuard guard(builder);
-        builder.setInsertionPointToStart(groups.getBody());
-        emitKeys(groups.getInductionVar(), kKeysAtOnce);
+          for (auto [start, width] : slice) {
+            auto type = VectorType::get({width}, builder.getF32Type());
+            accumulators.push_back(
+                kb.vload(type, target, {keyRows[u], kb.idx(start)}));
+          }
+        for (int64_t r = 0; r < rows; ++r) {
+          Value row = kb.add(queryRow, kb.idx(r));
+          SmallVector<Value> tileWeights;
+          for (int64_t u = 0; u < count; ++u)
+            tileWeights.push_back(
+                kb.load(weights, {kb.idx(r), kb.add(j, kb.idx(u))}));
+          for (auto [c, chunk] : llvm::enumerate(slice)) {
+            auto type = VectorType::get({chunk.second}, builder.getF32Type());
+            Value rowChunk = kb.vload(type, source, {row, kb.idx(chunk.first)});
+            for (int64_t u = 0; u < count; ++u) {
+              Value &acc = accumulators[u * slice.size() + c];
+              acc = kb.fma(kb.broadcast(type, tileWeights[u]), rowChunk, acc);
+            }
+          }
+        }
+        for (int64_t u = 0; u < count; ++u)
+          for (auto [c, chunk] : llvm::enumerate(slice))
+            kb.vstore(accumulators[u * slice.size() + c], target,
+                      {keyRows[u], kb.idx(chunk.first)});
       }
-      auto rest =
-          scf::ForOp::create(builder, loc, groupedKeys, keyCount, kb.idx(1));
+    };
+    {
+      auto groups = kb.forLoop(0, groupedKeys, keysAtOnce);
       OpBuilder::InsertionGuard guard(builder);
-      builder.setInsertionPointToStart(rest.getBody());
-      emitKeys(rest.getInductionVar(), 1);
+      builder.setInsertionPointToStart(groups.getBody());
+      emitKeys(groups.getInductionVar(), keysAtOnce);
     }
+    auto rest =
+        scf::ForOp::create(builder, loc, groupedKeys, keyCount, kb.idx(1));
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(rest.getBody());
+    emitKeys(rest.getInductionVar(), 1);
   }
 }
 
