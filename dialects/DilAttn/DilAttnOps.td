@@ -108,6 +108,148 @@ def DilAttn_DilatedAttentionOp : DilAttn_Op<"dilated_attention",
 }
 
 //===----------------------------------------------------------------------===//
+// dilated_attention_with_lse
+//===----------------------------------------------------------------------===//
+
+def DilAttn_DilatedAttentionWithLseOp
+    : DilAttn_Op<"dilated_attention_with_lse",
+                 [Pure, AttrSizedOperandSegments]> {
+  let summary = "dilated attention that also returns its softmax statistics";
+  let description = [{
+    The forward form a training step runs: `dilattn.dilated_attention` (same
+    operands, attributes and `result`) that also returns `lse`, one f32
+    log-sum-exp per row and head, `(B, N, H)`: the log of the softmax
+    denominator the row's output is normalised by. In `longnet` mode that is
+    the softmax over the multiset union of the patterns' keys
+    (`log sum_i exp(lse_i)`); in `grouped` mode the one pattern's. Rows with
+    no output have `lse = -inf`. `dilattn.dilated_attention_grad` recomputes
+    the softmax from it instead of storing probabilities.
+
+    Example:
+
+    ```mlir
+    %out, %lse = dilattn.dilated_attention_with_lse %q, %k, %v
+        segment_lengths = [2048, 4096] dilation_rates = [1, 2] mode = longnet
+        : (tensor<1x8192x8x64xf32>, tensor<1x8192x8x64xf32>,
+           tensor<1x8192x8x64xf32>)
+        -> (tensor<1x8192x8x64xf32>, tensor<1x8192x8xf32>)
+    ```
+  }];
+
+  let arguments = (ins
+    AnyRankedTensor:$query,
+    AnyRankedTensor:$key,
+    AnyRankedTensor:$value,
+    Optional<AnyRankedTensor>:$key_padding_mask,
+    Optional<AnyRankedTensor>:$attn_mask,
+    DenseI64ArrayAttr:$segment_lengths,
+    DenseI64ArrayAttr:$dilation_rates,
+    DefaultValuedAttr<DilAttn_AttentionModeAttr,
+                      "::mlir::dilattn::AttentionMode::grouped">:$mode,
+    DefaultValuedAttr<DilAttn_OffsetRuleAttr,
+                      "::mlir::dilattn::OffsetRule::cyclic">:$offset_rule,
+    UnitAttr:$causal,
+    OptionalAttr<F64Attr>:$scale
+  );
+  let results = (outs AnyRankedTensor:$result, AnyRankedTensor:$lse);
+
+  let assemblyFormat = [{
+    $query `,` $key `,` $value
+    (`key_padding_mask` `(` $key_padding_mask^ `)`)?
+    (`attn_mask` `(` $attn_mask^ `)`)?
+    `segment_lengths` `=` $segment_lengths
+    `dilation_rates` `=` $dilation_rates
+    (`mode` `=` `` $mode^)?
+    (`offset_rule` `=` `` $offset_rule^)?
+    (`causal` $causal^)?
+    (`scale` `=` $scale^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+
+  let extraClassDeclaration = [{
+    ::dilattn::DilatedAttentionConfig getConfig();
+    int64_t getNumPatterns() { return getSegmentLengths().size(); }
+  }];
+
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// dilated_attention_grad
+//===----------------------------------------------------------------------===//
+
+def DilAttn_DilatedAttentionGradOp
+    : DilAttn_Op<"dilated_attention_grad", [Pure, AttrSizedOperandSegments]> {
+  let summary = "gradients of dilated attention";
+  let description = [{
+    The backward pass of `dilattn.dilated_attention` (issue 18): given the
+    forward operands, its `output` and `lse` (from
+    `dilattn.dilated_attention_with_lse`) and `grad_output`, returns the
+    gradients of `sum(grad_output * output)` with respect to `query`, `key`
+    and `value` (masks are constants). With `c = 1/k` in `grouped` mode and
+    `1` in `longnet` mode, for every allowed pair `(x, y)` of a row (keys of
+    every pattern the head uses, counted once per pattern):
+    `P = exp(s(x, y) - lse[x])`, `dV[y] += c P dO[x]`,
+    `dS = P (c <dO[x], V[y]> - <dO[x], O[x]>)`,
+    `dQ[x] += scale dS K[y]`, `dK[y] += scale dS Q[x]`. Positions no pattern
+    selects, and rows with no allowed key, get zero gradient.
+
+    Example:
+
+    ```mlir
+    %dq, %dk, %dv = dilattn.dilated_attention_grad %q, %k, %v, %out, %lse, %dout
+        segment_lengths = [2048, 4096] dilation_rates = [1, 2] mode = longnet
+        : (tensor<1x8192x8x64xf32>, tensor<1x8192x8x64xf32>,
+           tensor<1x8192x8x64xf32>, tensor<1x8192x8x64xf32>,
+           tensor<1x8192x8xf32>, tensor<1x8192x8x64xf32>)
+        -> (tensor<1x8192x8x64xf32>, tensor<1x8192x8x64xf32>,
+            tensor<1x8192x8x64xf32>)
+    ```
+  }];
+
+  let arguments = (ins
+    AnyRankedTensor:$query,
+    AnyRankedTensor:$key,
+    AnyRankedTensor:$value,
+    AnyRankedTensor:$output,
+    AnyRankedTensor:$lse,
+    AnyRankedTensor:$grad_output,
+    Optional<AnyRankedTensor>:$key_padding_mask,
+    Optional<AnyRankedTensor>:$attn_mask,
+    DenseI64ArrayAttr:$segment_lengths,
+    DenseI64ArrayAttr:$dilation_rates,
+    DefaultValuedAttr<DilAttn_AttentionModeAttr,
+                      "::mlir::dilattn::AttentionMode::grouped">:$mode,
+    DefaultValuedAttr<DilAttn_OffsetRuleAttr,
+                      "::mlir::dilattn::OffsetRule::cyclic">:$offset_rule,
+    UnitAttr:$causal,
+    OptionalAttr<F64Attr>:$scale
+  );
+  let results = (outs AnyRankedTensor:$grad_query, AnyRankedTensor:$grad_key,
+                      AnyRankedTensor:$grad_value);
+
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $output `,` $lse `,` $grad_output
+    (`key_padding_mask` `(` $key_padding_mask^ `)`)?
+    (`attn_mask` `(` $attn_mask^ `)`)?
+    `segment_lengths` `=` $segment_lengths
+    `dilation_rates` `=` $dilation_rates
+    (`mode` `=` `` $mode^)?
+    (`offset_rule` `=` `` $offset_rule^)?
+    (`causal` $causal^)?
+    (`scale` `=` $scale^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+
+  let extraClassDeclaration = [{
+    ::dilattn::DilatedAttentionConfig getConfig();
+    int64_t getNumPatterns() { return getSegmentLengths().size(); }
+  }];
+
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // attention
 //===----------------------------------------------------------------------===//
 
@@ -300,6 +442,9 @@ def DilAttn_WriteDilatedAttentionOp : DilAttn_Op<"write_dilated_attention",
     (a runtime may also pass the `(B, H, N, N)` form with zero strides where
     the user's mask broadcasts).
 
+    With `lse(%buf)` it also writes the statistics of
+    `dilattn.dilated_attention_with_lse` into the `(B, N, H)` f32 buffer.
+
     The work is cut into work items `(b, h, block)` over blocks of
     `block_size` consecutive positions, numbered with the block fastest. With
     `items(%begin, %end)` only items `[begin, end)` are computed (the runtime
@@ -323,6 +468,7 @@ def DilAttn_WriteDilatedAttentionOp : DilAttn_Op<"write_dilated_attention",
     Arg<Optional<StridedMemRefRankOf<[AnyType], [2, 3, 4]>>, "",
         [MemRead]>:$attn_mask,
     Arg<AnyStridedMemRefOfRank<4>, "", [MemWrite]>:$output,
+    Arg<Optional<AnyStridedMemRefOfRank<3>>, "", [MemWrite]>:$lse,
     Optional<Index>:$item_begin,
     Optional<Index>:$item_end,
     DenseI64ArrayAttr:$segment_lengths,
@@ -341,6 +487,7 @@ def DilAttn_WriteDilatedAttentionOp : DilAttn_Op<"write_dilated_attention",
     (`key_padding_mask` `(` $key_padding_mask^ `:` type($key_padding_mask) `)`)?
     (`attn_mask` `(` $attn_mask^ `:` type($attn_mask) `)`)?
     `outs` `(` $output `)`
+    (`lse` `(` $lse^ `:` type($lse) `)`)?
     (`items` `(` $item_begin^ `,` $item_end `)`)?
     `segment_lengths` `=` $segment_lengths
     `dilation_rates` `=` $dilation_rates
@@ -430,7 +577,9 @@ def DilAttn_WriteStatesOp : DilAttn_Op<"write_states",
     sum_s sum_s * exp2(max_s - M)`, which is the LongNet mixture of the
     states' softmax outputs weighted by their denominators; rows where no
     state has a key get exactly `0`. With one state this is
-    `output_scale * acc / sum`.
+    `output_scale * acc / sum`. With `lse`, row `i` of it gets the natural
+    log of the mixed denominator, `ln 2 * (M + log2 sum_s sum_s *
+    exp2(max_s - M))`, or `-inf` where no state has a key.
 
     Example:
 
@@ -449,6 +598,7 @@ def DilAttn_WriteStatesOp : DilAttn_Op<"write_states",
     Arg<Variadic<AnyStridedMemRefOfRank<1>>, "", [MemRead]>:$state_sums,
     Arg<Variadic<AnyStridedMemRefOfRank<2>>, "", [MemRead]>:$state_accs,
     Arg<AnyStridedMemRefOfRank<2>, "", [MemWrite]>:$output,
+    Arg<Optional<AnyStridedMemRefOfRank<1>>, "", [MemWrite]>:$lse,
     F64Attr:$output_scale
   );
 
@@ -457,7 +607,154 @@ def DilAttn_WriteStatesOp : DilAttn_Op<"write_states",
     `sums` `(` $state_sums `:` type($state_sums) `)`
     `accs` `(` $state_accs `:` type($state_accs) `)`
     `outs` `(` $output `:` type($output) `)`
+    (`lse` `(` $lse^ `:` type($lse) `)`)?
     `output_scale` `=` $output_scale attr-dict
+  }];
+
+  let hasVerifier = 1;
+}
+
+def DilAttn_WriteDilatedAttentionGradOp
+    : DilAttn_Op<"write_dilated_attention_grad", [AttrSizedOperandSegments]> {
+  let summary = "gradients of dilated attention on buffers";
+  let description = [{
+    The buffer form of `dilattn.dilated_attention_grad` (same attributes and
+    semantics): reads `query`, `key`, `value`, the forward `output`, its `lse`
+    (`(B, N, H)` f32) and `grad_output`, and the optional mask biases, and
+    writes every element of `grad_query`, `grad_key` and `grad_value`.
+
+    A work item is one `(b, h)`: the keys of a position collect gradient from
+    every pattern's segment that selects it, so the rows of one head belong
+    to one item and items never write the same row. With
+    `items(%begin, %end)` only items `[begin, end)` are computed.
+
+    Example:
+
+    ```mlir
+    dilattn.write_dilated_attention_grad
+        ins(%q, %k, %v, %out, %lse, %dout) outs(%dq, %dk, %dv)
+        segment_lengths = [512, 1024] dilation_rates = [1, 2]
+        : memref<1x4096x8x64xf32>, memref<1x4096x8x64xf32>,
+          memref<1x4096x8x64xf32>, memref<1x4096x8x64xf32>,
+          memref<1x4096x8xf32>, memref<1x4096x8x64xf32>,
+          memref<1x4096x8x64xf32>, memref<1x4096x8x64xf32>,
+          memref<1x4096x8x64xf32>
+    ```
+  }];
+
+  let arguments = (ins
+    Arg<AnyStridedMemRefOfRank<4>, "", [MemRead]>:$query,
+    Arg<AnyStridedMemRefOfRank<4>, "", [MemRead]>:$key,
+    Arg<AnyStridedMemRefOfRank<4>, "", [MemRead]>:$value,
+    Arg<AnyStridedMemRefOfRank<4>, "", [MemRead]>:$output,
+    Arg<AnyStridedMemRefOfRank<3>, "", [MemRead]>:$lse,
+    Arg<AnyStridedMemRefOfRank<4>, "", [MemRead]>:$grad_output,
+    Arg<Optional<AnyStridedMemRefOfRank<2>>, "", [MemRead]>:$key_padding_mask,
+    Arg<Optional<StridedMemRefRankOf<[AnyType], [2, 3, 4]>>, "",
+        [MemRead]>:$attn_mask,
+    Arg<AnyStridedMemRefOfRank<4>, "", [MemWrite]>:$grad_query,
+    Arg<AnyStridedMemRefOfRank<4>, "", [MemWrite]>:$grad_key,
+    Arg<AnyStridedMemRefOfRank<4>, "", [MemWrite]>:$grad_value,
+    Optional<Index>:$item_begin,
+    Optional<Index>:$item_end,
+    DenseI64ArrayAttr:$segment_lengths,
+    DenseI64ArrayAttr:$dilation_rates,
+    DefaultValuedAttr<DilAttn_AttentionModeAttr,
+                      "::mlir::dilattn::AttentionMode::grouped">:$mode,
+    DefaultValuedAttr<DilAttn_OffsetRuleAttr,
+                      "::mlir::dilattn::OffsetRule::cyclic">:$offset_rule,
+    UnitAttr:$causal,
+    OptionalAttr<F64Attr>:$scale
+  );
+
+  let assemblyFormat = [{
+    `ins` `(` $query `,` $key `,` $value `,` $output `,` $lse `,`
+    $grad_output `)`
+    (`key_padding_mask` `(` $key_padding_mask^ `:` type($key_padding_mask) `)`)?
+    (`attn_mask` `(` $attn_mask^ `:` type($attn_mask) `)`)?
+    `outs` `(` $grad_query `,` $grad_key `,` $grad_value `)`
+    (`items` `(` $item_begin^ `,` $item_end `)`)?
+    `segment_lengths` `=` $segment_lengths
+    `dilation_rates` `=` $dilation_rates
+    (`mode` `=` `` $mode^)?
+    (`offset_rule` `=` `` $offset_rule^)?
+    (`causal` $causal^)?
+    (`scale` `=` $scale^)?
+    attr-dict `:` type($query) `,` type($key) `,` type($value) `,`
+    type($output) `,` type($lse) `,` type($grad_output) `,`
+    type($grad_query) `,` type($grad_key) `,` type($grad_value)
+  }];
+
+  let extraClassDeclaration = [{
+    ::dilattn::DilatedAttentionConfig getConfig();
+    int64_t getNumPatterns() { return getSegmentLengths().size(); }
+  }];
+
+  let hasVerifier = 1;
+}
+
+def DilAttn_SegmentAttentionGradOp : DilAttn_Op<"segment_attention_grad",
+    [AttrSizedOperandSegments]> {
+  let summary = "accumulates the gradients of one segment's attention";
+  let description = [{
+    The backward counterpart of `dilattn.segment_attention` for the selected
+    rows of one segment (strided views, `(n, D)`; `lse` `(nq)`): recomputes
+    the probabilities `P[i, j] = exp(s[i, j] - lse[i])` from the saved
+    statistics (scores as in `dilattn.segment_attention`, `-inf` for masked
+    pairs; a row with `lse = -inf` has no allowed key and gets nothing),
+    and with `c = output_scale`, `Delta[i] = <grad_output[i], output[i]>`,
+    `dS = P (c <grad_output[i], value[j]> - Delta[i])` adds
+    `c P^T grad_output` to `grad_value`, `scale dS^T query` to `grad_key`
+    and `scale dS key` to `grad_query`. With `causal(%start)` query row `i`
+    sees keys `j <= start + i`.
+
+    Example:
+
+    ```mlir
+    dilattn.segment_attention_grad query(%q) key(%k) value(%v) output(%o)
+        grad_output(%do) lse(%lse) grads(%dq, %dk, %dv)
+        scale = 0.125 output_scale = 1.0
+        : memref<?x64xf32, strided<[?, 1], offset: ?>>,
+          memref<?x64xf32, strided<[?, 1], offset: ?>>,
+          memref<?x64xf32, strided<[?, 1], offset: ?>>,
+          memref<?x64xf32, strided<[?, 1], offset: ?>>,
+          memref<?x64xf32, strided<[?, 1], offset: ?>>,
+          memref<?xf32, strided<[?], offset: ?>>,
+          memref<?x64xf32, strided<[?, 1], offset: ?>>,
+          memref<?x64xf32, strided<[?, 1], offset: ?>>,
+          memref<?x64xf32, strided<[?, 1], offset: ?>>
+    ```
+  }];
+
+  let arguments = (ins
+    Arg<AnyStridedMemRefOfRank<2>, "", [MemRead]>:$query,
+    Arg<AnyStridedMemRefOfRank<2>, "", [MemRead]>:$key,
+    Arg<AnyStridedMemRefOfRank<2>, "", [MemRead]>:$value,
+    Arg<AnyStridedMemRefOfRank<2>, "", [MemRead]>:$output,
+    Arg<AnyStridedMemRefOfRank<2>, "", [MemRead]>:$grad_output,
+    Arg<AnyStridedMemRefOfRank<1>, "", [MemRead]>:$lse,
+    Arg<Optional<AnyStridedMemRefOfRank<1>>, "", [MemRead]>:$key_bias,
+    Arg<Optional<AnyStridedMemRefOfRank<2>>, "", [MemRead]>:$attn_bias,
+    Arg<AnyStridedMemRefOfRank<2>, "", [MemRead, MemWrite]>:$grad_query,
+    Arg<AnyStridedMemRefOfRank<2>, "", [MemRead, MemWrite]>:$grad_key,
+    Arg<AnyStridedMemRefOfRank<2>, "", [MemRead, MemWrite]>:$grad_value,
+    Optional<Index>:$query_start,
+    F64Attr:$scale,
+    F64Attr:$output_scale
+  );
+
+  let assemblyFormat = [{
+    `query` `(` $query `)` `key` `(` $key `)` `value` `(` $value `)`
+    `output` `(` $output `)` `grad_output` `(` $grad_output `)`
+    `lse` `(` $lse `)`
+    (`key_bias` `(` $key_bias^ `:` type($key_bias) `)`)?
+    (`attn_bias` `(` $attn_bias^ `:` type($attn_bias) `)`)?
+    `grads` `(` $grad_query `,` $grad_key `,` $grad_value `)`
+    (`causal` `(` $query_start^ `)`)?
+    `scale` `=` $scale `output_scale` `=` $output_scale
+    attr-dict `:` type($query) `,` type($key) `,` type($value) `,`
+    type($output) `,` type($grad_output) `,` type($lse) `,`
+    type($grad_query) `,` type($grad_key) `,` type($grad_value)
   }];
 
   let hasVerifier = 1;

@@ -64,7 +64,17 @@ def DilAttnTileSegments : Pass<"dilattn-tile-segments", "func::FuncOp"> {
     causal truncation of the keys are handled here. Every pattern accumulates
     into an online-softmax state of its own (scratch buffers allocated once
     per call), and `dilattn.write_states` merges them into the output block,
-    writing each output element once (zeros where nothing is selected).
+    writing each output element once (zeros where nothing is selected); with
+    an `lse` buffer it also writes the block's statistics.
+
+    `dilattn.write_dilated_attention_grad` (the backward pass) becomes a loop
+    over work items `(b, h)`: each zeroes its rows of the three gradients,
+    then issues, for every pattern the head uses and every segment, one
+    `dilattn.segment_attention_grad` on the strided views of the segment's
+    selected rows (queries and keys of a segment are the same positions).
+    A key gathers gradient from every pattern's segment that selects it, and
+    these overlap across patterns, so one item owns all rows of its head:
+    items never write the same row.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
@@ -105,14 +115,24 @@ def DilAttnLowerToVector : Pass<"dilattn-lower-to-vector", "ModuleOp"> {
     and exponent bits (no libm, no libdevice), and the value rows accumulate
     into the state with FMAs. Masks (bias adds), causal limits and ragged
     key blocks are applied inside the loop with selects. Lowers
-    `dilattn.write_states` to a vectorised normalise-and-mix loop.
+    `dilattn.write_states` to a vectorised normalise-and-mix loop (and its
+    log-sum-exp, when asked for).
+
+    Lowers `dilattn.segment_attention_grad` FlashAttention-2 style: per key
+    block, K and V are packed transposed; per query tile, `S = Q K^T` and
+    `dP = dO V^T` accumulate in registers, `P = exp2(S - lse)` is recomputed
+    from the saved statistics, `dS = P (c dP - Delta)` with
+    `Delta = rowsum(dO * O)`; `dQ` rows accumulate `dS K` in place and the
+    block's `dK`, `dV` rows accumulate `dS^T Q` and `c P^T dO`. Causal
+    query tiles that see none of a key block are skipped.
 
     With `outline` (default), segment attentions that share their attributes
     and operand kinds are first moved into one private function
     (`<kernel>__segment_attention_N`, named after the function it serves so
     that kernels linked into one process never share a symbol) and called with their views cast to
     fully dynamic strides, so the tiled code exists once per kernel instead of
-    once per pattern: smaller code and faster compiles.
+    once per pattern: smaller code and faster compiles. The same holds for
+    `dilattn.segment_attention_grad` (`<kernel>__segment_attention_grad_N`).
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",

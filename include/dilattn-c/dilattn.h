@@ -29,7 +29,7 @@ extern "C" {
  * values are added; what exists never changes meaning or signature within one
  * SOVERSION of libdilattn-c. A program built against version V runs with any
  * library whose dilattn_api_version() is >= V. */
-#define DILATTN_C_API_VERSION 4
+#define DILATTN_C_API_VERSION 5
 
 /* The interface version of the library loaded at run time. */
 DILATTN_C_EXPORT int dilattn_api_version(void);
@@ -223,6 +223,32 @@ DILATTN_C_EXPORT dilattn_status dilattn_run_cuda(
     dilattn_call *call, dilattn_dtype dtype, uint64_t q, uint64_t k, uint64_t v,
     const int64_t shape[4], uint64_t key_padding_bias, uint64_t attn_bias,
     const int64_t *attn_shape, size_t attn_rank, uint64_t out, void *stream);
+
+/*===--------------------------------------------------------------------===*/
+/* Training: statistics and gradients (interface version 5, issue 18)       */
+/*===--------------------------------------------------------------------===*/
+
+/* As dilattn_run_host, and also writes the statistics the backward pass
+ * needs: lse, float32 (B, N, H) (caller-owned), the log-sum-exp of each
+ * output row's softmax (-inf where a row has no output). CPU only. */
+DILATTN_C_EXPORT dilattn_status dilattn_run_host_with_lse(
+    dilattn_call *call, const float *q, const float *k, const float *v,
+    const int64_t shape[4], const uint8_t *key_padding_mask,
+    const float *attn_bias, const int64_t *attn_shape, size_t attn_rank,
+    float *out, float *lse);
+
+/* The gradients of sum(grad_out * out) with respect to q, k and v, on the
+ * CPU, where out and lse come from dilattn_run_host_with_lse on the same
+ * inputs and masks: dq, dk, dv (B, N, H, D) are written (caller-owned).
+ * Masks and shapes as in dilattn_run_host; lse is (B, N, H). Positions no
+ * pattern selects, and rows with no allowed key, get zero gradient. The
+ * CUDA backward is not implemented yet. */
+DILATTN_C_EXPORT dilattn_status dilattn_run_host_backward(
+    dilattn_call *call, const float *q, const float *k, const float *v,
+    const float *out, const float *lse, const float *grad_out,
+    const int64_t shape[4], const uint8_t *key_padding_mask,
+    const float *attn_bias, const int64_t *attn_shape, size_t attn_rank,
+    float *dq, float *dk, float *dv);
 
 /*===--------------------------------------------------------------------===*/
 /* Graphs and programs (interface version 2)                                */

@@ -309,6 +309,86 @@ dilattn_run_host(dilattn_call *call, const float *q, const float *k,
   });
 }
 
+extern "C" dilattn_status
+dilattn_run_host_with_lse(dilattn_call *call, const float *q, const float *k,
+                          const float *v, const int64_t shape[4],
+                          const uint8_t *key_padding_mask,
+                          const float *attn_bias, const int64_t *attn_shape,
+                          size_t attn_rank, float *out, float *lse) {
+  return guarded(contextOf(call), [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(call, "call");
+    llvm::SmallVector<int64_t, 4> sizes, attnSizes;
+    if (dilattn_status status = checkRunArguments(
+            failure, shape,
+            {q != nullptr, k != nullptr, v != nullptr, out != nullptr},
+            attn_bias != nullptr, attn_shape, attn_rank, sizes, attnSizes))
+      return status;
+    if (product(sizes) != 0)
+      DILATTN_REQUIRE(lse, "lse");
+    std::optional<HostMask> keyPadding, attn;
+    if (key_padding_mask)
+      keyPadding = HostMask{HostMask::Kind::Bool,
+                            key_padding_mask,
+                            nullptr,
+                            {sizes[0], sizes[1]}};
+    if (attn_bias)
+      attn = HostMask{HostMask::Kind::Float, nullptr, attn_bias, attnSizes};
+    std::shared_ptr<jit::Jit> jit = jitOf(call->context);
+    RunOptions options;
+    options.jit = jit.get();
+    auto info = dilatedAttentionWithStatistics(
+        call->config, HostTensor{q, sizes}, HostTensor{k, sizes},
+        HostTensor{v, sizes}, keyPadding, attn, out, sizes, lse, options);
+    if (!info)
+      return setFailure(failure, info.takeError());
+    return DILATTN_SUCCESS;
+  });
+}
+
+extern "C" dilattn_status
+dilattn_run_host_backward(dilattn_call *call, const float *q, const float *k,
+                          const float *v, const float *out, const float *lse,
+                          const float *grad_out, const int64_t shape[4],
+                          const uint8_t *key_padding_mask,
+                          const float *attn_bias, const int64_t *attn_shape,
+                          size_t attn_rank, float *dq, float *dk, float *dv) {
+  return guarded(contextOf(call), [&](std::optional<Failure> &failure) {
+    DILATTN_REQUIRE(call, "call");
+    llvm::SmallVector<int64_t, 4> sizes, attnSizes;
+    if (dilattn_status status = checkRunArguments(
+            failure, shape,
+            {q != nullptr, k != nullptr, v != nullptr, out != nullptr},
+            attn_bias != nullptr, attn_shape, attn_rank, sizes, attnSizes))
+      return status;
+    if (product(sizes) != 0) {
+      DILATTN_REQUIRE(lse, "lse");
+      DILATTN_REQUIRE(grad_out, "grad_out");
+      DILATTN_REQUIRE(dq, "dq");
+      DILATTN_REQUIRE(dk, "dk");
+      DILATTN_REQUIRE(dv, "dv");
+    }
+    std::optional<HostMask> keyPadding, attn;
+    if (key_padding_mask)
+      keyPadding = HostMask{HostMask::Kind::Bool,
+                            key_padding_mask,
+                            nullptr,
+                            {sizes[0], sizes[1]}};
+    if (attn_bias)
+      attn = HostMask{HostMask::Kind::Float, nullptr, attn_bias, attnSizes};
+    std::shared_ptr<jit::Jit> jit = jitOf(call->context);
+    RunOptions options;
+    options.jit = jit.get();
+    llvm::SmallVector<int64_t, 4> rows(sizes.begin(), sizes.begin() + 3);
+    auto info = dilatedAttentionBackward(
+        call->config, HostTensor{q, sizes}, HostTensor{k, sizes},
+        HostTensor{v, sizes}, HostTensor{out, sizes}, HostTensor{lse, rows},
+        HostTensor{grad_out, sizes}, keyPadding, attn, dq, dk, dv, options);
+    if (!info)
+      return setFailure(failure, info.takeError());
+    return DILATTN_SUCCESS;
+  });
+}
+
 extern "C" dilattn_status dilattn_run_cuda(
     dilattn_call *call, dilattn_dtype dtype, uint64_t q, uint64_t k, uint64_t v,
     const int64_t shape[4], uint64_t key_padding_bias, uint64_t attn_bias,

@@ -48,8 +48,12 @@ void dilattn::jit::initializeNativeTarget() {
   });
 }
 
-/// Builds `func @symbol(q, k, v, key_bias, attn_bias, out, begin, end)` whose
-/// body is one write_dilated_attention over items [begin, end).
+/// Builds the kernel function of `spec` in buffer form, with the argument
+/// order of its runtime signature (runtime::CpuKernelFn and the kinds'
+/// siblings): `(q, k, v, key_bias, attn_bias, out[, lse], begin, end)`, one
+/// write_dilated_attention over items [begin, end); or, backward,
+/// `(q, k, v, out, lse, dout, key_bias, attn_bias, dq, dk, dv, begin, end)`,
+/// one write_dilated_attention_grad.
 static mlir::OwningOpRef<mlir::ModuleOp>
 buildKernelModule(mlir::MLIRContext &context, const KernelSpec &spec,
                   llvm::StringRef symbol) {
@@ -69,30 +73,60 @@ buildKernelModule(mlir::MLIRContext &context, const KernelSpec &spec,
   auto attnBias = MemRefType::get(
       {dyn, dyn, dyn, dyn}, f32,
       StridedLayoutAttr::get(&context, dyn, {dyn, dyn, dyn, dyn}));
+  auto statistics =
+      MemRefType::get({dyn, dyn, dyn}, f32,
+                      StridedLayoutAttr::get(&context, dyn, {dyn, dyn, dyn}));
   Type index = b.getIndexType();
-  auto type = b.getFunctionType(
-      {rows, rows, rows, keyBias, attnBias, rows, index, index}, {});
-  auto func = func::FuncOp::create(b, loc, symbol, type);
+  const DilatedAttentionConfig &config = spec.config;
+  auto mode = mlir::dilattn::AttentionModeAttr::get(
+      &context, mlir::dilattn::toIR(config.mode));
+  auto offsetRule = mlir::dilattn::OffsetRuleAttr::get(
+      &context, mlir::dilattn::toIR(config.offsetRule));
+  UnitAttr causal = config.causal ? b.getUnitAttr() : nullptr;
+  FloatAttr scale = config.scale ? b.getF64FloatAttr(*config.scale) : nullptr;
+
+  if (spec.kind == KernelKind::Backward) {
+    auto type =
+        b.getFunctionType({rows, rows, rows, rows, statistics, rows, keyBias,
+                           attnBias, rows, rows, rows, index, index},
+                          {});
+    auto func = func::FuncOp::create(b, loc, symbol, type);
+    func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+    Block *entry = func.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    auto arg = [&](unsigned i) { return entry->getArgument(i); };
+    mlir::dilattn::WriteDilatedAttentionGradOp::create(
+        b, loc, arg(0), arg(1), arg(2), arg(3), arg(4), arg(5),
+        spec.hasKeyPaddingMask ? arg(6) : Value(),
+        spec.hasAttnMask ? arg(7) : Value(), arg(8), arg(9), arg(10), arg(11),
+        arg(12), b.getDenseI64ArrayAttr(config.segmentLengths),
+        b.getDenseI64ArrayAttr(config.dilationRates), mode, offsetRule, causal,
+        scale);
+    func::ReturnOp::create(b, loc);
+    return module;
+  }
+
+  bool withStatistics = spec.kind == KernelKind::ForwardWithStatistics;
+  SmallVector<Type> inputs = {rows, rows, rows, keyBias, attnBias, rows};
+  if (withStatistics)
+    inputs.push_back(statistics);
+  inputs.append({index, index});
+  auto func =
+      func::FuncOp::create(b, loc, symbol, b.getFunctionType(inputs, {}));
   func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
-
-  const DilatedAttentionConfig &config = spec.config;
+  unsigned items = withStatistics ? 7 : 6;
   mlir::dilattn::WriteDilatedAttentionOp::create(
       b, loc, entry->getArgument(0), entry->getArgument(1),
       entry->getArgument(2),
       spec.hasKeyPaddingMask ? entry->getArgument(3) : Value(),
       spec.hasAttnMask ? entry->getArgument(4) : Value(), entry->getArgument(5),
-      entry->getArgument(6), entry->getArgument(7),
+      withStatistics ? entry->getArgument(6) : Value(),
+      entry->getArgument(items), entry->getArgument(items + 1),
       b.getDenseI64ArrayAttr(config.segmentLengths),
-      b.getDenseI64ArrayAttr(config.dilationRates),
-      mlir::dilattn::AttentionModeAttr::get(&context,
-                                            mlir::dilattn::toIR(config.mode)),
-      mlir::dilattn::OffsetRuleAttr::get(
-          &context, mlir::dilattn::toIR(config.offsetRule)),
-      config.causal ? b.getUnitAttr() : nullptr,
-      config.scale ? b.getF64FloatAttr(*config.scale) : nullptr,
-      b.getI64IntegerAttr(spec.blockSize()));
+      b.getDenseI64ArrayAttr(config.dilationRates), mode, offsetRule, causal,
+      scale, b.getI64IntegerAttr(spec.blockSize()));
   func::ReturnOp::create(b, loc);
   return module;
 }

@@ -223,7 +223,8 @@ buildCudaKernelModule(mlir::MLIRContext &context, const KernelSpec &spec,
   mlir::dilattn::WriteDilatedAttentionOp::create(
       b, loc, entry->getArgument(0), entry->getArgument(1),
       entry->getArgument(2), keyBiasArg, attnBiasArg, entry->getArgument(3),
-      Value(), Value(), b.getDenseI64ArrayAttr(config.segmentLengths),
+      /*lse=*/Value(), Value(), Value(),
+      b.getDenseI64ArrayAttr(config.segmentLengths),
       b.getDenseI64ArrayAttr(config.dilationRates),
       mlir::dilattn::AttentionModeAttr::get(&context,
                                             mlir::dilattn::toIR(config.mode)),
@@ -240,6 +241,11 @@ buildCudaKernelModule(mlir::MLIRContext &context, const KernelSpec &spec,
 llvm::Expected<CudaKernelImage>
 dilattn::jit::compileCudaKernelImage(const KernelSpec &spec,
                                      llvm::StringRef symbol) {
+  if (spec.kind != KernelKind::Forward)
+    return makeError(ErrorCode::Unsupported,
+                     "target cuda computes the forward pass only; the "
+                     "backward pass (and its statistics) runs on target cpu "
+                     "(issue 18)");
   if (spec.element != ElementKind::F16 && spec.element != ElementKind::BF16 &&
       spec.element != ElementKind::F32)
     return makeError(ErrorCode::Unsupported,

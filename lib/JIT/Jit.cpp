@@ -18,6 +18,7 @@
 #include "llvm/Config/llvm-config.h"
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SHA256.h"
@@ -36,10 +37,23 @@ using namespace dilattn::jit;
 /// Part of every disk-cache entry's identity: bump it in any change that
 /// makes the pipeline generate different code for the same key (passes,
 /// lowering, tuning rules), so that entries of older builds are recompiled
-/// instead of reused. 2: one vector exp2 for a tile's rescale factors.
-static constexpr llvm::StringLiteral kCodegenVersion = "cpu-codegen-2";
+/// instead of reused. 2: one vector exp2 for a tile's rescale factors. 3: the
+/// backward kernel's dK/dV loops hold several keys' rows in registers.
+static constexpr llvm::StringLiteral kCodegenVersion = "cpu-codegen-3";
 /// The same for CUDA kernels.
 static constexpr llvm::StringLiteral kCudaCodegenVersion = "cuda-codegen-1";
+
+llvm::StringRef dilattn::jit::stringifyKernelKind(KernelKind kind) {
+  switch (kind) {
+  case KernelKind::Forward:
+    return "forward";
+  case KernelKind::ForwardWithStatistics:
+    return "forward_lse";
+  case KernelKind::Backward:
+    return "backward";
+  }
+  llvm_unreachable("unknown kernel kind");
+}
 
 CpuTuning CpuTuning::resolvedForHost() const {
   static const bool hostHasAvx512 = [] {
@@ -77,6 +91,9 @@ std::string KernelSpec::key() const {
        << ";kernel=" << stringifyCudaKernelChoice(cudaTuning.kernel) << ";";
   else
     os << "target=cpu;";
+  // Forward keys keep their spelling (and their disk-cache entries).
+  if (kind != KernelKind::Forward)
+    os << "kind=" << stringifyKernelKind(kind) << ";";
   os << "d=" << headDim << ";dtype=" << stringifyElementKind(element)
      << ";mode=" << stringifyAttentionMode(config.mode)
      << ";offset_rule=" << stringifyOffsetRule(config.offsetRule)
@@ -102,6 +119,8 @@ std::string KernelSpec::key() const {
 
 int64_t CompiledKernel::numWorkItems(int64_t batch, int64_t seqLen,
                                      int64_t numHeads) const {
+  if (spec.kind == KernelKind::Backward)
+    return batch * numHeads;
   int64_t blocks = (seqLen + blockSize - 1) / blockSize;
   return batch * numHeads * blocks;
 }

@@ -385,6 +385,152 @@ dilattn::reference::dilatedAttention(const DilatedAttentionConfig &config,
 }
 
 //===----------------------------------------------------------------------===//
+// Statistics and gradients (issue 18)
+//===----------------------------------------------------------------------===//
+
+llvm::Expected<ForwardResult>
+dilattn::reference::dilatedAttentionWithStatistics(
+    const DilatedAttentionConfig &config, const Tensor &query,
+    const Tensor &key, const Tensor &value, const Masks &masks) {
+  llvm::Expected<Tensor> output =
+      dilatedAttention(config, query, key, value, masks);
+  if (!output)
+    return output.takeError();
+  int64_t batch = query.shape[0], seqLen = query.shape[1],
+          numHeads = query.shape[2];
+  int64_t numPatterns = static_cast<int64_t>(config.numPatterns());
+  ForwardResult result{std::move(*output),
+                       Tensor::filled({batch, seqLen, numHeads}, -kInf)};
+  // The log of the softmax denominator the output row is normalised by: one
+  // pattern's in grouped mode, the union's (log sum_i exp lse_i) in longnet.
+  for (int64_t i = 0; i < numPatterns; ++i) {
+    PatternResult pattern = computePattern(config, i, query, key, value, masks);
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t x = 0; x < seqLen; ++x)
+        for (int64_t j = 0; j < numHeads; ++j) {
+          if (!pattern.present.at({b, x, j}))
+            continue;
+          double &lse = result.lse.at({b, x, j});
+          double other = pattern.lse.at({b, x, j});
+          double high = std::max(lse, other), low = std::min(lse, other);
+          lse = low == -kInf ? high : high + std::log1p(std::exp(low - high));
+        }
+  }
+  return result;
+}
+
+namespace {
+/// One (pattern, key) pair of a query row and its score.
+struct ScoredKey {
+  int64_t key;
+  double score;
+};
+} // namespace
+
+/// The keys that output row (b, x, j) is a softmax over, as a multiset over
+/// the patterns the head uses (section 1.4, 1.5, 1.6): a key selected by two
+/// patterns appears twice. Empty when the row has no output.
+static llvm::SmallVector<ScoredKey>
+rowKeys(const DilatedAttentionConfig &config, const Tensor &query,
+        const Tensor &key, const Masks &masks, int64_t b, int64_t x,
+        int64_t j) {
+  int64_t seqLen = query.shape[1], numHeads = query.shape[2],
+          headDim = query.shape[3];
+  double scale = config.effectiveScale(headDim);
+  llvm::SmallVector<ScoredKey> keys;
+  for (int64_t i = 0, e = config.numPatterns(); i < e; ++i) {
+    if (!headUsesPattern(config, numHeads, i, j))
+      continue;
+    int64_t segmentLength = config.segmentLengths[i];
+    int64_t segBegin = x / segmentLength * segmentLength;
+    int64_t segLength = std::min(segmentLength, seqLen - segBegin);
+    llvm::SmallVector<int64_t> selected = selectedPositions(
+        segBegin, segLength, patternOffset(config, numHeads, i, j),
+        config.dilationRates[i]);
+    if (!llvm::is_contained(selected, x))
+      continue;
+    for (int64_t y : selected) {
+      if (config.causal && y > x)
+        continue;
+      double bias = pairBias(masks, b, j, x, y);
+      if (bias == -kInf)
+        continue;
+      keys.push_back({y, scale * dot(query, key, b, x, y, j, headDim) + bias});
+    }
+  }
+  return keys;
+}
+
+llvm::Expected<Gradients> dilattn::reference::dilatedAttentionBackward(
+    const DilatedAttentionConfig &config, const Tensor &query,
+    const Tensor &key, const Tensor &value, const Tensor &gradOutput,
+    const Masks &masks) {
+  if (llvm::Error error = validateDilated(config, query, key, value, masks))
+    return error;
+  if (gradOutput.shape != query.shape)
+    return makeError(ErrorCode::InvalidArgument,
+                     formatv("grad_output must have the shape of query {0}, "
+                             "got {1}",
+                             formatShape(query.shape),
+                             formatShape(gradOutput.shape)));
+  if (llvm::Error error = checkStorage("grad_output", gradOutput))
+    return error;
+  int64_t batch = query.shape[0], seqLen = query.shape[1],
+          numHeads = query.shape[2], headDim = query.shape[3];
+  double scale = config.effectiveScale(headDim);
+  // out = c * sum_p P_p V[y_p] over the row's keys p: c = 1/k in grouped
+  // mode (section 1.5), 1 in longnet mode (section 1.6, one softmax over the
+  // multiset union).
+  double outputScale = config.mode == AttentionMode::Grouped
+                           ? 1.0 / static_cast<double>(config.numPatterns())
+                           : 1.0;
+  Gradients grads{Tensor::zeros(query.shape), Tensor::zeros(query.shape),
+                  Tensor::zeros(query.shape)};
+  std::vector<double> g(headDim), probabilities, dScores;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t x = 0; x < seqLen; ++x)
+      for (int64_t j = 0; j < numHeads; ++j) {
+        llvm::SmallVector<ScoredKey> keys =
+            rowKeys(config, query, key, masks, b, x, j);
+        // No allowed key: the output is the constant 0, its gradient 0.
+        if (keys.empty())
+          continue;
+        double maxScore = -kInf;
+        for (const ScoredKey &k : keys)
+          maxScore = std::max(maxScore, k.score);
+        double denominator = 0.0;
+        probabilities.assign(keys.size(), 0.0);
+        for (auto [p, k] : llvm::zip_equal(probabilities, keys))
+          denominator += p = std::exp(k.score - maxScore);
+        for (double &p : probabilities)
+          p /= denominator;
+        for (int64_t d = 0; d < headDim; ++d)
+          g[d] = outputScale * gradOutput.at({b, x, j, d});
+        // dP_p = <g, V[y_p]>; dS_p = P_p (dP_p - sum_q P_q dP_q).
+        dScores.assign(keys.size(), 0.0);
+        double delta = 0.0;
+        for (auto [p, k, dS] : llvm::zip_equal(probabilities, keys, dScores)) {
+          double dP = 0.0;
+          for (int64_t d = 0; d < headDim; ++d)
+            dP += g[d] * value.at({b, k.key, j, d});
+          dS = dP;
+          delta += p * dP;
+        }
+        for (auto [p, k, dS] : llvm::zip_equal(probabilities, keys, dScores)) {
+          dS = p * (dS - delta);
+          for (int64_t d = 0; d < headDim; ++d) {
+            grads.value.at({b, k.key, j, d}) += p * g[d];
+            grads.query.at({b, x, j, d}) +=
+                scale * dS * key.at({b, k.key, j, d});
+            grads.key.at({b, k.key, j, d}) +=
+                scale * dS * query.at({b, x, j, d});
+          }
+        }
+      }
+  return grads;
+}
+
+//===----------------------------------------------------------------------===//
 // docs/Contract.md section 2: multi-head block
 //===----------------------------------------------------------------------===//
 

@@ -371,6 +371,57 @@ dilattn::checkDilatedAttention(const DilatedAttentionConfig &config,
                     kDilatedMaskRules);
 }
 
+/// The sizes of `shape` where known, else those of `fallback`.
+static llvm::SmallVector<int64_t, 4>
+knownSizes(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> fallback) {
+  llvm::SmallVector<int64_t, 4> sizes(shape.begin(), shape.end());
+  for (auto [size, other] : llvm::zip(sizes, fallback))
+    if (!isKnown(size))
+      size = other;
+  return sizes;
+}
+
+llvm::Error dilattn::checkStatistics(llvm::ArrayRef<int64_t> queryShape,
+                                     const TensorSignature &logSumExp) {
+  // G2: one f32 log-sum-exp per (b, x, h): kernels keep the softmax
+  // statistics in f32 whatever the input type.
+  llvm::ArrayRef<int64_t> rows = queryShape.take_front(3);
+  if (logSumExp.element != ElementKind::F32 ||
+      !compatibleShapes(logSumExp.shape, rows))
+    return makeRuleError(
+        "G2", formatv("lse must be f32 of shape (B, N, H) = {0}, got {1} {2}",
+                      formatShape(rows), formatShape(logSumExp.shape),
+                      elementText(logSumExp)));
+  return llvm::Error::success();
+}
+
+llvm::Error
+dilattn::checkDilatedAttentionGrad(const DilatedAttentionConfig &config,
+                                   const DilatedAttentionSignature &forward,
+                                   const GradientSignature &gradient) {
+  if (llvm::Error error = checkDilatedAttention(config, forward))
+    return error;
+  llvm::SmallVector<int64_t, 4> shape = knownSizes(
+      knownSizes(forward.query.shape, forward.key.shape), forward.value.shape);
+  // G1: the forward output and its gradient are (B, N, H, D) like query.
+  struct Named {
+    llvm::StringRef name;
+    const TensorSignature *tensor;
+  };
+  for (Named operand : {Named{"output", &gradient.output},
+                        Named{"grad_output", &gradient.gradOutput}})
+    if (!compatibleShapes(operand.tensor->shape, shape) ||
+        operand.tensor->element != forward.query.element)
+      return makeRuleError(
+          "G1",
+          formatv("{0} must have the shape and element type of query "
+                  "{1} {2}, got {3} {4}",
+                  operand.name, formatShape(shape), elementText(forward.query),
+                  formatShape(operand.tensor->shape),
+                  elementText(*operand.tensor)));
+  return checkStatistics(shape, gradient.logSumExp);
+}
+
 llvm::Error
 dilattn::checkMultiheadDilatedAttention(const DilatedAttentionConfig &config,
                                         int64_t numHeads,

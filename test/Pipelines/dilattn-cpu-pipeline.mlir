@@ -127,3 +127,30 @@ func.func @kernel(%q: memref<1x32x2x8xf32>, %k: memref<1x32x2x8xf32>, %o: memref
       : memref<1x32x2x8xf32>, memref<1x32x2x8xf32>, memref<1x32x2x8xf32>, memref<1x32x2x8xf32>
   return
 }
+
+// -----
+
+// A training step on tensors: the forward with statistics and the backward
+// go through mask normalisation, bufferization (new buffers for the output,
+// lse and the three gradients, freed at the end), segment tiling and vector
+// lowering to LLVM; each pattern's segment calls share one function per op
+// kind.
+// CHECK-LABEL: llvm.func @train(
+// CHECK-COUNT-2: llvm.call @train__segment_attention_0(
+// CHECK-COUNT-2: llvm.call @train__segment_attention_grad_0(
+// CHECK-COUNT-7: llvm.call @_mlir_memref_to_llvm_free(
+// CHECK: llvm.return
+// CHECK: llvm.func @train__segment_attention_0(
+// CHECK: llvm.func @train__segment_attention_grad_0(
+// CHECK: {{llvm.intr.(fmuladd|fma)}}({{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// CHECK: llvm.return
+// CHECK-NOT: llvm.func
+func.func @train(%q: tensor<2x64x4x16xf32>, %do: tensor<2x64x4x16xf32>, %m: tensor<2x64xi1>) -> (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>) {
+  %o, %lse = dilattn.dilated_attention_with_lse %q, %q, %q key_padding_mask(%m)
+      segment_lengths = [16, 32] dilation_rates = [1, 2] mode = longnet causal
+      : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64xi1>) -> (tensor<2x64x4x16xf32>, tensor<2x64x4xf32>)
+  %dq, %dk, %dv = dilattn.dilated_attention_grad %q, %q, %q, %o, %lse, %do key_padding_mask(%m)
+      segment_lengths = [16, 32] dilation_rates = [1, 2] mode = longnet causal
+      : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4xf32>, tensor<2x64x4x16xf32>, tensor<2x64xi1>) -> (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>)
+  return %dq, %dk, %dv : tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>
+}

@@ -19,6 +19,9 @@ namespace dilattn::run {
 
 /// The float32 tolerance of docs/Contract.md section 1.
 constexpr double kFloat32Tolerance = 1e-5;
+/// The float32 tolerance of the gradients (docs/Contract.md section 1.9):
+/// that of the output.
+constexpr double kFloat32GradientTolerance = kFloat32Tolerance;
 
 /// Compares `output` with the float64 reference of `call` (its inputs as they
 /// are, so rounded ones for a lower precision), prints the errors and fails

@@ -3,6 +3,7 @@
 // main() picks one mode from the command line (docs/Contract.md section 5):
 //
 //   single call, target cpu     CpuCall.cpp
+//   --backward, target cpu      CpuBackward.cpp
 //   single call, target cuda    CudaCall.cpp
 //   single call, --world-size   SequenceParallel.cpp
 //   FILE.mlir, target cpu       CpuModule.cpp
@@ -27,6 +28,9 @@ namespace dilattn::run {
 /// One call on host buffers over a thread pool.
 llvm::Error runCpuCall(const Call &call, const CallOptions &options);
 
+/// The forward pass with its statistics and the backward pass of one call
+/// on host buffers (--backward, issue 18).
+llvm::Error runCpuBackward(const Call &call, const CallOptions &options);
 /// One call on the GPU: the inputs rounded to --dtype (in `call` too, so that
 /// --check compares with the reference of what ran), run on device buffers.
 llvm::Error runCudaCall(Call &call, const CallOptions &options);

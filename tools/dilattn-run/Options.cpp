@@ -76,6 +76,20 @@ static cl::opt<std::string> outFile("out", cl::init(""),
 static cl::opt<bool> check("check",
                            cl::desc("compare with the float64 reference"),
                            cl::cat(category));
+static cl::opt<bool>
+    backward("backward",
+             cl::desc("compute the gradients of sum(DO * out) with respect "
+                      "to Q, K and V (target cpu)"),
+             cl::cat(category));
+static cl::opt<std::string>
+    gradOutputFile("grad-output", cl::init(""),
+                   cl::desc("--backward: DO .npy (<f4, the query's shape); "
+                            "random from --seed when not given"),
+                   cl::cat(category));
+static cl::list<std::string>
+    outGradFiles("out-grads", cl::CommaSeparated,
+                 cl::desc("--backward: DQ.npy,DK.npy,DV.npy (<f4)"),
+                 cl::cat(category));
 static cl::opt<bool> profile(
     "profile", cl::init(false),
     cl::desc("module mode on target cuda, with --bench: also print each "
@@ -263,6 +277,9 @@ llvm::Expected<Options> dilattn::run::parseOptions(int argc, char **argv) {
   call.attnMaskFile = attnMaskFile;
   call.outFile = outFile;
   call.check = check;
+  call.backward = backward;
+  call.gradOutputFile = gradOutputFile;
+  call.outGradFiles.assign(outGradFiles.begin(), outGradFiles.end());
   call.numThreads = numThreads;
   call.worldSize = worldSize;
 

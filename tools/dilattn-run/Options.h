@@ -68,6 +68,11 @@ struct CallOptions {
   // What to do with the output.
   std::string outFile;
   bool check = false;
+  // The backward pass (issue 18): --backward, --grad-output (empty: random
+  // from --seed), --out-grads (empty or three files).
+  bool backward = false;
+  std::string gradOutputFile;
+  std::vector<std::string> outGradFiles;
   // How to run it.
   int numThreads = 0;
   /// --world-size: in-process ranks of sequence parallelism; 0: none.

@@ -23,9 +23,22 @@ using namespace dilattn::run;
 
 /// A single call: on target cpu or cuda, or split over --world-size ranks.
 static llvm::Error runCallMode(const CallOptions &options) {
+  if (!options.backward &&
+      (!options.gradOutputFile.empty() || !options.outGradFiles.empty()))
+    return makeError(ErrorCode::InvalidArgument,
+                     "--grad-output and --out-grads need --backward");
+  if (options.backward && options.common.target == "cuda")
+    return makeError(ErrorCode::Unsupported,
+                     "--backward is not supported by target cuda yet (issue "
+                     "18); use --target=cpu");
+  if (options.backward && options.worldSize != 0)
+    return makeError(ErrorCode::InvalidArgument,
+                     "--backward does not combine with --world-size");
   auto call = readCall(options);
   if (!call)
     return call.takeError();
+  if (options.backward)
+    return runCpuBackward(*call, options);
   if (options.worldSize != 0)
     return runSequenceParallel(*call, options);
   if (options.common.target == "cuda")
@@ -34,7 +47,10 @@ static llvm::Error runCallMode(const CallOptions &options) {
 }
 
 /// FILE.mlir: one of its functions, on target cpu or cuda.
-static llvm::Error runModuleMode(const ModuleOptions &options) {
+static llvm::Error runModuleMode(const ModuleOptions &options, bool backward) {
+  if (backward)
+    return makeError(ErrorCode::InvalidArgument,
+                     "--backward runs a single call, not FILE.mlir");
   const std::string &target = options.common.target;
   if (target != "cpu" && target != "cuda")
     return makeError(ErrorCode::InvalidArgument,
@@ -54,9 +70,11 @@ static llvm::Error runModuleMode(const ModuleOptions &options) {
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   auto options = parseOptions(argc, argv);
-  llvm::Error error = !options                  ? options.takeError()
-                      : options->isModuleMode() ? runModuleMode(options->module)
-                                                : runCallMode(options->call);
+  llvm::Error error =
+      !options ? options.takeError()
+      : options->isModuleMode()
+          ? runModuleMode(options->module, options->call.backward)
+          : runCallMode(options->call);
   if (error) {
     llvm::errs() << "error: " << llvm::toString(std::move(error)) << "\n";
     return 1;

@@ -64,6 +64,31 @@ dilatedAttention(const DilatedAttentionConfig &config, const HostTensor &query,
                  llvm::ArrayRef<int64_t> outputShape,
                  const RunOptions &options = {});
 
+/// As dilatedAttention, and also writes the statistics the backward pass
+/// needs into `lse` (caller-owned f32, (B, N, H)): the log-sum-exp of each
+/// row's softmax (-inf where a row has no output), see
+/// dilattn.dilated_attention_with_lse.
+llvm::Expected<RunInfo> dilatedAttentionWithStatistics(
+    const DilatedAttentionConfig &config, const HostTensor &query,
+    const HostTensor &key, const HostTensor &value,
+    const std::optional<HostMask> &keyPaddingMask,
+    const std::optional<HostMask> &attnMask, float *output,
+    llvm::ArrayRef<int64_t> outputShape, float *lse,
+    const RunOptions &options = {});
+
+/// The gradients of sum(gradOutput * out) with respect to query, key and value
+/// (issue 18), where out and lse come from dilatedAttentionWithStatistics on
+/// the same inputs: written into gradQuery, gradKey and gradValue
+/// (caller-owned, the query's shape). Checks the rules of dilatedAttention
+/// and G1-G2 of docs/Constraints.md. Work is split by (batch, head).
+llvm::Expected<RunInfo> dilatedAttentionBackward(
+    const DilatedAttentionConfig &config, const HostTensor &query,
+    const HostTensor &key, const HostTensor &value, const HostTensor &output,
+    const HostTensor &lse, const HostTensor &gradOutput,
+    const std::optional<HostMask> &keyPaddingMask,
+    const std::optional<HostMask> &attnMask, float *gradQuery, float *gradKey,
+    float *gradValue, const RunOptions &options = {});
+
 /// The signature of calls of any batch, sequence length and head count with
 /// head dim `headDim`: what an ahead-of-time compile checks. A key padding
 /// mask of kind `keyPaddingMask` and an f32 attention mask when asked for.

@@ -58,8 +58,22 @@ struct CudaTuning {
   CudaKernelChoice kernel = CudaKernelChoice::Auto;
 };
 
+/// What a kernel computes (issue 18).
+enum class KernelKind {
+  /// The output (runtime::CpuKernelFn).
+  Forward,
+  /// The output and the per-row statistics the backward pass reads
+  /// (runtime::CpuForwardStatisticsKernelFn).
+  ForwardWithStatistics,
+  /// The gradients of query, key and value (runtime::CpuBackwardKernelFn).
+  Backward,
+};
+
+llvm::StringRef stringifyKernelKind(KernelKind kind);
+
 /// Everything that changes the generated code.
 struct KernelSpec {
+  KernelKind kind = KernelKind::Forward;
   DilatedAttentionConfig config;
   int64_t headDim = 0;
   ElementKind element = ElementKind::F32;
@@ -82,13 +96,27 @@ struct KernelSpec {
 struct CompiledKernel {
   KernelSpec spec;
   int64_t blockSize = 0;
+  /// The entry point; for the other kinds, use the typed accessors below
+  /// (the same address, the signature of the kind).
   runtime::CpuKernelFn entry = nullptr;
   /// Time to produce it: compile (or disk load) and link.
   double compileMs = 0;
   bool loadedFromDisk = false;
 
-  /// Work items (b, h, block) of a call with these sizes.
+  /// Work items of a call with these sizes: (b, h, block) forward, (b, h)
+  /// backward.
   int64_t numWorkItems(int64_t batch, int64_t seqLen, int64_t numHeads) const;
+
+  // Through void (*)(), the generic function pointer type, which is how a
+  // compiler is told that the cast back to the real signature is meant.
+  runtime::CpuForwardStatisticsKernelFn statisticsEntry() const {
+    return reinterpret_cast<runtime::CpuForwardStatisticsKernelFn>(
+        reinterpret_cast<void (*)()>(entry));
+  }
+  runtime::CpuBackwardKernelFn backwardEntry() const {
+    return reinterpret_cast<runtime::CpuBackwardKernelFn>(
+        reinterpret_cast<void (*)()>(entry));
+  }
 };
 
 /// One launch of a CUDA kernel image, in order.

@@ -100,6 +100,34 @@ llvm::Expected<Tensor> dilatedAttention(const DilatedAttentionConfig &config,
                                         const Tensor &value,
                                         const Masks &masks = {});
 
+/// The forward output and the statistics the backward pass recomputes the
+/// softmax from: lse[b, x, j] is the log-sum-exp of row (b, x, j) over the
+/// keys its output is a softmax of (in longnet mode the multiset union of the
+/// patterns' keys, log sum_i exp(lse_i); in grouped mode lse_i of the head's
+/// pattern), -inf where the row has no output.
+struct ForwardResult {
+  Tensor output; // (B, N, H, D)
+  Tensor lse;    // (B, N, H)
+};
+
+llvm::Expected<ForwardResult>
+dilatedAttentionWithStatistics(const DilatedAttentionConfig &config,
+                               const Tensor &query, const Tensor &key,
+                               const Tensor &value, const Masks &masks = {});
+
+/// The gradients of sum(gradOutput * dilatedAttention(query, key, value))
+/// with respect to query, key and value (masks are constants), each (B, N, H,
+/// D). Computed from the definition in float64, not from saved statistics.
+struct Gradients {
+  Tensor query, key, value;
+};
+
+llvm::Expected<Gradients>
+dilatedAttentionBackward(const DilatedAttentionConfig &config,
+                         const Tensor &query, const Tensor &key,
+                         const Tensor &value, const Tensor &gradOutput,
+                         const Masks &masks = {});
+
 /// Parameters of the multi-head block (docs/Contract.md section 2).
 struct MultiheadWeights {
   /// (E, E) each; linear layers compute y = x W^T + b.

@@ -40,6 +40,28 @@ using CpuKernelFn = void (*)(StridedMemRef<4> *query, StridedMemRef<4> *key,
                              StridedMemRef<4> *output, int64_t itemBegin,
                              int64_t itemEnd);
 
+/// The layout of an MLIR `memref<?x?x?xf32, strided<...>>` descriptor of the
+/// saved statistics (one log-sum-exp per row and head).
+using StatisticsMemRef = StridedMemRef<3>;
+
+/// Entry point of a forward kernel that also writes its statistics
+/// (KernelKind::ForwardWithStatistics): as CpuKernelFn, plus `lse`.
+using CpuForwardStatisticsKernelFn =
+    void (*)(StridedMemRef<4> *query, StridedMemRef<4> *key,
+             StridedMemRef<4> *value, StridedMemRef<2> *keyPaddingBias,
+             StridedMemRef<4> *attnBias, StridedMemRef<4> *output,
+             StatisticsMemRef *lse, int64_t itemBegin, int64_t itemEnd);
+
+/// Entry point of a backward kernel (KernelKind::Backward): computes the
+/// gradients of work items [itemBegin, itemEnd), one item per (batch, head).
+using CpuBackwardKernelFn =
+    void (*)(StridedMemRef<4> *query, StridedMemRef<4> *key,
+             StridedMemRef<4> *value, StridedMemRef<4> *output,
+             StatisticsMemRef *lse, StridedMemRef<4> *gradOutput,
+             StridedMemRef<2> *keyPaddingBias, StridedMemRef<4> *attnBias,
+             StridedMemRef<4> *gradQuery, StridedMemRef<4> *gradKey,
+             StridedMemRef<4> *gradValue, int64_t itemBegin, int64_t itemEnd);
+
 /// A fixed set of worker threads plus the calling thread.
 class ThreadPool {
 public:

@@ -109,6 +109,26 @@ llvm::Error checkConfig(const DilatedAttentionConfig &config);
 llvm::Error checkDilatedAttention(const DilatedAttentionConfig &config,
                                   const DilatedAttentionSignature &signature);
 
+/// The operands of a backward call (issue 18) beyond the forward call's:
+/// the forward output, its statistics (one log-sum-exp per row and head) and
+/// the gradient of the output.
+struct GradientSignature {
+  TensorSignature output, logSumExp, gradOutput;
+};
+
+/// Checks the statistics of a forward call that saves them (constraint G2
+/// of docs/Contract.md section 4 / docs/Constraints.md): f32 of shape
+/// (B, N, H) for the call's query shape `queryShape`.
+llvm::Error checkStatistics(llvm::ArrayRef<int64_t> queryShape,
+                            const TensorSignature &logSumExp);
+
+/// Checks a backward call: every rule of checkDilatedAttention on the
+/// forward operands, then G1 (output and grad_output have the query's shape
+/// and element type) and G2 (the statistics).
+llvm::Error checkDilatedAttentionGrad(const DilatedAttentionConfig &config,
+                                      const DilatedAttentionSignature &forward,
+                                      const GradientSignature &gradient);
+
 /// Operand signatures of a multi-head dilated attention call (docs/Contract.md
 /// section 2): query/key/value are (B, N, E).
 struct MultiheadSignature {

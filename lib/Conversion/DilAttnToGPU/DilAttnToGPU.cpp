@@ -151,6 +151,11 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
   if (op.getItemBegin())
     return op.emitOpError("with an items range cannot be converted to GPU "
                           "kernels (the range is the CPU runtime's split)");
+  // The statistics are for the backward pass, which target cuda does not
+  // compute yet (issue 18): refuse rather than leave the buffer unwritten.
+  if (op.getLse())
+    return op.emitOpError("with lse (the statistics of the backward pass) "
+                          "is not supported by target cuda yet");
   auto queryType = cast<MemRefType>(op.getQuery().getType());
   Type element = queryType.getElementType();
   int64_t headDim = queryType.getShape().back();

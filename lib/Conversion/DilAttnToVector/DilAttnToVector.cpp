@@ -526,6 +526,381 @@ LogicalResult SegmentAttentionLowering::lower() {
   return success();
 }
 
+/// dilattn.segment_attention_grad as FlashAttention-2's backward on one
+/// segment: for each block of `tile-keys` keys (K and V packed transposed
+/// once per block) and each tile of query rows, the scores S = Q K^T and
+/// dP = dO V^T accumulate in registers like the forward scores; the
+/// probabilities come back from the saved statistics, P = 2^(S - lse)
+/// (log2 units), and dS = P (c dP - Delta) with Delta = rowsum(dO * O).
+/// Then dQ rows accumulate dS K (the tile's rows own them), and the block's
+/// dK and dV rows accumulate dS^T Q and c P^T dO. dQ is accumulated in place
+/// because one work item owns every row of its head (no atomics, no second
+/// pass over the keys). Causal tiles that see none of a key block are
+/// skipped.
+class SegmentAttentionGradLowering {
+public:
+  SegmentAttentionGradLowering(SegmentAttentionGradOp op,
+                               const LoweringOptions &options)
+      : op(op), options(options), builder(op), kb{builder, op.getLoc()},
+        headDim(cast<MemRefType>(op.getQuery().getType()).getDimSize(1)),
+        numKeyVectors(options.tileKeys / options.vectorWidth),
+        keyVectorType(
+            VectorType::get({options.vectorWidth}, builder.getF32Type())) {}
+
+  LogicalResult lower();
+
+private:
+  void emitPack(Value source, Value packed, Value keyStart, Value numKeys);
+  /// Row-times-packed-block products: acc[r][v] = sum_d rows[queryRow +
+  /// r][d] * packed[d][v-th vector].
+  SmallVector<Value> emitProducts(int64_t rows, Value source, Value packed,
+                                  Value queryRow);
+  void emitTile(int64_t rows, Value queryRow, Value keyStart, Value keyCount,
+                ArrayRef<Value> keyBias, ArrayRef<Value> keyValid);
+
+  SegmentAttentionGradOp op;
+  LoweringOptions options;
+  OpBuilder builder;
+  KernelBuilder kb;
+  int64_t headDim;
+  int64_t numKeyVectors;
+  VectorType keyVectorType;
+  Value packedKeys, packedValues; // memref<D x tileKeys x f32>
+  Value probabilities;            // c * P, memref<tileQueries x tileKeys>
+  Value dScores;                  // scale * dS, same shape
+};
+
+void SegmentAttentionGradLowering::emitPack(Value source, Value packed,
+                                            Value keyStart, Value numKeys) {
+  // Clamped rows keep loads in bounds; keys past the end are masked.
+  Value lastKey = kb.sub(numKeys, kb.idx(1));
+  auto keys = kb.forLoop(0, options.tileKeys, 1);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(keys.getBody());
+  Value j = keys.getInductionVar();
+  Value row = kb.min(kb.add(keyStart, j), lastKey);
+  auto dims = kb.forLoop(0, headDim, 1);
+  builder.setInsertionPointToStart(dims.getBody());
+  Value d = dims.getInductionVar();
+  kb.store(kb.load(source, {row, d}), packed, {d, j});
+}
+
+SmallVector<Value> SegmentAttentionGradLowering::emitProducts(int64_t rows,
+                                                              Value source,
+                                                              Value packed,
+                                                              Value queryRow) {
+  SmallVector<Value> zeros(rows * numKeyVectors, kb.splat(keyVectorType, 0.0));
+  auto dLoop = kb.forLoop(0, headDim, 1, zeros);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(dLoop.getBody());
+  Value d = dLoop.getInductionVar();
+  SmallVector<Value> packedVectors;
+  for (int64_t v = 0; v < numKeyVectors; ++v)
+    packedVectors.push_back(
+        kb.vload(keyVectorType, packed, {d, kb.idx(v * options.vectorWidth)}));
+  SmallVector<Value> next;
+  for (int64_t r = 0; r < rows; ++r) {
+    Value row = kb.add(queryRow, kb.idx(r));
+    Value x = kb.broadcast(keyVectorType, kb.load(source, {row, d}));
+    for (int64_t v = 0; v < numKeyVectors; ++v)
+      next.push_back(kb.fma(x, packedVectors[v],
+                            dLoop.getRegionIterArgs()[r * numKeyVectors + v]));
+  }
+  scf::YieldOp::create(builder, kb.loc, next);
+  return SmallVector<Value>(dLoop.getResults());
+}
+
+void SegmentAttentionGradLowering::emitTile(int64_t rows, Value queryRow,
+                                            Value keyStart, Value keyCount,
+                                            ArrayRef<Value> keyBias,
+                                            ArrayRef<Value> keyValid) {
+  Location loc = kb.loc;
+  SmallVector<Value> scores =
+      emitProducts(rows, op.getQuery(), packedKeys, queryRow);
+  SmallVector<Value> dProbabilities =
+      emitProducts(rows, op.getGradOutput(), packedValues, queryRow);
+
+  double outputScale = op.getOutputScale().convertToDouble();
+  Value negInfVector =
+      kb.splat(keyVectorType, -std::numeric_limits<double>::infinity());
+  Value scoreScale =
+      kb.splat(keyVectorType, op.getScale().convertToDouble() * kLog2E);
+  Value log2e = kb.splat(keyVectorType, kLog2E);
+  Value outputScaleVector = kb.splat(keyVectorType, outputScale);
+  Value gradScale = kb.splat(keyVectorType, op.getScale().convertToDouble());
+  Value keyEnd = kb.add(keyStart, keyCount);
+  Value lastKey = kb.sub(keyEnd, kb.idx(1));
+  Value negInf = kb.f32(-std::numeric_limits<double>::infinity());
+  Value zero = kb.f32(0.0);
+  Value log2eScalar = kb.f32(kLog2E);
+  auto i32Vector = VectorType::get({options.vectorWidth}, builder.getI32Type());
+  // Ops are created one per statement (or nested), never two in one call's
+  // arguments: C++ leaves their order unspecified.
+  for (int64_t r = 0; r < rows; ++r) {
+    Value row = kb.add(queryRow, kb.idx(r));
+    // Delta = <dO, O>: equals sum_j P dP of the row in both modes. Full
+    // chunks accumulate lane-wise and are reduced once (a reduction is a
+    // shuffle tree); a narrower last chunk is reduced on its own.
+    Value deltaScalar, deltaLanes;
+    for (auto [start, width] : chunksOf(headDim, options.vectorWidth)) {
+      auto type = VectorType::get({width}, builder.getF32Type());
+      Value gradRow = kb.vload(type, op.getGradOutput(), {row, kb.idx(start)});
+      Value outRow = kb.vload(type, op.getOutput(), {row, kb.idx(start)});
+      if (width == options.vectorWidth) {
+        deltaLanes = deltaLanes ? kb.fma(gradRow, outRow, deltaLanes)
+                                : kb.mulf(gradRow, outRow);
+        continue;
+      }
+      Value product = kb.mulf(gradRow, outRow);
+      deltaScalar = kb.reduce(vector::CombiningKind::ADD, product);
+    }
+    if (deltaLanes) {
+      Value full = kb.reduce(vector::CombiningKind::ADD, deltaLanes);
+      deltaScalar = deltaScalar ? kb.addf(full, deltaScalar) : full;
+    }
+    Value delta = kb.broadcast(keyVectorType, deltaScalar);
+    // A row without allowed keys has lse = -inf: shift by 0 so that its
+    // (all -inf) scores give exact zeros, never NaN.
+    Value lse = kb.mulf(kb.load(op.getLse(), {row}), log2eScalar);
+    Value shift =
+        kb.select(kb.fcmp(arith::CmpFPredicate::OEQ, lse, negInf), zero, lse);
+    Value shiftVector = kb.broadcast(keyVectorType, shift);
+    Value causalLimit;
+    if (Value queryStart = op.getQueryStart()) {
+      Value relative = kb.sub(kb.add(queryStart, row), keyStart);
+      Value limit = arith::IndexCastOp::create(builder, loc,
+                                               builder.getI32Type(), relative);
+      causalLimit = vector::BroadcastOp::create(builder, loc, i32Vector, limit);
+    }
+    for (int64_t v = 0; v < numKeyVectors; ++v) {
+      Value score =
+          kb.fma(scores[r * numKeyVectors + v], scoreScale, keyBias[v]);
+      if (Value attnBias = op.getAttnBias()) {
+        SmallVector<Value> elements;
+        for (int64_t e = 0; e < options.vectorWidth; ++e) {
+          Value key = kb.min(
+              kb.add(keyStart, kb.idx(v * options.vectorWidth + e)), lastKey);
+          elements.push_back(kb.load(attnBias, {row, key}));
+        }
+        Value bias = vector::FromElementsOp::create(builder, loc, keyVectorType,
+                                                    elements);
+        score = kb.fma(bias, log2e, score);
+      }
+      Value valid = keyValid[v];
+      if (causalLimit) {
+        SmallVector<int32_t> lanes;
+        for (int64_t e = 0; e < options.vectorWidth; ++e)
+          lanes.push_back(static_cast<int32_t>(v * options.vectorWidth + e));
+        Value laneIndex = arith::ConstantOp::create(
+            builder, loc, DenseElementsAttr::get(i32Vector, ArrayRef(lanes)));
+        Value visible = arith::CmpIOp::create(
+            builder, loc, arith::CmpIPredicate::sle, laneIndex, causalLimit);
+        valid = arith::AndIOp::create(builder, loc, valid, visible);
+      }
+      score = kb.select(valid, score, negInfVector);
+      Value p = kb.exp2(kb.subf(score, shiftVector));
+      Value dP =
+          kb.mulf(dProbabilities[r * numKeyVectors + v], outputScaleVector);
+      Value dS = kb.mulf(p, kb.subf(dP, delta));
+      Value tileRow = kb.idx(r);
+      Value column = kb.idx(v * options.vectorWidth);
+      Value scaledP = kb.mulf(p, outputScaleVector);
+      kb.vstore(scaledP, probabilities, {tileRow, column});
+      Value scaledDS = kb.mulf(dS, gradScale);
+      kb.vstore(scaledDS, dScores, {tileRow, column});
+    }
+  }
+
+  for (auto [start, width] : chunksOf(headDim, options.vectorWidth)) {
+    auto type = VectorType::get({width}, builder.getF32Type());
+    Value column = kb.idx(start);
+    // dQ[row] += sum_j scale dS[r][j] K[j].
+    {
+      SmallVector<Value> accumulators;
+      for (int64_t r = 0; r < rows; ++r)
+        accumulators.push_back(kb.vload(type, op.getGradQuery(),
+                                        {kb.add(queryRow, kb.idx(r)), column}));
+      auto jLoop = kb.forLoop(0, keyCount, 1, accumulators);
+      OpBuilder::InsertionGuard guard(builder);
+      builder.setInsertionPointToStart(jLoop.getBody());
+      Value j = jLoop.getInductionVar();
+      Value key = kb.vload(type, op.getKey(), {kb.add(keyStart, j), column});
+      SmallVector<Value> next;
+      for (int64_t r = 0; r < rows; ++r) {
+        Value dS = kb.broadcast(type, kb.load(dScores, {kb.idx(r), j}));
+        next.push_back(kb.fma(dS, key, jLoop.getRegionIterArgs()[r]));
+      }
+      scf::YieldOp::create(builder, loc, next);
+      builder.setInsertionPointAfter(jLoop);
+      for (int64_t r = 0; r < rows; ++r)
+        kb.vstore(jLoop.getResult(r), op.getGradQuery(),
+                  {kb.add(queryRow, kb.idx(r)), column});
+    }
+  }
+
+  // dK[j] += sum_r scale dS[r][j] Q[r]; dV[j] += sum_r c P[r][j] dO[r]: for
+  // a few keys at a time, their rows (a slice of chunks) accumulate in
+  // registers while the tile's rows stream: per row, one load per chunk
+  // feeds `keysAtOnce` FMAs, and the accumulators are independent chains
+  // (one key's sum over the rows alone would wait on FMA latency).
+  SmallVector<std::pair<int64_t, int64_t>> chunks =
+      chunksOf(headDim, options.vectorWidth);
+  int64_t budget = options.vectorWidth >= 16 ? 16 : 8;
+  int64_t numChunks = static_cast<int64_t>(chunks.size());
+  int64_t keysAtOnce = std::clamp<int64_t>(budget / numChunks, 1, 4);
+  int64_t chunksAtOnce = std::max<int64_t>(1, budget / keysAtOnce);
+  Value keysAtOnceValue = kb.idx(keysAtOnce);
+  Value groupedKeys =
+      kb.mul(kb.div(keyCount, keysAtOnceValue), keysAtOnceValue);
+  for (auto [source, weights, target] :
+       {std::tuple(op.getQuery(), dScores, op.getGradKey()),
+        std::tuple(op.getGradOutput(), probabilities, op.getGradValue())}) {
+    auto emitKeys = [&, weights = weights, target = target,
+                     source = source](Value j, int64_t count) {
+      SmallVector<Value> keyRows;
+      for (int64_t u = 0; u < count; ++u)
+        keyRows.push_back(kb.add(keyStart, kb.add(j, kb.idx(u))));
+      for (int64_t first = 0; first < numChunks; first += chunksAtOnce) {
+        ArrayRef<std::pair<int64_t, int64_t>> slice = ArrayRef(chunks).slice(
+            first, std::min(chunksAtOnce, numChunks - first));
+        // accumulators[u * slice.size() + c]
+        SmallVector<Value> accumulators;
+        for (int64_t u = 0; u < count; ++u)
+          for (auto [start, width] : slice) {
+            auto type = VectorType::get({width}, builder.getF32Type());
+            accumulators.push_back(
+                kb.vload(type, target, {keyRows[u], kb.idx(start)}));
+          }
+        for (int64_t r = 0; r < rows; ++r) {
+          Value row = kb.add(queryRow, kb.idx(r));
+          SmallVector<Value> tileWeights;
+          for (int64_t u = 0; u < count; ++u)
+            tileWeights.push_back(
+                kb.load(weights, {kb.idx(r), kb.add(j, kb.idx(u))}));
+          for (auto [c, chunk] : llvm::enumerate(slice)) {
+            auto type = VectorType::get({chunk.second}, builder.getF32Type());
+            Value rowChunk = kb.vload(type, source, {row, kb.idx(chunk.first)});
+            for (int64_t u = 0; u < count; ++u) {
+              Value &acc = accumulators[u * slice.size() + c];
+              acc = kb.fma(kb.broadcast(type, tileWeights[u]), rowChunk, acc);
+            }
+          }
+        }
+        for (int64_t u = 0; u < count; ++u)
+          for (auto [c, chunk] : llvm::enumerate(slice))
+            kb.vstore(accumulators[u * slice.size() + c], target,
+                      {keyRows[u], kb.idx(chunk.first)});
+      }
+    };
+    {
+      auto groups = kb.forLoop(0, groupedKeys, keysAtOnce);
+      OpBuilder::InsertionGuard guard(builder);
+      builder.setInsertionPointToStart(groups.getBody());
+      emitKeys(groups.getInductionVar(), keysAtOnce);
+    }
+    auto rest =
+        scf::ForOp::create(builder, loc, groupedKeys, keyCount, kb.idx(1));
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(rest.getBody());
+    emitKeys(rest.getInductionVar(), 1);
+  }
+}
+
+LogicalResult SegmentAttentionGradLowering::lower() {
+  if (ShapedType::isDynamic(headDim))
+    return op.emitOpError() << "vector lowering needs a static head dim";
+  for (Value operand : op->getOperands()) {
+    auto type = dyn_cast<MemRefType>(operand.getType());
+    if (type && !type.getElementType().isF32())
+      return op.emitOpError()
+             << "vector lowering supports f32 buffers only, got " << type;
+  }
+  Location loc = kb.loc;
+  Type f32 = builder.getF32Type();
+  auto packedType = MemRefType::get({headDim, options.tileKeys}, f32);
+  auto tileType = MemRefType::get({options.tileQueries, options.tileKeys}, f32);
+  packedKeys = entryAlloca(op, packedType);
+  packedValues = entryAlloca(op, packedType);
+  probabilities = entryAlloca(op, tileType);
+  dScores = entryAlloca(op, tileType);
+
+  Value numQueries = memref::DimOp::create(builder, loc, op.getQuery(), 0);
+  Value numKeys = memref::DimOp::create(builder, loc, op.getKey(), 0);
+  Value tileKeys = kb.idx(options.tileKeys);
+  auto keyBlocks =
+      scf::ForOp::create(builder, loc, kb.idx(0), numKeys, tileKeys);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(keyBlocks.getBody());
+  Value keyStart = keyBlocks.getInductionVar();
+  Value keyCount = kb.min(tileKeys, kb.sub(numKeys, keyStart));
+  emitPack(op.getKey(), packedKeys, keyStart, numKeys);
+  emitPack(op.getValue(), packedValues, keyStart, numKeys);
+
+  auto i32Vector = VectorType::get({options.vectorWidth}, builder.getI32Type());
+  Value count32 =
+      arith::IndexCastOp::create(builder, loc, builder.getI32Type(), keyCount);
+  Value countVector =
+      vector::BroadcastOp::create(builder, loc, i32Vector, count32);
+  SmallVector<Value> keyValid, keyBias;
+  Value lastKey = kb.sub(numKeys, kb.idx(1));
+  for (int64_t v = 0; v < numKeyVectors; ++v) {
+    SmallVector<int32_t> lanes;
+    for (int64_t e = 0; e < options.vectorWidth; ++e)
+      lanes.push_back(static_cast<int32_t>(v * options.vectorWidth + e));
+    Value laneIndex = arith::ConstantOp::create(
+        builder, loc, DenseElementsAttr::get(i32Vector, ArrayRef(lanes)));
+    keyValid.push_back(arith::CmpIOp::create(
+        builder, loc, arith::CmpIPredicate::slt, laneIndex, countVector));
+    if (Value bias = op.getKeyBias()) {
+      SmallVector<Value> elements;
+      for (int64_t e = 0; e < options.vectorWidth; ++e) {
+        Value key = kb.min(
+            kb.add(keyStart, kb.idx(v * options.vectorWidth + e)), lastKey);
+        elements.push_back(kb.load(bias, {key}));
+      }
+      Value vector =
+          vector::FromElementsOp::create(builder, loc, keyVectorType, elements);
+      keyBias.push_back(kb.mulf(vector, kb.splat(keyVectorType, kLog2E)));
+    } else {
+      keyBias.push_back(kb.splat(keyVectorType, 0.0));
+    }
+  }
+
+  // Causal: query rows before the block's first key see none of it; their
+  // tiles are skipped, not computed and masked.
+  Value firstQuery = kb.idx(0);
+  if (Value queryStart = op.getQueryStart()) {
+    Value past = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ugt,
+                                       keyStart, queryStart);
+    Value skipped = kb.min(kb.sub(keyStart, queryStart), numQueries);
+    firstQuery = kb.select(past, skipped, kb.idx(0));
+  }
+  Value tileRows = kb.idx(options.tileQueries);
+  Value remaining = kb.sub(numQueries, firstQuery);
+  Value mainEnd = kb.add(
+      firstQuery,
+      arith::MulIOp::create(
+          builder, loc,
+          arith::DivUIOp::create(builder, loc, remaining, tileRows), tileRows));
+  auto mainTiles =
+      scf::ForOp::create(builder, loc, firstQuery, mainEnd, tileRows);
+  {
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(mainTiles.getBody());
+    emitTile(options.tileQueries, mainTiles.getInductionVar(), keyStart,
+             keyCount, keyBias, keyValid);
+  }
+  auto tailRows =
+      scf::ForOp::create(builder, loc, mainEnd, numQueries, kb.idx(1));
+  {
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(tailRows.getBody());
+    emitTile(1, tailRows.getInductionVar(), keyStart, keyCount, keyBias,
+             keyValid);
+  }
+  return success();
+}
+
 LogicalResult lowerWriteStates(WriteStatesOp op,
                                const LoweringOptions &options) {
   OpBuilder builder(op);
@@ -583,6 +958,14 @@ LogicalResult lowerWriteStates(WriteStatesOp op,
     Value scaled = kb.mulf(mixed, kb.broadcast(type, factor));
     kb.vstore(scaled, op.getOutput(), {row, column});
   });
+  if (Value lse = op.getLse()) {
+    // ln(sum_s sum_s 2^max_s) = ln 2 * (M + log2(denominator)); -inf where
+    // no state saw a key (the backward pass then skips the row).
+    Value log2Sum = kb.addf(
+        shift, math::Log2Op::create(builder, loc, safeDenominator).getResult());
+    Value natural = kb.mulf(log2Sum, kb.f32(1.0 / kLog2E));
+    kb.store(kb.select(none, negInf, natural), lse, {row});
+  }
   op.erase();
   return success();
 }
@@ -611,12 +994,25 @@ MemRefType dynamicStridedType(MemRefType type) {
 /// they differ only in their views, so one copy of the tiled code serves all
 /// of them: compile time and code size no longer grow with the number of
 /// patterns.
-void outlineSegmentAttentions(ModuleOp module) {
-  SmallVector<SegmentAttentionOp> segments;
-  module.walk([&](SegmentAttentionOp op) { segments.push_back(op); });
+/// What distinguishes the code of two segment ops besides operand types.
+void describe(SegmentAttentionOp op, llvm::raw_ostream &os) {
+  os << op.getScale().convertToDouble() << ";" << (op.getKeyBias() ? 1 : 0)
+     << (op.getAttnBias() ? 1 : 0) << (op.getQueryStart() ? 1 : 0);
+}
+void describe(SegmentAttentionGradOp op, llvm::raw_ostream &os) {
+  os << op.getScale().convertToDouble() << ";"
+     << op.getOutputScale().convertToDouble() << ";"
+     << (op.getKeyBias() ? 1 : 0) << (op.getAttnBias() ? 1 : 0)
+     << (op.getQueryStart() ? 1 : 0);
+}
+
+template <typename OpTy>
+void outlineSegmentOps(ModuleOp module, llvm::StringRef kind) {
+  SmallVector<OpTy> segments;
+  module.walk([&](OpTy op) { segments.push_back(op); });
   llvm::StringMap<func::FuncOp> outlined;
   OpBuilder builder(module.getContext());
-  for (SegmentAttentionOp op : segments) {
+  for (OpTy op : segments) {
     SmallVector<Type> types;
     SmallVector<Value> operands;
     for (Value operand : op->getOperands()) {
@@ -630,18 +1026,16 @@ void outlineSegmentAttentions(ModuleOp module) {
     llvm::raw_string_ostream os(signature);
     // Functions are per kernel (named after it): kernels linked into one
     // process must not share symbols.
-    auto parent = op->getParentOfType<func::FuncOp>();
+    auto parent = op->template getParentOfType<func::FuncOp>();
     os << parent.getSymName() << ";";
-    os << op.getScale().convertToDouble() << ";" << (op.getKeyBias() ? 1 : 0)
-       << (op.getAttnBias() ? 1 : 0) << (op.getQueryStart() ? 1 : 0);
+    describe(op, os);
     llvm::interleave(types, os, ",");
     func::FuncOp &function = outlined[signature];
     Location loc = op.getLoc();
     if (!function) {
       builder.setInsertionPointToEnd(module.getBody());
-      std::string name =
-          llvm::formatv("{0}__segment_attention_{1}", parent.getSymName(),
-                        outlined.size() - 1);
+      std::string name = llvm::formatv("{0}__{1}_{2}", parent.getSymName(),
+                                       kind, outlined.size() - 1);
       function = func::FuncOp::create(builder, loc, name,
                                       builder.getFunctionType(types, {}));
       function.setPrivate();
@@ -683,18 +1077,30 @@ struct LowerToVectorPass
           << static_cast<int64_t>(tileKeys);
       return signalPassFailure();
     }
-    if (outline)
-      outlineSegmentAttentions(getOperation());
+    if (outline) {
+      outlineSegmentOps<SegmentAttentionOp>(getOperation(),
+                                            "segment_attention");
+      outlineSegmentOps<SegmentAttentionGradOp>(getOperation(),
+                                                "segment_attention_grad");
+    }
     SmallVector<SegmentAttentionOp> segments;
+    SmallVector<SegmentAttentionGradOp> grads;
     SmallVector<WriteStatesOp> writes;
     getOperation().walk([&](Operation *op) {
       if (auto segment = dyn_cast<SegmentAttentionOp>(op))
         segments.push_back(segment);
+      else if (auto grad = dyn_cast<SegmentAttentionGradOp>(op))
+        grads.push_back(grad);
       else if (auto write = dyn_cast<WriteStatesOp>(op))
         writes.push_back(write);
     });
-    if (segments.empty() && writes.empty())
+    if (segments.empty() && grads.empty() && writes.empty())
       warnIfEarlierForm(getOperation(), getArgument(), Form::Tiled);
+    for (SegmentAttentionGradOp grad : grads) {
+      if (failed(SegmentAttentionGradLowering(grad, options).lower()))
+        return signalPassFailure();
+      grad.erase();
+    }
     for (SegmentAttentionOp segment : segments) {
       if (failed(SegmentAttentionLowering(segment, options).lower()))
         return signalPassFailure();

@@ -4,6 +4,8 @@
 // RUN: dilattn-opt %t/lower.mlir -split-input-file -dilattn-lower-to-vector="outline=false vector-width=16 tile-keys=32" | FileCheck %t/lower.mlir --enable-var-scope --check-prefix=WIDE
 // RUN: dilattn-opt %t/outline.mlir -split-input-file -dilattn-lower-to-vector | FileCheck %t/outline.mlir --enable-var-scope
 // RUN: dilattn-opt %t/grouped.mlir -dilattn-tile-segments -dilattn-lower-to-vector | FileCheck %t/grouped.mlir --enable-var-scope
+// RUN: dilattn-opt %t/grad.mlir -split-input-file -dilattn-lower-to-vector="outline=false tile-queries=2" -canonicalize -cse | FileCheck %t/grad.mlir --enable-var-scope
+// RUN: dilattn-opt %t/grad-outline.mlir -dilattn-tile-segments -dilattn-lower-to-vector | FileCheck %t/grad-outline.mlir --enable-var-scope
 // RUN: dilattn-opt %t/invalid.mlir -split-input-file -dilattn-lower-to-vector -verify-diagnostics
 // RUN: dilattn-opt %t/bad-options.mlir -dilattn-lower-to-vector="vector-width=0" -verify-diagnostics
 // RUN: dilattn-opt %t/bad-options.mlir -dilattn-lower-to-vector="tile-keys=0" -verify-diagnostics
@@ -20,7 +22,9 @@
 // checks the default outlining of segment attentions into shared private
 // functions named after their kernel; grouped.mlir checks that the tiler's
 // segment attentions of a grouped call with rates [1, 2] share one function;
-// invalid.mlir and bad-options.mlir check the refusals.
+// invalid.mlir and bad-options.mlir check the refusals. grad.mlir checks the
+// backward's segment_attention_grad (and write_states with lse);
+// grad-outline.mlir that the backward's segment ops share one function too.
 
 //--- lower.mlir
 
@@ -628,5 +632,113 @@ func.func @grouped(%q: memref<1x64x2x16xf32>, %o: memref<1x64x2x16xf32>) {
   dilattn.write_dilated_attention ins(%q, %q, %q) outs(%o)
       segment_lengths = [16, 32] dilation_rates = [1, 2] block_size = 16
       : memref<1x64x2x16xf32>, memref<1x64x2x16xf32>, memref<1x64x2x16xf32>, memref<1x64x2x16xf32>
+  return
+}
+
+//--- grad.mlir
+
+// The backward of one segment, D = 16, tile-queries 2, tile-keys 16 (two
+// vectors of 8), causal, scale 0.25, output scale 0.5.
+// CHECK-LABEL: func.func @segment_grad_d16(
+// CHECK-SAME: %[[Q:[a-zA-Z0-9_]+]]: memref<?x16xf32>, %[[K:[a-zA-Z0-9_]+]]: memref<?x16xf32>, %[[V:[a-zA-Z0-9_]+]]: memref<?x16xf32>, %[[O:[a-zA-Z0-9_]+]]: memref<?x16xf32>, %[[DO:[a-zA-Z0-9_]+]]: memref<?x16xf32>, %[[L:[a-zA-Z0-9_]+]]: memref<?xf32>, %[[DQ:[a-zA-Z0-9_]+]]: memref<?x16xf32>, %[[DK:[a-zA-Z0-9_]+]]: memref<?x16xf32>, %[[DV:[a-zA-Z0-9_]+]]: memref<?x16xf32>, %[[START:[a-zA-Z0-9_]+]]: index)
+// Scratch on the stack: the tile's scale * dS and c * P, V and K packed
+// transposed (D x tile-keys).
+// CHECK-DAG: %[[C25:.+]] = arith.constant dense<2.500000e-01> : vector<8xf32>
+// CHECK-DAG: %[[HALF:.+]] = arith.constant dense<5.000000e-01> : vector<8xf32>
+// CHECK: %[[DS:.+]] = memref.alloca() : memref<2x16xf32>
+// CHECK-NEXT: %[[P:.+]] = memref.alloca() : memref<2x16xf32>
+// CHECK-NEXT: %[[VT:.+]] = memref.alloca() : memref<16x16xf32>
+// CHECK-NEXT: %[[KT:.+]] = memref.alloca() : memref<16x16xf32>
+// Key blocks; K and V packed once per block.
+// CHECK: scf.for %[[KS:.+]] = %{{.+}} to %{{.+}} step %c16 {
+// CHECK: memref.store %{{.+}}, %[[KT]][
+// CHECK: memref.store %{{.+}}, %[[VT]][
+// Causal: query tiles before the block's first key are skipped.
+// CHECK: %[[PAST:.+]] = arith.cmpi ugt, %[[KS]], %[[START]] : index
+// CHECK: %[[FIRST:.+]] = arith.select %[[PAST]], %{{.+}}, %c0 : index
+// CHECK: scf.for %[[ROW:.+]] = %[[FIRST]] to %{{.+}} step %c2 {
+// S = Q K^T and dP = dO V^T in registers (2 rows x 2 vectors each).
+// CHECK: %[[S:.+]]:4 = scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+// CHECK: vector.load %[[KT]]
+// CHECK: vector.fma
+// CHECK: %[[DP:.+]]:4 = scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+// CHECK: vector.load %[[VT]]
+// CHECK: vector.fma
+// Delta = <dO, O> of the first row, and its statistic.
+// CHECK: %[[DOR:.+]] = vector.load %[[DO]][%[[ROW]], %c0]
+// CHECK: %[[OR:.+]] = vector.load %[[O]][%[[ROW]], %c0]
+// CHECK: arith.mulf %[[DOR]], %[[OR]]
+// CHECK: vector.reduction <add>
+// CHECK: %[[LSE:.+]] = memref.load %[[L]][%[[ROW]]] : memref<?xf32>
+// P = 2^(S - lse), then dS = P (c dP - Delta); c P and scale dS go to the
+// scratch tiles.
+// CHECK: math.roundeven
+// CHECK: %[[CDP:.+]] = arith.mulf %[[DP]]#0, %[[HALF]] : vector<8xf32>
+// CHECK: %[[DIFF:.+]] = arith.subf %[[CDP]], %{{.+}} : vector<8xf32>
+// CHECK: %[[DSV:.+]] = arith.mulf %[[PV:.+]], %[[DIFF]] : vector<8xf32>
+// CHECK: %[[CP:.+]] = arith.mulf %[[PV]], %[[HALF]] : vector<8xf32>
+// CHECK: vector.store %[[CP]], %[[P]][%c0, %c0]
+// CHECK: %[[SDS:.+]] = arith.mulf %[[DSV]], %[[C25]] : vector<8xf32>
+// CHECK: vector.store %[[SDS]], %[[DS]][%c0, %c0]
+// dQ rows += scale dS K, over the block's keys.
+// CHECK: vector.load %[[DQ]][%[[ROW]], %c0]
+// CHECK: scf.for
+// CHECK: vector.load %[[K]]
+// CHECK: memref.load %[[DS]]
+// CHECK: vector.fma
+// CHECK: vector.store %{{.+}}, %[[DQ]][%[[ROW]], %c0]
+// dK rows += scale dS^T Q and dV rows += c P^T dO, the tile's rows in
+// registers.
+// CHECK: vector.load %[[Q]][%[[ROW]], %c0]
+// CHECK: scf.for
+// CHECK: vector.load %[[DK]]
+// CHECK: memref.load %[[DS]]
+// CHECK: vector.store %{{.+}}, %[[DK]]
+// CHECK: vector.load %[[DO]][%[[ROW]], %c0]
+// CHECK: scf.for
+// CHECK: vector.load %[[DV]]
+// CHECK: memref.load %[[P]]
+// CHECK: vector.store %{{.+}}, %[[DV]]
+// CHECK-NOT: dilattn.segment_attention_grad
+func.func @segment_grad_d16(%q: memref<?x16xf32>, %k: memref<?x16xf32>, %v: memref<?x16xf32>, %o: memref<?x16xf32>, %do: memref<?x16xf32>, %lse: memref<?xf32>, %dq: memref<?x16xf32>, %dk: memref<?x16xf32>, %dv: memref<?x16xf32>, %s: index) {
+  dilattn.segment_attention_grad query(%q) key(%k) value(%v) output(%o)
+      grad_output(%do) lse(%lse) grads(%dq, %dk, %dv) causal(%s)
+      scale = 0.25 output_scale = 0.5
+      : memref<?x16xf32>, memref<?x16xf32>, memref<?x16xf32>, memref<?x16xf32>, memref<?x16xf32>, memref<?xf32>, memref<?x16xf32>, memref<?x16xf32>, memref<?x16xf32>
+  return
+}
+
+// -----
+
+// write_states with lse: ln 2 * (M + log2(denominator)), -inf where no
+// state saw a key.
+// CHECK-LABEL: func.func @write_states_lse(
+// CHECK-SAME: %{{.+}}: memref<?xf32>, %{{.+}}: memref<?xf32>, %{{.+}}: memref<?x8xf32>, %{{.+}}: memref<?x8xf32>, %[[L:[a-zA-Z0-9_]+]]: memref<?xf32>)
+// CHECK: %[[LOG:.+]] = math.log2 %{{.+}} : f32
+// CHECK: %[[SUM:.+]] = arith.addf %{{.+}}, %[[LOG]] : f32
+// CHECK: %[[NAT:.+]] = arith.mulf %[[SUM]], %{{.+}} : f32
+// CHECK: %[[SEL:.+]] = arith.select %{{.+}}, %{{.+}}, %[[NAT]] : f32
+// CHECK: memref.store %[[SEL]], %[[L]][
+func.func @write_states_lse(%m: memref<?xf32>, %s: memref<?xf32>, %a: memref<?x8xf32>, %o: memref<?x8xf32>, %l: memref<?xf32>) {
+  dilattn.write_states states(%m : memref<?xf32>) sums(%s : memref<?xf32>)
+      accs(%a : memref<?x8xf32>) outs(%o : memref<?x8xf32>) lse(%l : memref<?xf32>)
+      output_scale = 1.0
+  return
+}
+
+//--- grad-outline.mlir
+
+// The tiler's segment_attention_grad ops (one per pattern) share one private
+// function named after the kernel, called with fully dynamic views.
+// CHECK-LABEL: func.func @grad_kernel(
+// CHECK: call @grad_kernel__segment_attention_grad_0(
+// CHECK: call @grad_kernel__segment_attention_grad_0(
+// CHECK: func.func private @grad_kernel__segment_attention_grad_0(
+// CHECK-SAME: memref<?x32xf32, strided<[?, 1], offset: ?>>
+// CHECK-NOT: func.func private
+func.func @grad_kernel(%q: memref<1x64x4x32xf32>, %lse: memref<1x64x4xf32>) {
+  dilattn.write_dilated_attention_grad ins(%q, %q, %q, %q, %lse, %q) outs(%q, %q, %q)
+      segment_lengths = [16, 64] dilation_rates = [1, 2] mode = longnet
+      : memref<1x64x4x32xf32>, memref<1x64x4x32xf32>, memref<1x64x4x32xf32>, memref<1x64x4x32xf32>, memref<1x64x4xf32>, memref<1x64x4x32xf32>, memref<1x64x4x32xf32>, memref<1x64x4x32xf32>, memref<1x64x4x32xf32>
   return
 }

@@ -307,3 +307,24 @@ func.func @allocas_differ_in_type(%o: memref<8x16xf32>) {
       outs(%o : memref<8x16xf32>) output_scale = 1.0
   return
 }
+
+// -----
+
+// The forward with statistics: fusion keeps the lse view of write_states
+// (the fused state's denominator is the union's, so its log is the row's
+// lse). The backward has no states to fuse: its segment ops pass through.
+// CHECK-LABEL: func.func @with_lse(
+// CHECK-COUNT-3: memref.alloca()
+// CHECK-NOT: memref.alloca()
+// CHECK: dilattn.write_states states(%{{.+}} : memref<?xf32, strided<[1]>>) sums(%{{.+}} : memref<?xf32, strided<[1]>>) accs(%{{.+}} : memref<?x16xf32, strided<[16, 1]>>) outs(%{{.+}}) lse(%{{.+}} : memref<?xf32, strided<[4], offset: ?>>)
+// CHECK: dilattn.segment_attention_grad
+// CHECK: dilattn.segment_attention_grad
+func.func @with_lse(%q: memref<2x64x4x16xf32>, %lse: memref<2x64x4xf32>) {
+  dilattn.write_dilated_attention ins(%q, %q, %q) outs(%q) lse(%lse : memref<2x64x4xf32>)
+      segment_lengths = [16, 32] dilation_rates = [1, 2] mode = longnet block_size = 16
+      : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
+  dilattn.write_dilated_attention_grad ins(%q, %q, %q, %q, %lse, %q) outs(%q, %q, %q)
+      segment_lengths = [16, 32] dilation_rates = [1, 2] mode = longnet
+      : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
+  return
+}

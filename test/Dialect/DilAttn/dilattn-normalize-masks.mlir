@@ -174,3 +174,25 @@ func.func @canonicalize_keeps_bias(%q: tensor<2x64x4x16xf32>, %m: tensor<2x64xi1
       : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64xi1>) -> tensor<2x64x4x16xf32>
   return %0 : tensor<2x64x4x16xf32>
 }
+
+// -----
+
+// The training ops' boolean masks become biases too, one mask_to_bias per
+// use.
+// CHECK-LABEL: func.func @training_ops(
+// CHECK-SAME: %[[Q:[a-zA-Z0-9_]+]]: tensor<2x64x4x16xf32>, %[[M:[a-zA-Z0-9_]+]]: tensor<2x64xi1>, %[[A:[a-zA-Z0-9_]+]]: tensor<64x64xi1>)
+// CHECK: %[[KB:.+]] = dilattn.mask_to_bias %[[M]] : tensor<2x64xi1> -> tensor<2x64xf32>
+// CHECK: %[[AB:.+]] = dilattn.mask_to_bias %[[A]] : tensor<64x64xi1> -> tensor<64x64xf32>
+// CHECK: %[[O:[a-z_0-9]+]], %[[L:[a-z_0-9]+]] = dilattn.dilated_attention_with_lse %[[Q]], %[[Q]], %[[Q]] key_padding_mask(%[[KB]]) attn_mask(%[[AB]])
+// CHECK: %[[KB2:.+]] = dilattn.mask_to_bias %[[M]] : tensor<2x64xi1> -> tensor<2x64xf32>
+// CHECK: %[[AB2:.+]] = dilattn.mask_to_bias %[[A]] : tensor<64x64xi1> -> tensor<64x64xf32>
+// CHECK: dilattn.dilated_attention_grad %[[Q]], %[[Q]], %[[Q]], %[[O]], %[[L]], %[[Q]] key_padding_mask(%[[KB2]]) attn_mask(%[[AB2]])
+func.func @training_ops(%q: tensor<2x64x4x16xf32>, %m: tensor<2x64xi1>, %a: tensor<64x64xi1>) -> tensor<2x64x4x16xf32> {
+  %o, %lse = dilattn.dilated_attention_with_lse %q, %q, %q key_padding_mask(%m) attn_mask(%a)
+      segment_lengths = [16, 32] dilation_rates = [1, 2]
+      : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64xi1>, tensor<64x64xi1>) -> (tensor<2x64x4x16xf32>, tensor<2x64x4xf32>)
+  %dq, %dk, %dv = dilattn.dilated_attention_grad %q, %q, %q, %o, %lse, %q key_padding_mask(%m) attn_mask(%a)
+      segment_lengths = [16, 32] dilation_rates = [1, 2]
+      : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4xf32>, tensor<2x64x4x16xf32>, tensor<2x64xi1>, tensor<64x64xi1>) -> (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>)
+  return %dq : tensor<2x64x4x16xf32>
+}

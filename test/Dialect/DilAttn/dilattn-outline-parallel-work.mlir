@@ -83,3 +83,23 @@ func.func @kernel(%q: memref<1x32x2x8xf32>, %o: memref<1x32x2x8xf32>, %b: index,
   }
   return
 }
+
+// -----
+
+// A whole backward call: its B * H work items (one per batch and head) are
+// the iterations, and the body is the same call on items [begin, end).
+// CHECK-LABEL: func.func @attend_grad(
+// CHECK: %[[CTX:.+]] = llvm.alloca
+// CHECK: %[[B:.+]] = memref.dim %{{.+}}, %c0
+// CHECK: %[[H:.+]] = memref.dim %{{.+}}, %c2
+// CHECK: %[[ITEMS:.+]] = arith.muli %[[B]], %[[H]]
+// CHECK: call @dilattn_parallel_for(%{{.+}}, %[[CTX]], %[[ITEMS]])
+// CHECK-NOT: dilattn.write_dilated_attention_grad
+// CHECK: func.func private @attend_grad__parallel_0(%{{.+}}: !llvm.ptr, %[[BEGIN:.+]]: index, %[[END:.+]]: index)
+// CHECK: dilattn.write_dilated_attention_grad ins({{.+}}) outs({{.+}}) items(%[[BEGIN]], %[[END]]) segment_lengths = [16, 32] dilation_rates = [1, 2] mode = longnet causal :
+func.func @attend_grad(%q: memref<2x64x4x16xf32>, %lse: memref<2x64x4xf32>, %g: memref<2x64x4x16xf32>) {
+  dilattn.write_dilated_attention_grad ins(%q, %q, %q, %q, %lse, %q) outs(%g, %g, %g)
+      segment_lengths = [16, 32] dilation_rates = [1, 2] mode = longnet causal
+      : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
+  return
+}

@@ -442,3 +442,98 @@ func.func @dynamic_head_dim(%q: memref<1x64x4x?xf32>) {
       : memref<1x64x4x?xf32>, memref<1x64x4x?xf32>, memref<1x64x4x?xf32>, memref<1x64x4x?xf32>
   return
 }
+
+// -----
+
+// The forward kernel with statistics: write_states also writes the block's
+// rows of lse, a (x0, h) view of the (B, N, H) buffer.
+// CHECK-LABEL: func.func @with_lse(
+// CHECK-SAME: %[[Q:[a-zA-Z0-9_]+]]: memref<2x64x4x16xf32>, %[[L:[a-zA-Z0-9_]+]]: memref<2x64x4xf32>)
+// CHECK: scf.for
+// CHECK: %[[LV:.+]] = memref.subview %[[L]][%{{.+}}, %{{.+}}, %{{.+}}] [1, %{{.+}}, 1] [1, 1, 1] : memref<2x64x4xf32> to memref<?xf32, strided<[4], offset: ?>>
+// CHECK: dilattn.write_states {{.*}} lse(%[[LV]] : memref<?xf32, strided<[4], offset: ?>>) output_scale = 1.000000e+00
+func.func @with_lse(%q: memref<2x64x4x16xf32>, %lse: memref<2x64x4xf32>) {
+  dilattn.write_dilated_attention ins(%q, %q, %q) outs(%q) lse(%lse : memref<2x64x4xf32>)
+      segment_lengths = [16, 32] dilation_rates = [1, 2] mode = longnet block_size = 16
+      : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
+  return
+}
+
+// -----
+
+// The backward kernel, longnet, causal, with a key padding bias: one work
+// item per (b, h); the item zeroes its rows of the three gradients (views
+// (N, D) of (b, :, h, :)), then, for every pattern, loops over all
+// segments; a segment whose offset is at or past its end is skipped, else
+// one segment_attention_grad runs on the strided views of its selected rows
+// (stride r: here 1, then 2), queries and keys alike, causal from 0.
+// CHECK-LABEL: func.func @grad_longnet(
+// CHECK-SAME: %[[Q:[a-zA-Z0-9_]+]]: memref<2x64x4x16xf32>, %[[O:[a-zA-Z0-9_]+]]: memref<2x64x4x16xf32>, %[[L:[a-zA-Z0-9_]+]]: memref<2x64x4xf32>, %[[DO:[a-zA-Z0-9_]+]]: memref<2x64x4x16xf32>, %[[B:[a-zA-Z0-9_]+]]: memref<2x64xf32>, %[[DQ:[a-zA-Z0-9_]+]]: memref<2x64x4x16xf32>, %[[DK:[a-zA-Z0-9_]+]]: memref<2x64x4x16xf32>, %[[DV:[a-zA-Z0-9_]+]]: memref<2x64x4x16xf32>)
+// CHECK: %[[BS:.+]] = memref.dim %[[Q]], %{{.+}} : memref<2x64x4x16xf32>
+// CHECK: %[[N:.+]] = memref.dim %[[Q]], %{{.+}} : memref<2x64x4x16xf32>
+// CHECK: %[[H:.+]] = memref.dim %[[Q]], %{{.+}} : memref<2x64x4x16xf32>
+// CHECK: %[[END:.+]] = arith.muli %[[BS]], %[[H]] : index
+// CHECK: scf.for %[[ITEM:.+]] = %{{.+}} to %[[END]] step %{{.+}} {
+// CHECK-NEXT: %[[HEAD:.+]] = arith.remui %[[ITEM]], %[[H]] : index
+// CHECK-NEXT: %[[BATCH:.+]] = arith.divui %[[ITEM]], %[[H]] : index
+// CHECK: %[[ZQ:.+]] = memref.subview %[[DQ]][%[[BATCH]], 0, %[[HEAD]], 0] [1, %[[N]], 1, 16] [1, 1, 1, 1]
+// CHECK-NEXT: linalg.fill ins(%{{.+}} : f32) outs(%[[ZQ]]
+// CHECK: %[[ZK:.+]] = memref.subview %[[DK]][%[[BATCH]], 0, %[[HEAD]], 0] [1, %[[N]], 1, 16] [1, 1, 1, 1]
+// CHECK-NEXT: linalg.fill ins(%{{.+}} : f32) outs(%[[ZK]]
+// CHECK: %[[ZV:.+]] = memref.subview %[[DV]][%[[BATCH]], 0, %[[HEAD]], 0] [1, %[[N]], 1, 16] [1, 1, 1, 1]
+// CHECK-NEXT: linalg.fill ins(%{{.+}} : f32) outs(%[[ZV]]
+// Pattern 0: (16, 1), offset head mod 1.
+// CHECK: %[[W0:.+]] = arith.constant 16 : index
+// CHECK: %[[NSEG0:.+]] = arith.ceildivui %[[N]], %[[W0]] : index
+// CHECK: scf.for %[[SEG:.+]] = %{{.+}} to %[[NSEG0]]
+// CHECK: %[[S0:.+]] = arith.muli %[[SEG]], %[[W0]] : index
+// CHECK: %[[E0:.+]] = arith.minui %{{.+}}, %[[N]] : index
+// CHECK: %[[P0:.+]] = arith.addi %[[S0]], %{{.+}} : index
+// CHECK: %[[NONEMPTY:.+]] = arith.cmpi ult, %[[P0]], %[[E0]] : index
+// CHECK: scf.if %[[NONEMPTY]] {
+// CHECK: %[[LV:.+]] = memref.subview %[[L]][%[[BATCH]], %[[P0]], %[[HEAD]]] [1, %{{.+}}, 1] [1, 1, 1] : memref<2x64x4xf32> to memref<?xf32, strided<[4], offset: ?>>
+// CHECK: %[[KB:.+]] = memref.subview %[[B]][%[[BATCH]], %[[P0]]] [1, %{{.+}}] [1, 1]
+// CHECK: %[[QV:.+]] = memref.subview %[[Q]][%[[BATCH]], %[[P0]], %[[HEAD]], 0] [1, %{{.+}}, 1, 16] [1, 1, 1, 1] : memref<2x64x4x16xf32> to memref<?x16xf32, strided<[64, 1], offset: ?>>
+// CHECK: %[[OV:.+]] = memref.subview %[[O]][%[[BATCH]], %[[P0]], %[[HEAD]], 0]
+// CHECK: %[[DOV:.+]] = memref.subview %[[DO]][%[[BATCH]], %[[P0]], %[[HEAD]], 0]
+// CHECK: %[[DQV:.+]] = memref.subview %[[DQ]][%[[BATCH]], %[[P0]], %[[HEAD]], 0]
+// CHECK: %[[DKV:.+]] = memref.subview %[[DK]][%[[BATCH]], %[[P0]], %[[HEAD]], 0]
+// CHECK: %[[DVV:.+]] = memref.subview %[[DV]][%[[BATCH]], %[[P0]], %[[HEAD]], 0]
+// CHECK: %[[START:.+]] = arith.constant 0 : index
+// CHECK: dilattn.segment_attention_grad query(%[[QV]]) key(%{{.+}}) value(%{{.+}}) output(%[[OV]]) grad_output(%[[DOV]]) lse(%[[LV]]) key_bias(%[[KB]] : memref<?xf32, strided<[1], offset: ?>>) grads(%[[DQV]], %[[DKV]], %[[DVV]]) causal(%[[START]]) scale = 2.500000e-01 output_scale = 1.000000e+00
+// Pattern 1: (32, 2): rows with stride 2.
+// CHECK: %[[W1:.+]] = arith.constant 32 : index
+// CHECK: scf.for
+// CHECK: scf.if
+// CHECK: memref.subview %[[L]]{{.*}} [1, 2, 1] : memref<2x64x4xf32> to memref<?xf32, strided<[8], offset: ?>>
+// CHECK: dilattn.segment_attention_grad {{.*}} : memref<?x16xf32, strided<[128, 1], offset: ?>>
+// CHECK-NOT: dilattn.write_dilated_attention_grad
+func.func @grad_longnet(%q: memref<2x64x4x16xf32>, %o: memref<2x64x4x16xf32>, %lse: memref<2x64x4xf32>, %do: memref<2x64x4x16xf32>, %b: memref<2x64xf32>, %dq: memref<2x64x4x16xf32>, %dk: memref<2x64x4x16xf32>, %dv: memref<2x64x4x16xf32>) {
+  dilattn.write_dilated_attention_grad ins(%q, %q, %q, %o, %lse, %do)
+      key_padding_mask(%b : memref<2x64xf32>) outs(%dq, %dk, %dv)
+      segment_lengths = [16, 32] dilation_rates = [1, 2] mode = longnet causal
+      : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
+  return
+}
+
+// -----
+
+// Grouped mode: a head runs its group's pattern only (an scf.if per group),
+// with offset i mod r_i and the output scale 1/k; not causal; an (N, N)
+// attention bias is viewed with the pattern's stride on both axes.
+// CHECK-LABEL: func.func @grad_grouped(
+// CHECK: scf.for %[[ITEM:.+]] =
+// CHECK: %[[G:.+]] = arith.select
+// CHECK: %[[IS0:.+]] = arith.cmpi eq, %[[G]], %{{.+}} : index
+// CHECK: scf.if %[[IS0]] {
+// CHECK: dilattn.segment_attention_grad {{.*}} attn_bias(%{{.+}} : memref<?x?xf32, strided<[64, 1], offset: ?>>) grads({{.*}}) scale = 1.250000e-01 output_scale = 5.000000e-01 :
+// CHECK: %[[IS1:.+]] = arith.cmpi eq, %[[G]], %{{.+}} : index
+// CHECK: scf.if %[[IS1]] {
+// CHECK: dilattn.segment_attention_grad {{.*}} attn_bias(%{{.+}} : memref<?x?xf32, strided<[192, 3], offset: ?>>) grads({{.*}}) scale = 1.250000e-01 output_scale = 5.000000e-01 :
+func.func @grad_grouped(%q: memref<1x64x3x64xf32>, %lse: memref<1x64x3xf32>, %a: memref<64x64xf32>) {
+  dilattn.write_dilated_attention_grad ins(%q, %q, %q, %q, %lse, %q)
+      attn_mask(%a : memref<64x64xf32>) outs(%q, %q, %q)
+      segment_lengths = [16, 64] dilation_rates = [1, 3]
+      : memref<1x64x3x64xf32>, memref<1x64x3x64xf32>, memref<1x64x3x64xf32>, memref<1x64x3x64xf32>, memref<1x64x3xf32>, memref<1x64x3x64xf32>, memref<1x64x3x64xf32>, memref<1x64x3x64xf32>, memref<1x64x3x64xf32>
+  return
+}

@@ -1212,3 +1212,80 @@ func.func @ods_unranked_query(%q: tensor<*xf32>, %k: tensor<2x64x4x16xf32>) -> t
   %0 = dilattn.dilated_attention %q, %k, %k segment_lengths = [16] dilation_rates = [1] : (tensor<*xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>) -> tensor<2x64x4x16xf32>
   return %0 : tensor<2x64x4x16xf32>
 }
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// dilattn.dilated_attention_with_lse and dilattn.dilated_attention_grad
+// (G* rules; the forward rules C1-C16 are shared with dilated_attention)
+//===----------------------------------------------------------------------===//
+
+// G2: the statistics are f32 (B, N, H).
+func.func @g2_lse_shape(%q: tensor<2x64x4x16xf32>) -> tensor<2x64xf32> {
+  // expected-error @+1 {{'dilattn.dilated_attention_with_lse' op lse must be f32 of shape (B, N, H) = (2, 64, 4), got (2, 64) f32}}
+  %0, %1 = dilattn.dilated_attention_with_lse %q, %q, %q segment_lengths = [16] dilation_rates = [2] : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>) -> (tensor<2x64x4x16xf32>, tensor<2x64xf32>)
+  return %1 : tensor<2x64xf32>
+}
+
+// -----
+
+// G2: the statistics stay f32 for f16 inputs.
+func.func @g2_lse_type(%q: tensor<2x64x4x16xf16>) -> tensor<2x64x4xf16> {
+  // expected-error @+1 {{'dilattn.dilated_attention_with_lse' op lse must be f32 of shape (B, N, H) = (2, 64, 4), got (2, 64, 4) f16}}
+  %0, %1 = dilattn.dilated_attention_with_lse %q, %q, %q segment_lengths = [16] dilation_rates = [2] : (tensor<2x64x4x16xf16>, tensor<2x64x4x16xf16>, tensor<2x64x4x16xf16>) -> (tensor<2x64x4x16xf16>, tensor<2x64x4xf16>)
+  return %1 : tensor<2x64x4xf16>
+}
+
+// -----
+
+// C17 on the forward form's output.
+func.func @c17_with_lse_result(%q: tensor<2x64x4x16xf32>) -> tensor<2x64x4xf32> {
+  // expected-error @+1 {{'dilattn.dilated_attention_with_lse' op result type must match the query type 'tensor<2x64x4x16xf32>', got 'tensor<2x64x4x8xf32>'}}
+  %0, %1 = dilattn.dilated_attention_with_lse %q, %q, %q segment_lengths = [16] dilation_rates = [2] : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>) -> (tensor<2x64x4x8xf32>, tensor<2x64x4xf32>)
+  return %1 : tensor<2x64x4xf32>
+}
+
+// -----
+
+// C10 through the backward op: the forward rules come first.
+func.func @c10_grad(%q: tensor<2x64x1x16xf32>, %lse: tensor<2x64x1xf32>) -> tensor<2x64x1x16xf32> {
+  // expected-error @+1 {{'dilattn.dilated_attention_grad' op num_heads (1) must be >= the number of patterns (2) in grouped mode}}
+  %0, %1, %2 = dilattn.dilated_attention_grad %q, %q, %q, %q, %lse, %q segment_lengths = [16, 32] dilation_rates = [1, 2] : (tensor<2x64x1x16xf32>, tensor<2x64x1x16xf32>, tensor<2x64x1x16xf32>, tensor<2x64x1x16xf32>, tensor<2x64x1xf32>, tensor<2x64x1x16xf32>) -> (tensor<2x64x1x16xf32>, tensor<2x64x1x16xf32>, tensor<2x64x1x16xf32>)
+  return %0 : tensor<2x64x1x16xf32>
+}
+
+// -----
+
+// G1: the forward output has the query's shape.
+func.func @g1_output(%q: tensor<2x64x4x16xf32>, %o: tensor<2x64x4x8xf32>, %lse: tensor<2x64x4xf32>) -> tensor<2x64x4x16xf32> {
+  // expected-error @+1 {{'dilattn.dilated_attention_grad' op output must have the shape and element type of query (2, 64, 4, 16) f32, got (2, 64, 4, 8) f32}}
+  %0, %1, %2 = dilattn.dilated_attention_grad %q, %q, %q, %o, %lse, %q segment_lengths = [16] dilation_rates = [2] : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x8xf32>, tensor<2x64x4xf32>, tensor<2x64x4x16xf32>) -> (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>)
+  return %0 : tensor<2x64x4x16xf32>
+}
+
+// -----
+
+// G1: the output gradient has the query's element type.
+func.func @g1_grad_output(%q: tensor<2x64x4x16xf32>, %do: tensor<2x64x4x16xf16>, %lse: tensor<2x64x4xf32>) -> tensor<2x64x4x16xf32> {
+  // expected-error @+1 {{'dilattn.dilated_attention_grad' op grad_output must have the shape and element type of query (2, 64, 4, 16) f32, got (2, 64, 4, 16) f16}}
+  %0, %1, %2 = dilattn.dilated_attention_grad %q, %q, %q, %q, %lse, %do segment_lengths = [16] dilation_rates = [2] : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4xf32>, tensor<2x64x4x16xf16>) -> (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>)
+  return %0 : tensor<2x64x4x16xf32>
+}
+
+// -----
+
+// G2 through the backward op.
+func.func @g2_grad_lse(%q: tensor<2x64x4x16xf32>, %lse: tensor<2x4x64xf32>) -> tensor<2x64x4x16xf32> {
+  // expected-error @+1 {{'dilattn.dilated_attention_grad' op lse must be f32 of shape (B, N, H) = (2, 64, 4), got (2, 4, 64) f32}}
+  %0, %1, %2 = dilattn.dilated_attention_grad %q, %q, %q, %q, %lse, %q segment_lengths = [16] dilation_rates = [2] : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x4x64xf32>, tensor<2x64x4x16xf32>) -> (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>)
+  return %0 : tensor<2x64x4x16xf32>
+}
+
+// -----
+
+// G3: each gradient has the type of its input.
+func.func @g3_grad_key(%q: tensor<2x64x4x16xf32>, %lse: tensor<2x64x4xf32>) -> tensor<2x64x4x16xf32> {
+  // expected-error @+1 {{'dilattn.dilated_attention_grad' op grad_key type must match its input's type 'tensor<2x64x4x16xf32>', got 'tensor<2x64x4x8xf32>'}}
+  %0, %1, %2 = dilattn.dilated_attention_grad %q, %q, %q, %q, %lse, %q segment_lengths = [16] dilation_rates = [2] : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4xf32>, tensor<2x64x4x16xf32>) -> (tensor<2x64x4x16xf32>, tensor<2x64x4x8xf32>, tensor<2x64x4x16xf32>)
+  return %0 : tensor<2x64x4x16xf32>
+}

@@ -259,7 +259,7 @@ func.func @buffer_item_begin_only(%q: memref<2x64x4x16xf32>, %b: index) {
   // expected-error @+1 {{'dilattn.write_dilated_attention' op item_begin and item_end must be given together}}
   "dilattn.write_dilated_attention"(%q, %q, %q, %q, %b)
       <{block_size = 16 : i64, dilation_rates = array<i64: 1>, segment_lengths = array<i64: 16>,
-        operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 1, 1, 0>}>
+        operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 1, 0, 1, 0>}>
       : (memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, index) -> ()
   return
 }
@@ -271,7 +271,7 @@ func.func @buffer_item_end_only(%q: memref<2x64x4x16xf32>, %e: index) {
   // expected-error @+1 {{'dilattn.write_dilated_attention' op item_begin and item_end must be given together}}
   "dilattn.write_dilated_attention"(%q, %q, %q, %q, %e)
       <{block_size = 16 : i64, dilation_rates = array<i64: 1>, segment_lengths = array<i64: 16>,
-        operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 1, 0, 1>}>
+        operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 1, 0, 0, 1>}>
       : (memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, index) -> ()
   return
 }
@@ -381,7 +381,7 @@ func.func @segment_acc_rows(%q: memref<8x64xf32>, %m: memref<8xf32>, %a: memref<
 // list).
 func.func @write_states_none(%o: memref<8x64xf32>) {
   // expected-error @+1 {{'dilattn.write_states' op expects one or more states, each with a max, a sum and an acc}}
-  "dilattn.write_states"(%o) <{operandSegmentSizes = array<i32: 0, 0, 0, 1>, output_scale = 1.0 : f64}> : (memref<8x64xf32>) -> ()
+  "dilattn.write_states"(%o) <{operandSegmentSizes = array<i32: 0, 0, 0, 1, 0>, output_scale = 1.0 : f64}> : (memref<8x64xf32>) -> ()
   return
 }
 
@@ -422,5 +422,83 @@ func.func @write_states_acc_f16(%m: memref<8xf32>, %a: memref<8x64xf16>) {
   // expected-error @+1 {{'dilattn.write_states' op states must be f32, got 'memref<8x64xf16>'}}
   dilattn.write_states states(%m : memref<8xf32>) sums(%m : memref<8xf32>) accs(%a : memref<8x64xf16>)
       outs(%a : memref<8x64xf16>) output_scale = 1.0
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// The backward kernel ops (issue 18)
+//===----------------------------------------------------------------------===//
+
+// G2 on the forward kernel's statistics.
+func.func @write_lse_shape(%q: memref<2x64x4x16xf32>, %lse: memref<2x64x8xf32>) {
+  // expected-error @+1 {{'dilattn.write_dilated_attention' op lse must be f32 of shape (B, N, H) = (2, 64, 4), got (2, 64, 8) f32}}
+  dilattn.write_dilated_attention ins(%q, %q, %q) outs(%q) lse(%lse : memref<2x64x8xf32>) segment_lengths = [16] dilation_rates = [2] block_size = 16 : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
+  return
+}
+
+// -----
+
+// G1 on the backward kernel.
+func.func @write_grad_output(%q: memref<2x64x4x16xf32>, %o: memref<2x32x4x16xf32>, %lse: memref<2x64x4xf32>) {
+  // expected-error @+1 {{'dilattn.write_dilated_attention_grad' op output must have the shape and element type of query (2, 64, 4, 16) f32, got (2, 32, 4, 16) f32}}
+  dilattn.write_dilated_attention_grad ins(%q, %q, %q, %o, %lse, %q) outs(%q, %q, %q) segment_lengths = [16] dilation_rates = [2] : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x32x4x16xf32>, memref<2x64x4xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
+  return
+}
+
+// -----
+
+func.func @write_grad_mask_kind(%q: memref<2x64x4x16xf32>, %lse: memref<2x64x4xf32>, %m: memref<2x64xi1>) {
+  // expected-error @+1 {{'dilattn.write_dilated_attention_grad' op masks must be float biases in buffer form (run dilattn-normalize-masks first), got 'memref<2x64xi1>'}}
+  dilattn.write_dilated_attention_grad ins(%q, %q, %q, %q, %lse, %q) key_padding_mask(%m : memref<2x64xi1>) outs(%q, %q, %q) segment_lengths = [16] dilation_rates = [2] : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
+  return
+}
+
+// -----
+
+func.func @write_grad_rows(%q: memref<2x64x4x16xf32>, %lse: memref<2x64x4xf32>, %g: memref<2x64x4x8xf32>) {
+  // expected-error @+1 {{'dilattn.write_dilated_attention_grad' op gradients must have the query's shape and element type 'memref<2x64x4x16xf32>', got 'memref<2x64x4x8xf32>'}}
+  dilattn.write_dilated_attention_grad ins(%q, %q, %q, %q, %lse, %q) outs(%q, %g, %q) segment_lengths = [16] dilation_rates = [2] : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x8xf32>, memref<2x64x4x16xf32>
+  return
+}
+
+// -----
+
+func.func @write_grad_stride(%q: memref<2x64x4x16xf32>, %lse: memref<2x64x4xf32>, %g: memref<2x64x4x16xf32, strided<[4096, 64, 16, 2]>>) {
+  // expected-error @+1 {{'dilattn.write_dilated_attention_grad' op row operands must have a unit stride along the head dim, got 'memref<2x64x4x16xf32, strided<[4096, 64, 16, 2]>>'}}
+  dilattn.write_dilated_attention_grad ins(%q, %q, %q, %q, %lse, %q) outs(%g, %q, %q) segment_lengths = [16] dilation_rates = [2] : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32, strided<[4096, 64, 16, 2]>>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
+  return
+}
+
+// -----
+
+func.func @write_grad_items(%q: memref<2x64x4x16xf32>, %lse: memref<2x64x4xf32>, %i: index) {
+  // expected-error @+1 {{'dilattn.write_dilated_attention_grad' op item_begin and item_end must be given together}}
+  "dilattn.write_dilated_attention_grad"(%q, %q, %q, %q, %lse, %q, %q, %q, %q, %i) <{dilation_rates = array<i64: 2>, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0>, segment_lengths = array<i64: 16>}> : (memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, index) -> ()
+  return
+}
+
+// -----
+
+func.func @segment_grad_rows(%r: memref<?x8xf32>, %w: memref<?x4xf32>, %lse: memref<?xf32>) {
+  // expected-error @+1 {{'dilattn.segment_attention_grad' op query-side operands must have the query's rows and every operand the head dim 8, got 'memref<?x4xf32>'}}
+  dilattn.segment_attention_grad query(%r) key(%r) value(%w) output(%r) grad_output(%r) lse(%lse) grads(%r, %r, %r) scale = 1.0 output_scale = 1.0 : memref<?x8xf32>, memref<?x8xf32>, memref<?x4xf32>, memref<?x8xf32>, memref<?x8xf32>, memref<?xf32>, memref<?x8xf32>, memref<?x8xf32>, memref<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @segment_grad_lse(%r: memref<?x8xf32>, %lse: memref<?xf16>) {
+  // expected-error @+1 {{'dilattn.segment_attention_grad' op lse must be f32 with one row per query, got 'memref<?xf16>'}}
+  dilattn.segment_attention_grad query(%r) key(%r) value(%r) output(%r) grad_output(%r) lse(%lse) grads(%r, %r, %r) scale = 1.0 output_scale = 1.0 : memref<?x8xf32>, memref<?x8xf32>, memref<?x8xf32>, memref<?x8xf32>, memref<?x8xf32>, memref<?xf16>, memref<?x8xf32>, memref<?x8xf32>, memref<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @write_states_lse(%m: memref<4xf32>, %l: memref<3xf32>, %a: memref<4x8xf32>) {
+  // expected-error @+1 {{'dilattn.write_states' op lse must be f32 with one row per output row, got 'memref<3xf32>'}}
+  dilattn.write_states states(%m : memref<4xf32>) sums(%m : memref<4xf32>) accs(%a : memref<4x8xf32>) outs(%a : memref<4x8xf32>) lse(%l : memref<3xf32>) output_scale = 1.0
   return
 }

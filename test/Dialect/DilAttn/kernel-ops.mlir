@@ -119,7 +119,7 @@ func.func @write_dynamic_f16(%q: memref<?x?x2x64xf16>, %kpm: memref<?x?xf32>, %a
 func.func @write_generic(%q: memref<1x32x2x8xf32>, %kpm: memref<1x32xf32>, %b: index, %e: index) {
   "dilattn.write_dilated_attention"(%q, %q, %q, %kpm, %q, %b, %e)
       <{block_size = 8 : i64, causal, dilation_rates = array<i64: 1, 2>, segment_lengths = array<i64: 8, 16>,
-        operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 1, 1>}>
+        operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 0, 1, 1>}>
       : (memref<1x32x2x8xf32>, memref<1x32x2x8xf32>, memref<1x32x2x8xf32>, memref<1x32xf32>, memref<1x32x2x8xf32>, index, index) -> ()
   return
 }
@@ -207,7 +207,7 @@ func.func @segment_generic(%q: memref<4x32xf32>, %kb: memref<4xf32>, %m: memref<
 // CHECK-NEXT: return
 // GENERIC-LABEL: sym_name = "write_states_one"
 // GENERIC: ^bb0(%[[M:[a-zA-Z0-9_]+]]: memref<?xf32, strided<[1]>>, %[[S:[a-zA-Z0-9_]+]]: memref<?xf32, strided<[1]>>, %[[A:[a-zA-Z0-9_]+]]: memref<?x64xf32, strided<[64, 1]>>, %[[O:[a-zA-Z0-9_]+]]: memref<?x64xf32, strided<[512, 1], offset: ?>>):
-// GENERIC-NEXT: "dilattn.write_states"(%[[M]], %[[S]], %[[A]], %[[O]]) <{operandSegmentSizes = array<i32: 1, 1, 1, 1>, output_scale = 5.000000e-01 : f64}> : (memref<?xf32, strided<[1]>>, memref<?xf32, strided<[1]>>, memref<?x64xf32, strided<[64, 1]>>, memref<?x64xf32, strided<[512, 1], offset: ?>>) -> (){{$}}
+// GENERIC-NEXT: "dilattn.write_states"(%[[M]], %[[S]], %[[A]], %[[O]]) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0>, output_scale = 5.000000e-01 : f64}> : (memref<?xf32, strided<[1]>>, memref<?xf32, strided<[1]>>, memref<?x64xf32, strided<[64, 1]>>, memref<?x64xf32, strided<[512, 1], offset: ?>>) -> (){{$}}
 func.func @write_states_one(%m: memref<?xf32, strided<[1]>>, %s: memref<?xf32, strided<[1]>>, %a: memref<?x64xf32, strided<[64, 1]>>,
                             %o: memref<?x64xf32, strided<[512, 1], offset: ?>>) {
   dilattn.write_states states(%m : memref<?xf32, strided<[1]>>) sums(%s : memref<?xf32, strided<[1]>>)
@@ -227,7 +227,7 @@ func.func @write_states_one(%m: memref<?xf32, strided<[1]>>, %s: memref<?xf32, s
 // CHECK-NEXT: return
 // GENERIC-LABEL: sym_name = "write_states_three"
 // GENERIC: ^bb0(%[[M0:[a-zA-Z0-9_]+]]: memref<128xf32>, %[[M1:[a-zA-Z0-9_]+]]: memref<128xf32>, %[[M2:[a-zA-Z0-9_]+]]: memref<128xf32>, %[[S0:[a-zA-Z0-9_]+]]: memref<128xf32>, %[[S1:[a-zA-Z0-9_]+]]: memref<128xf32>, %[[S2:[a-zA-Z0-9_]+]]: memref<128xf32>, %[[A0:[a-zA-Z0-9_]+]]: memref<128x64xf32>, %[[A1:[a-zA-Z0-9_]+]]: memref<128x64xf32>, %[[A2:[a-zA-Z0-9_]+]]: memref<?x64xf32>, %[[O:[a-zA-Z0-9_]+]]: memref<128x64xf32>):
-// GENERIC-NEXT: "dilattn.write_states"(%[[M0]], %[[M1]], %[[M2]], %[[S0]], %[[S1]], %[[S2]], %[[A0]], %[[A1]], %[[A2]], %[[O]]) <{operandSegmentSizes = array<i32: 3, 3, 3, 1>, output_scale = 1.000000e+00 : f64}> : (memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128x64xf32>, memref<128x64xf32>, memref<?x64xf32>, memref<128x64xf32>) -> (){{$}}
+// GENERIC-NEXT: "dilattn.write_states"(%[[M0]], %[[M1]], %[[M2]], %[[S0]], %[[S1]], %[[S2]], %[[A0]], %[[A1]], %[[A2]], %[[O]]) <{operandSegmentSizes = array<i32: 3, 3, 3, 1, 0>, output_scale = 1.000000e+00 : f64}> : (memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128xf32>, memref<128x64xf32>, memref<128x64xf32>, memref<?x64xf32>, memref<128x64xf32>) -> (){{$}}
 func.func @write_states_three(%m0: memref<128xf32>, %m1: memref<128xf32>, %m2: memref<128xf32>,
                               %s0: memref<128xf32>, %s1: memref<128xf32>, %s2: memref<128xf32>,
                               %a0: memref<128x64xf32>, %a1: memref<128x64xf32>, %a2: memref<?x64xf32>, %o: memref<128x64xf32>) {
@@ -247,7 +247,7 @@ func.func @write_states_three(%m0: memref<128xf32>, %m1: memref<128xf32>, %m2: m
 // CHECK-SAME: %[[M:[a-zA-Z0-9_]+]]: memref<8xf32>, %[[A:[a-zA-Z0-9_]+]]: memref<8x16xf32>)
 // CHECK: dilattn.write_states states(%[[M]] : memref<8xf32>) sums(%[[M]] : memref<8xf32>) accs(%[[A]] : memref<8x16xf32>) outs(%[[A]] : memref<8x16xf32>) output_scale = -2.500000e-01 {tag = "x"}{{$}}
 // GENERIC-LABEL: sym_name = "write_states_attr_dict"
-// GENERIC: "dilattn.write_states"(%{{.+}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 1>, output_scale = -2.500000e-01 : f64}> {tag = "x"} :
+// GENERIC: "dilattn.write_states"(%{{.+}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0>, output_scale = -2.500000e-01 : f64}> {tag = "x"} :
 func.func @write_states_attr_dict(%m: memref<8xf32>, %a: memref<8x16xf32>) {
   dilattn.write_states states(%m : memref<8xf32>) sums(%m : memref<8xf32>) accs(%a : memref<8x16xf32>)
       outs(%a : memref<8x16xf32>) output_scale = -0.25 {tag = "x"}
@@ -262,11 +262,63 @@ func.func @write_states_attr_dict(%m: memref<8xf32>, %a: memref<8x16xf32>) {
 // CHECK-SAME: %[[M:[a-zA-Z0-9_]+]]: memref<4xf32>, %[[S:[a-zA-Z0-9_]+]]: memref<4xf32, strided<[2]>>, %[[A:[a-zA-Z0-9_]+]]: memref<4x8xf32>, %[[O:[a-zA-Z0-9_]+]]: memref<4x8xf32, strided<[?, 1], offset: ?>>)
 // CHECK: dilattn.write_states states(%[[M]], %[[M]], %[[M]] : memref<4xf32>, memref<4xf32>, memref<4xf32>) sums(%[[S]], %[[S]], %[[S]] : memref<4xf32, strided<[2]>>, memref<4xf32, strided<[2]>>, memref<4xf32, strided<[2]>>) accs(%[[A]], %[[A]], %[[A]] : memref<4x8xf32>, memref<4x8xf32>, memref<4x8xf32>) outs(%[[O]] : memref<4x8xf32, strided<[?, 1], offset: ?>>) output_scale = 2.000000e+00{{$}}
 // GENERIC-LABEL: sym_name = "write_states_generic"
-// GENERIC: "dilattn.write_states"({{.+}}) <{operandSegmentSizes = array<i32: 3, 3, 3, 1>, output_scale = 2.000000e+00 : f64}> :
+// GENERIC: "dilattn.write_states"({{.+}}) <{operandSegmentSizes = array<i32: 3, 3, 3, 1, 0>, output_scale = 2.000000e+00 : f64}> :
 func.func @write_states_generic(%m: memref<4xf32>, %s: memref<4xf32, strided<[2]>>, %a: memref<4x8xf32>, %o: memref<4x8xf32, strided<[?, 1], offset: ?>>) {
   "dilattn.write_states"(%m, %m, %m, %s, %s, %s, %a, %a, %a, %o)
-      <{operandSegmentSizes = array<i32: 3, 3, 3, 1>, output_scale = 2.0 : f64}>
+      <{operandSegmentSizes = array<i32: 3, 3, 3, 1, 0>, output_scale = 2.0 : f64}>
       : (memref<4xf32>, memref<4xf32>, memref<4xf32>, memref<4xf32, strided<[2]>>, memref<4xf32, strided<[2]>>, memref<4xf32, strided<[2]>>,
          memref<4x8xf32>, memref<4x8xf32>, memref<4x8xf32>, memref<4x8xf32, strided<[?, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// The backward kernel ops (issue 18)
+//===----------------------------------------------------------------------===//
+
+// The forward kernel writing its statistics.
+// CHECK-LABEL: func.func @write_with_lse(
+// CHECK: dilattn.write_dilated_attention ins(%{{.+}}, %{{.+}}, %{{.+}}) outs(%{{.+}}) lse(%{{.+}} : memref<2x64x4xf32>) segment_lengths = [16] dilation_rates = [2] block_size = 16 :
+func.func @write_with_lse(%q: memref<2x64x4x16xf32>, %lse: memref<2x64x4xf32>) {
+  dilattn.write_dilated_attention ins(%q, %q, %q) outs(%q) lse(%lse : memref<2x64x4xf32>)
+      segment_lengths = [16] dilation_rates = [2] block_size = 16
+      : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @write_grad(
+// CHECK-SAME: %[[Q:[a-zA-Z0-9_]+]]: memref<2x64x4x16xf32>, %[[L:[a-zA-Z0-9_]+]]: memref<2x64x4xf32>, %[[B:[a-zA-Z0-9_]+]]: memref<2x64xf32>, %[[I:[a-zA-Z0-9_]+]]: index)
+// CHECK: dilattn.write_dilated_attention_grad ins(%[[Q]], %[[Q]], %[[Q]], %[[Q]], %[[L]], %[[Q]]) key_padding_mask(%[[B]] : memref<2x64xf32>) outs(%[[Q]], %[[Q]], %[[Q]]) items(%[[I]], %[[I]]) segment_lengths = [16, 32] dilation_rates = [1, 2] mode = longnet causal : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>{{$}}
+func.func @write_grad(%q: memref<2x64x4x16xf32>, %lse: memref<2x64x4xf32>, %b: memref<2x64xf32>, %i: index) {
+  dilattn.write_dilated_attention_grad ins(%q, %q, %q, %q, %lse, %q)
+      key_padding_mask(%b : memref<2x64xf32>) outs(%q, %q, %q) items(%i, %i)
+      segment_lengths = [16, 32] dilation_rates = [1, 2] mode = longnet causal
+      : memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>, memref<2x64x4x16xf32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @segment_grad(
+// CHECK: dilattn.segment_attention_grad query(%{{.+}}) key(%{{.+}}) value(%{{.+}}) output(%{{.+}}) grad_output(%{{.+}}) lse(%{{.+}}) grads(%{{.+}}, %{{.+}}, %{{.+}}) causal(%{{.+}}) scale = 1.250000e-01 output_scale = 5.000000e-01 :
+func.func @segment_grad(%r: memref<?x8xf32>, %lse: memref<?xf32>, %s: index) {
+  dilattn.segment_attention_grad query(%r) key(%r) value(%r) output(%r)
+      grad_output(%r) lse(%lse) grads(%r, %r, %r) causal(%s)
+      scale = 0.125 output_scale = 0.5
+      : memref<?x8xf32>, memref<?x8xf32>, memref<?x8xf32>, memref<?x8xf32>, memref<?x8xf32>, memref<?xf32>, memref<?x8xf32>, memref<?x8xf32>, memref<?x8xf32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @write_states_lse(
+// CHECK: dilattn.write_states states(%{{.+}} : memref<4xf32>) sums(%{{.+}} : memref<4xf32>) accs(%{{.+}} : memref<4x8xf32>) outs(%{{.+}} : memref<4x8xf32>) lse(%{{.+}} : memref<4xf32>) output_scale = 1.000000e+00
+func.func @write_states_lse(%m: memref<4xf32>, %a: memref<4x8xf32>) {
+  dilattn.write_states states(%m : memref<4xf32>) sums(%m : memref<4xf32>)
+      accs(%a : memref<4x8xf32>) outs(%a : memref<4x8xf32>) lse(%m : memref<4xf32>)
+      output_scale = 1.0
   return
 }

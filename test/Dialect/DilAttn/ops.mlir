@@ -372,3 +372,33 @@ func.func @mask_to_bias(%kpm: tensor<2x64xi1>, %m3: tensor<2x64x64xi1>, %m4: ten
   %3 = dilattn.mask_to_bias %m4 : tensor<?x4x?x?xi1> -> tensor<2x4x64x64xf32>
   return %0, %1, %2, %3 : tensor<2x64xf32>, tensor<2x64x64xf16>, tensor<?x4x?x?xbf16>, tensor<2x4x64x64xf32>
 }
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// dilattn.dilated_attention_with_lse and dilattn.dilated_attention_grad
+//===----------------------------------------------------------------------===//
+
+// CHECK-LABEL: func.func @with_lse(
+// CHECK-SAME: %[[Q:[a-zA-Z0-9_]+]]: tensor<2x64x4x16xf32>, %[[M:[a-zA-Z0-9_]+]]: tensor<2x64xi1>)
+// CHECK: %[[R:[a-z_0-9]+]], %[[L:[a-z_0-9]+]] = dilattn.dilated_attention_with_lse %[[Q]], %[[Q]], %[[Q]] key_padding_mask(%[[M]]) segment_lengths = [16, 32] dilation_rates = [1, 2] mode = longnet causal : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64xi1>) -> (tensor<2x64x4x16xf32>, tensor<2x64x4xf32>)
+// CHECK: return %[[L]]
+func.func @with_lse(%q: tensor<2x64x4x16xf32>, %m: tensor<2x64xi1>) -> tensor<2x64x4xf32> {
+  %0, %1 = dilattn.dilated_attention_with_lse %q, %q, %q key_padding_mask(%m)
+      segment_lengths = [16, 32] dilation_rates = [1, 2] mode = longnet causal
+      : (tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64x4x16xf32>, tensor<2x64xi1>) -> (tensor<2x64x4x16xf32>, tensor<2x64x4xf32>)
+  return %1 : tensor<2x64x4xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @grad(
+// CHECK-SAME: %[[Q:[a-zA-Z0-9_]+]]: tensor<?x64x4x16xf32>, %[[O:[a-zA-Z0-9_]+]]: tensor<?x64x4x16xf32>, %[[L:[a-zA-Z0-9_]+]]: tensor<?x64x4xf32>, %[[D:[a-zA-Z0-9_]+]]: tensor<?x64x4x16xf32>, %[[A:[a-zA-Z0-9_]+]]: tensor<64x64xf32>)
+// CHECK: %[[DQ:[a-z_0-9]+]], %[[DK:[a-z_0-9]+]], %[[DV:[a-z_0-9]+]] = dilattn.dilated_attention_grad %[[Q]], %[[Q]], %[[Q]], %[[O]], %[[L]], %[[D]] attn_mask(%[[A]]) segment_lengths = [16] dilation_rates = [2] mode = longnet offset_rule = blocked scale = 2.500000e-01 : (tensor<?x64x4x16xf32>, tensor<?x64x4x16xf32>, tensor<?x64x4x16xf32>, tensor<?x64x4x16xf32>, tensor<?x64x4xf32>, tensor<?x64x4x16xf32>, tensor<64x64xf32>) -> (tensor<?x64x4x16xf32>, tensor<?x64x4x16xf32>, tensor<?x64x4x16xf32>)
+// CHECK: return %[[DV]]
+func.func @grad(%q: tensor<?x64x4x16xf32>, %o: tensor<?x64x4x16xf32>, %lse: tensor<?x64x4xf32>, %do: tensor<?x64x4x16xf32>, %a: tensor<64x64xf32>) -> tensor<?x64x4x16xf32> {
+  %0, %1, %2 = dilattn.dilated_attention_grad %q, %q, %q, %o, %lse, %do attn_mask(%a)
+      segment_lengths = [16] dilation_rates = [2] mode = longnet offset_rule = blocked scale = 0.25
+      : (tensor<?x64x4x16xf32>, tensor<?x64x4x16xf32>, tensor<?x64x4x16xf32>, tensor<?x64x4x16xf32>, tensor<?x64x4xf32>, tensor<?x64x4x16xf32>, tensor<64x64xf32>) -> (tensor<?x64x4x16xf32>, tensor<?x64x4x16xf32>, tensor<?x64x4x16xf32>)
+  return %2 : tensor<?x64x4x16xf32>
+}

@@ -282,6 +282,68 @@ void DilatedAttentionOp::getCanonicalizationPatterns(
 }
 
 //===----------------------------------------------------------------------===//
+// DilatedAttentionWithLseOp
+//===----------------------------------------------------------------------===//
+
+/// The known sizes of `value`'s type, kDynamicSize where dynamic.
+static SmallVector<int64_t> contractShape(Value value) {
+  return llvm::map_to_vector(
+      cast<ShapedType>(value.getType()).getShape(), [](int64_t size) {
+        return ShapedType::isDynamic(size) ? ::dilattn::kDynamicSize : size;
+      });
+}
+
+::dilattn::DilatedAttentionConfig DilatedAttentionWithLseOp::getConfig() {
+  return makeConfig(getSegmentLengths(), getDilationRates(), getMode(),
+                    getOffsetRule(), getCausal(), getScale());
+}
+
+LogicalResult DilatedAttentionWithLseOp::verify() {
+  ::dilattn::DilatedAttentionSignature signature = attentionSignature(*this);
+  if (llvm::Error error =
+          ::dilattn::checkDilatedAttention(getConfig(), signature))
+    return emitRuleError(*this, std::move(error));
+  if (failed(verifyResultMatchesQuery(*this, getQuery(), getResult())))
+    return failure();
+  if (llvm::Error error = ::dilattn::checkStatistics(contractShape(getQuery()),
+                                                     signatureOf(getLse())))
+    return emitRuleError(*this, std::move(error));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// DilatedAttentionGradOp
+//===----------------------------------------------------------------------===//
+
+::dilattn::DilatedAttentionConfig DilatedAttentionGradOp::getConfig() {
+  return makeConfig(getSegmentLengths(), getDilationRates(), getMode(),
+                    getOffsetRule(), getCausal(), getScale());
+}
+
+LogicalResult DilatedAttentionGradOp::verify() {
+  ::dilattn::GradientSignature gradient;
+  gradient.output = signatureOf(getOutput());
+  gradient.logSumExp = signatureOf(getLse());
+  gradient.gradOutput = signatureOf(getGradOutput());
+  if (llvm::Error error = ::dilattn::checkDilatedAttentionGrad(
+          getConfig(), attentionSignature(*this), gradient))
+    return emitRuleError(*this, std::move(error));
+  // G3: each gradient has the type of what it differentiates.
+  for (auto [name, input, grad] :
+       {std::tuple("grad_query", getQuery(), getGradQuery()),
+        std::tuple("grad_key", getKey(), getGradKey()),
+        std::tuple("grad_value", getValue(), getGradValue())}) {
+    auto inputType = cast<RankedTensorType>(input.getType());
+    auto gradType = cast<RankedTensorType>(grad.getType());
+    if (inputType.getElementType() != gradType.getElementType() ||
+        failed(verifyCompatibleShape(inputType, gradType)))
+      return emitOpError() << name << " type must match its input's type "
+                           << inputType << ", got " << gradType;
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // AttentionOp
 //===----------------------------------------------------------------------===//
 
@@ -422,6 +484,10 @@ LogicalResult WriteDilatedAttentionOp::verify() {
                          << queryType << ", got " << outputType;
   if (static_cast<bool>(getItemBegin()) != static_cast<bool>(getItemEnd()))
     return emitOpError() << "item_begin and item_end must be given together";
+  if (Value lse = getLse())
+    if (llvm::Error error = ::dilattn::checkStatistics(
+            contractShape(getQuery()), signatureOf(lse)))
+      return emitRuleError(*this, std::move(error));
   // The attribute is signless; read it as the signed value it was written as.
   if (static_cast<int64_t>(getBlockSize()) <= 0)
     return emitOpError() << "block_size must be positive, got "
@@ -472,13 +538,102 @@ LogicalResult WriteStatesOp::verify() {
     return emitOpError() << "expects one or more states, each with a max, a "
                             "sum and an acc";
   auto outputType = cast<MemRefType>(getOutput().getType());
-  for (Value state : getOperands().drop_back())
+  for (Value state :
+       llvm::concat<Value>(getStateMaxes(), getStateSums(), getStateAccs()))
     if (!getElementTypeOrSelf(state.getType()).isF32())
       return emitOpError() << "states must be f32, got " << state.getType();
+  if (Value lse = getLse()) {
+    auto lseType = cast<MemRefType>(lse.getType());
+    if (!lseType.getElementType().isF32() ||
+        failed(
+            verifyCompatibleShape(ArrayRef<int64_t>{lseType.getDimSize(0)},
+                                  ArrayRef<int64_t>{outputType.getDimSize(0)})))
+      return emitOpError() << "lse must be f32 with one row per output row, "
+                              "got "
+                           << lseType;
+  }
   for (Value acc : getStateAccs())
     if (failed(verifyCompatibleShape(cast<MemRefType>(acc.getType()).getShape(),
                                      outputType.getShape())))
       return emitOpError() << "state accs must have the output's shape";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// WriteDilatedAttentionGradOp
+//===----------------------------------------------------------------------===//
+
+::dilattn::DilatedAttentionConfig WriteDilatedAttentionGradOp::getConfig() {
+  return makeConfig(getSegmentLengths(), getDilationRates(), getMode(),
+                    getOffsetRule(), getCausal(), getScale());
+}
+
+LogicalResult WriteDilatedAttentionGradOp::verify() {
+  ::dilattn::GradientSignature gradient;
+  gradient.output = signatureOf(getOutput());
+  gradient.logSumExp = signatureOf(getLse());
+  gradient.gradOutput = signatureOf(getGradOutput());
+  if (llvm::Error error = ::dilattn::checkDilatedAttentionGrad(
+          getConfig(), attentionSignature(*this), gradient))
+    return emitRuleError(*this, std::move(error));
+  for (Value mask : {Value(getKeyPaddingMask()), Value(getAttnMask())})
+    if (mask && !isa<FloatType>(getElementTypeOrSelf(mask.getType())))
+      return emitOpError() << "masks must be float biases in buffer form "
+                              "(run dilattn-normalize-masks first), got "
+                           << mask.getType();
+  auto queryType = cast<MemRefType>(getQuery().getType());
+  for (Value rows :
+       {getQuery(), getKey(), getValue(), getOutput(), getGradOutput(),
+        getGradQuery(), getGradKey(), getGradValue()}) {
+    auto type = cast<MemRefType>(rows.getType());
+    auto [strides, offset] = type.getStridesAndOffset();
+    (void)offset;
+    if (strides.back() != 1)
+      return emitOpError() << "row operands must have a unit stride along "
+                              "the head dim, got "
+                           << type;
+    if (type.getElementType() != queryType.getElementType() ||
+        failed(verifyCompatibleShape(queryType.getShape(), type.getShape())))
+      return emitOpError() << "gradients must have the query's shape and "
+                              "element type "
+                           << queryType << ", got " << type;
+  }
+  if (static_cast<bool>(getItemBegin()) != static_cast<bool>(getItemEnd()))
+    return emitOpError() << "item_begin and item_end must be given together";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// SegmentAttentionGradOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SegmentAttentionGradOp::verify() {
+  auto queryType = cast<MemRefType>(getQuery().getType());
+  int64_t headDim = queryType.getDimSize(1);
+  int64_t numQueries = queryType.getDimSize(0);
+  int64_t numKeys = cast<MemRefType>(getKey().getType()).getDimSize(0);
+  struct Rows {
+    Value value;
+    int64_t count;
+  };
+  for (Rows rows :
+       {Rows{getOutput(), numQueries}, Rows{getGradOutput(), numQueries},
+        Rows{getGradQuery(), numQueries}, Rows{getKey(), numKeys},
+        Rows{getValue(), numKeys}, Rows{getGradKey(), numKeys},
+        Rows{getGradValue(), numKeys}}) {
+    auto type = cast<MemRefType>(rows.value.getType());
+    if (failed(verifyCompatibleShape(ArrayRef<int64_t>{rows.count, headDim},
+                                     type.getShape())))
+      return emitOpError() << "query-side operands must have the query's "
+                              "rows and every operand the head dim "
+                           << headDim << ", got " << type;
+  }
+  auto lseType = cast<MemRefType>(getLse().getType());
+  if (!lseType.getElementType().isF32() ||
+      failed(verifyCompatibleShape(ArrayRef<int64_t>{lseType.getDimSize(0)},
+                                   ArrayRef<int64_t>{numQueries})))
+    return emitOpError() << "lse must be f32 with one row per query, got "
+                         << lseType;
   return success();
 }
 

@@ -69,7 +69,7 @@ bufferizeAttention(OpTy op, RewriterBase &rewriter,
                    const BufferizationOptions &options,
                    BufferizationState &state, ArrayRef<int64_t> segmentLengths,
                    ArrayRef<int64_t> dilationRates, AttentionMode mode,
-                   OffsetRule offsetRule) {
+                   OffsetRule offsetRule, RankedTensorType lseType = nullptr) {
   Location loc = op.getLoc();
   SmallVector<Value> buffers;
   for (Value operand : {op.getQuery(), op.getKey(), op.getValue(),
@@ -84,7 +84,7 @@ bufferizeAttention(OpTy op, RewriterBase &rewriter,
       return failure();
     buffers.push_back(*buffer);
   }
-  auto resultType = cast<RankedTensorType>(op.getType());
+  auto resultType = cast<RankedTensorType>(op.getResult().getType());
   SmallVector<Value> dynamicSizes =
       dynamicSizesOf(rewriter, loc, resultType, buffers[0]);
   auto outputType =
@@ -93,6 +93,18 @@ bufferizeAttention(OpTy op, RewriterBase &rewriter,
       options.createAlloc(rewriter, loc, outputType, dynamicSizes);
   if (failed(output))
     return failure();
+  // The statistics: (B, N, H), the query's leading sizes.
+  FailureOr<Value> lse = Value();
+  if (lseType) {
+    SmallVector<Value> rowSizes =
+        dynamicSizesOf(rewriter, loc, lseType, buffers[0]);
+    lse = options.createAlloc(
+        rewriter, loc,
+        MemRefType::get(lseType.getShape(), lseType.getElementType()),
+        rowSizes);
+    if (failed(lse))
+      return failure();
+  }
 
   ::dilattn::DilatedAttentionConfig config;
   config.segmentLengths.assign(segmentLengths.begin(), segmentLengths.end());
@@ -103,7 +115,7 @@ bufferizeAttention(OpTy op, RewriterBase &rewriter,
   std::optional<APFloat> scale = op.getScale();
   WriteDilatedAttentionOp::create(
       rewriter, loc, buffers[0], buffers[1], buffers[2], buffers[3], buffers[4],
-      *output, /*item_begin=*/Value(), /*item_end=*/Value(),
+      *output, *lse, /*item_begin=*/Value(), /*item_end=*/Value(),
       rewriter.getDenseI64ArrayAttr(segmentLengths),
       rewriter.getDenseI64ArrayAttr(dilationRates),
       AttentionModeAttr::get(rewriter.getContext(), mode),
@@ -111,7 +123,56 @@ bufferizeAttention(OpTy op, RewriterBase &rewriter,
       op.getCausal() ? rewriter.getUnitAttr() : nullptr,
       scale ? rewriter.getF64FloatAttr(scale->convertToDouble()) : nullptr,
       rewriter.getI64IntegerAttr(blockSize));
-  replaceOpWithBufferizedValues(rewriter, op, *output);
+  if (lseType)
+    replaceOpWithBufferizedValues(rewriter, op, {*output, *lse});
+  else
+    replaceOpWithBufferizedValues(rewriter, op, *output);
+  return success();
+}
+
+/// The backward op becomes write_dilated_attention_grad into three new
+/// buffers.
+static LogicalResult bufferizeGrad(DilatedAttentionGradOp op,
+                                   RewriterBase &rewriter,
+                                   const BufferizationOptions &options,
+                                   BufferizationState &state) {
+  Location loc = op.getLoc();
+  SmallVector<Value> buffers;
+  for (Value operand :
+       {op.getQuery(), op.getKey(), op.getValue(), op.getOutput(),
+        op.getGradOutput(), op.getKeyPaddingMask(), op.getAttnMask()}) {
+    if (!operand) {
+      buffers.push_back(Value());
+      continue;
+    }
+    FailureOr<Value> buffer =
+        contiguousBuffer(rewriter, loc, operand, options, state);
+    if (failed(buffer))
+      return failure();
+    buffers.push_back(*buffer);
+  }
+  FailureOr<Value> lse = getBuffer(rewriter, op.getLse(), options, state);
+  if (failed(lse))
+    return failure();
+  SmallVector<Value> grads;
+  for (Value result : op->getResults()) {
+    auto type = cast<RankedTensorType>(result.getType());
+    FailureOr<Value> grad = options.createAlloc(
+        rewriter, loc, MemRefType::get(type.getShape(), type.getElementType()),
+        dynamicSizesOf(rewriter, loc, type, buffers[0]));
+    if (failed(grad))
+      return failure();
+    grads.push_back(*grad);
+  }
+  std::optional<APFloat> scale = op.getScale();
+  WriteDilatedAttentionGradOp::create(
+      rewriter, loc, buffers[0], buffers[1], buffers[2], buffers[3], *lse,
+      buffers[4], buffers[5], buffers[6], grads[0], grads[1], grads[2],
+      /*item_begin=*/Value(), /*item_end=*/Value(), op.getSegmentLengthsAttr(),
+      op.getDilationRatesAttr(), op.getModeAttr(), op.getOffsetRuleAttr(),
+      op.getCausalAttr(),
+      scale ? rewriter.getF64FloatAttr(scale->convertToDouble()) : nullptr);
+  replaceOpWithBufferizedValues(rewriter, op, grads);
   return success();
 }
 
@@ -146,6 +207,14 @@ struct AttentionOpInterface
                                 dilated.getSegmentLengths(),
                                 dilated.getDilationRates(), dilated.getMode(),
                                 dilated.getOffsetRule());
+    if (auto withLse = dyn_cast<DilatedAttentionWithLseOp>(op))
+      return bufferizeAttention(
+          withLse, rewriter, options, state, withLse.getSegmentLengths(),
+          withLse.getDilationRates(), withLse.getMode(),
+          withLse.getOffsetRule(),
+          cast<RankedTensorType>(withLse.getLse().getType()));
+    if (auto grad = dyn_cast<DilatedAttentionGradOp>(op))
+      return bufferizeGrad(grad, rewriter, options, state);
     // Plain attention: one pattern of dilation 1 whose segment covers the
     // sequence (any length up to 2^40).
     auto plain = cast<AttentionOp>(op);
@@ -209,6 +278,10 @@ void mlir::dilattn::registerBufferizableOpInterfaceExternalModels(
     DilatedAttentionOp::attachInterface<
         AttentionOpInterface<DilatedAttentionOp>>(*context);
     AttentionOp::attachInterface<AttentionOpInterface<AttentionOp>>(*context);
+    DilatedAttentionWithLseOp::attachInterface<
+        AttentionOpInterface<DilatedAttentionWithLseOp>>(*context);
+    DilatedAttentionGradOp::attachInterface<
+        AttentionOpInterface<DilatedAttentionGradOp>>(*context);
     MaskToBiasOp::attachInterface<MaskToBiasOpInterface>(*context);
   });
 }

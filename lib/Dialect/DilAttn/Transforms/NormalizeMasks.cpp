@@ -65,5 +65,7 @@ struct NormalizeMasksPass
 void mlir::dilattn::populateNormalizeMasksPatterns(
     RewritePatternSet &patterns) {
   patterns.add<BooleanMasksToBias<DilatedAttentionOp>,
+               BooleanMasksToBias<DilatedAttentionWithLseOp>,
+               BooleanMasksToBias<DilatedAttentionGradOp>,
                BooleanMasksToBias<AttentionOp>>(patterns.getContext());
 }

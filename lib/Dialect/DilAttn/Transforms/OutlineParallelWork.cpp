@@ -305,10 +305,42 @@ static LogicalResult outlineAttention(Outliner &outliner, func::FuncOp parent,
     WriteDilatedAttentionOp::create(
         nested, bodyLoc, lookup(op.getQuery()), lookup(op.getKey()),
         lookup(op.getValue()), lookup(op.getKeyPaddingMask()),
-        lookup(op.getAttnMask()), lookup(op.getOutput()), begin, end,
+        lookup(op.getAttnMask()), lookup(op.getOutput()), lookup(op.getLse()),
+        begin, end, op.getSegmentLengthsAttr(), op.getDilationRatesAttr(),
+        op.getModeAttr(), op.getOffsetRuleAttr(), op.getCausalAttr(),
+        op.getScaleAttr(), op.getBlockSizeAttr());
+  };
+  return outliner.outline(op, parent, captures, items, build);
+}
+
+/// A whole backward call to a parallel-for over its work items, one per
+/// (batch, head) as TileSegments numbers them.
+static LogicalResult outlineAttentionGrad(Outliner &outliner,
+                                          func::FuncOp parent,
+                                          WriteDilatedAttentionGradOp op) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value batch = memref::DimOp::create(b, loc, op.getQuery(), 0);
+  Value heads = memref::DimOp::create(b, loc, op.getQuery(), 2);
+  Value items = arith::MulIOp::create(b, loc, batch, heads);
+  SmallVector<Value> captures;
+  llvm::SetVector<Value> seen;
+  for (Value operand : op->getOperands())
+    if (seen.insert(operand))
+      captures.push_back(operand);
+  auto build = [&](OpBuilder &nested, Location bodyLoc, Value begin, Value end,
+                   IRMapping &mapping) {
+    auto lookup = [&](Value value) {
+      return value ? mapping.lookup(value) : Value();
+    };
+    WriteDilatedAttentionGradOp::create(
+        nested, bodyLoc, lookup(op.getQuery()), lookup(op.getKey()),
+        lookup(op.getValue()), lookup(op.getOutput()), lookup(op.getLse()),
+        lookup(op.getGradOutput()), lookup(op.getKeyPaddingMask()),
+        lookup(op.getAttnMask()), lookup(op.getGradQuery()),
+        lookup(op.getGradKey()), lookup(op.getGradValue()), begin, end,
         op.getSegmentLengthsAttr(), op.getDilationRatesAttr(), op.getModeAttr(),
-        op.getOffsetRuleAttr(), op.getCausalAttr(), op.getScaleAttr(),
-        op.getBlockSizeAttr());
+        op.getOffsetRuleAttr(), op.getCausalAttr(), op.getScaleAttr());
   };
   return outliner.outline(op, parent, captures, items, build);
 }
@@ -336,6 +368,9 @@ struct OutlineParallelWorkPass
         if (auto attention = dyn_cast<WriteDilatedAttentionOp>(op))
           if (!attention.getItemBegin())
             work.push_back(op);
+        if (auto grad = dyn_cast<WriteDilatedAttentionGradOp>(op))
+          if (!grad.getItemBegin())
+            work.push_back(op);
         return WalkResult::advance();
       });
       found |= !work.empty();
@@ -343,6 +378,8 @@ struct OutlineParallelWorkPass
         // Work that cannot be outlined stays sequential: still correct.
         if (auto loop = dyn_cast<scf::ParallelOp>(op))
           (void)outlineLoop(outliner, func, loop);
+        else if (auto grad = dyn_cast<WriteDilatedAttentionGradOp>(op))
+          (void)outlineAttentionGrad(outliner, func, grad);
         else
           (void)outlineAttention(outliner, func,
                                  cast<WriteDilatedAttentionOp>(op));

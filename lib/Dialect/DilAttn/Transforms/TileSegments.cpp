@@ -54,6 +54,33 @@ struct BlockState {
   Value max, sum, acc; // memref<T x f32>, memref<T x f32>, memref<T x D x f32>
 };
 
+/// The head group of `head` in grouped mode: k contiguous groups, the first
+/// H mod k one larger (docs/Contract.md section 1).
+Value emitGroupOf(ArithEmitter &ix, Value head, Value numHeads,
+                  int64_t numPatterns) {
+  OpBuilder &b = ix.b;
+  Value k = ix.idx(numPatterns);
+  Value base = ix.div(numHeads, k);
+  Value extra = ix.rem(numHeads, k);
+  Value large = ix.add(base, ix.idx(1));
+  Value largeHeads = ix.mul(extra, large);
+  Value inLarge = ix.ult(head, largeHeads);
+  Value groupLarge = ix.div(head, large);
+  // base >= 1 in grouped mode (H >= k is verified), so this divides safely.
+  Value groupSmall = ix.add(extra, ix.div(ix.sub(head, largeHeads), base));
+  return arith::SelectOp::create(b, ix.loc, inLarge, groupLarge, groupSmall);
+}
+
+/// The offset of pattern `pattern` (rate `rate`) for `head`.
+Value emitOffsetOf(ArithEmitter &ix, AttentionMode mode, OffsetRule rule,
+                   int64_t pattern, int64_t rate, Value head, Value numHeads) {
+  if (mode == AttentionMode::grouped)
+    return ix.idx(pattern % rate);
+  if (rule == OffsetRule::cyclic)
+    return ix.rem(head, ix.idx(rate));
+  return ix.div(head, ix.ceilDiv(numHeads, ix.idx(rate)));
+}
+
 struct TileWriteDilatedAttention {
   WriteDilatedAttentionOp op;
   OpBuilder &b;
@@ -82,26 +109,13 @@ private:
 
 Value TileWriteDilatedAttention::groupOf(Value head, Value numHeads,
                                          int64_t numPatterns) {
-  Value k = ix.idx(numPatterns);
-  Value base = ix.div(numHeads, k);
-  Value extra = ix.rem(numHeads, k);
-  Value large = ix.add(base, ix.idx(1));
-  Value largeHeads = ix.mul(extra, large);
-  Value inLarge = ix.ult(head, largeHeads);
-  Value groupLarge = ix.div(head, large);
-  // base >= 1 in grouped mode (H >= k is verified), so this divides safely.
-  Value groupSmall = ix.add(extra, ix.div(ix.sub(head, largeHeads), base));
-  return arith::SelectOp::create(b, loc, inLarge, groupLarge, groupSmall);
+  return emitGroupOf(ix, head, numHeads, numPatterns);
 }
 
 Value TileWriteDilatedAttention::offsetOf(int64_t pattern, Value head,
                                           Value numHeads) {
-  int64_t rate = op.getDilationRates()[pattern];
-  if (op.getMode() == AttentionMode::grouped)
-    return ix.idx(pattern % rate);
-  if (op.getOffsetRule() == OffsetRule::cyclic)
-    return ix.rem(head, ix.idx(rate));
-  return ix.div(head, ix.ceilDiv(numHeads, ix.idx(rate)));
+  return emitOffsetOf(ix, op.getMode(), op.getOffsetRule(), pattern,
+                      op.getDilationRates()[pattern], head, numHeads);
 }
 
 void TileWriteDilatedAttention::emitPattern(int64_t pattern, Value batch,
@@ -261,9 +275,157 @@ LogicalResult TileWriteDilatedAttention::rewrite() {
     accs.push_back(subview(b, loc, state.acc, {zeroIndex, zeroIndex},
                            {numRows, d}, {unit, unit}, {dyn, headDim}));
   }
+  Value lse;
+  if (Value stats = op.getLse())
+    lse = subview(b, loc, stats, {batch, x0, head}, {unit, numRows, unit},
+                  {unit, unit, unit}, {dyn});
   double outputScale = grouped ? 1.0 / static_cast<double>(numPatterns) : 1.0;
-  WriteStatesOp::create(b, loc, maxes, sums, accs, output,
+  WriteStatesOp::create(b, loc, maxes, sums, accs, output, lse,
                         b.getF64FloatAttr(outputScale));
+  op.erase();
+  return success();
+}
+
+/// The backward tiling. A work item is one (batch, head): a key collects
+/// gradient from the segment of every pattern that selects it, and the
+/// segments of different patterns overlap, so all rows of a head belong to
+/// one item and items never write the same row (no atomics, no reduction
+/// buffers). The item zeroes its gradient rows (positions no pattern selects
+/// keep 0), then issues, for each pattern the head uses and each segment,
+/// one segment_attention_grad on the strided views of the segment's
+/// selected rows: queries and keys of a segment are the same positions.
+struct TileWriteDilatedAttentionGrad {
+  WriteDilatedAttentionGradOp op;
+  OpBuilder &b;
+  Location loc;
+  ArithEmitter ix;
+  int64_t headDim;
+
+  TileWriteDilatedAttentionGrad(WriteDilatedAttentionGradOp op, OpBuilder &b)
+      : op(op), b(b), loc(op.getLoc()), ix{b, op.getLoc()},
+        headDim(cast<MemRefType>(op.getQuery().getType()).getDimSize(3)) {}
+
+  LogicalResult rewrite();
+
+private:
+  void emitPattern(int64_t pattern, Value batch, Value head, Value numHeads,
+                   Value seqLen);
+};
+
+void TileWriteDilatedAttentionGrad::emitPattern(int64_t pattern, Value batch,
+                                                Value head, Value numHeads,
+                                                Value seqLen) {
+  int64_t length = op.getSegmentLengths()[pattern];
+  int64_t rate = op.getDilationRates()[pattern];
+  Value w = ix.idx(length), r = ix.idx(rate), one = ix.idx(1);
+  Value offset = emitOffsetOf(ix, op.getMode(), op.getOffsetRule(), pattern,
+                              rate, head, numHeads);
+  Value zeroIndex = ix.idx(0);
+  Value numSegments = ix.ceilDiv(seqLen, w);
+  auto segments = scf::ForOp::create(b, loc, zeroIndex, numSegments, one);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(segments.getBody());
+  Value segmentStart = ix.mul(segments.getInductionVar(), w);
+  Value segmentEnd = ix.min(ix.add(segmentStart, w), seqLen);
+  Value p0 = ix.add(segmentStart, offset);
+  // An offset at or past the segment's end selects nothing there.
+  auto nonEmpty = scf::IfOp::create(b, loc, ix.ult(p0, segmentEnd), false);
+  b.setInsertionPointToStart(nonEmpty.thenBlock());
+  Value count = ix.ceilDiv(ix.sub(segmentEnd, p0), r);
+
+  int64_t dyn = ShapedType::kDynamic;
+  OpFoldResult zero = b.getIndexAttr(0), unit = b.getIndexAttr(1);
+  OpFoldResult d = b.getIndexAttr(headDim), stride = b.getIndexAttr(rate);
+  auto rows = [&](Value source) {
+    return subview(b, loc, source, {batch, p0, head, zero},
+                   {unit, count, unit, d}, {unit, stride, unit, unit},
+                   {dyn, headDim});
+  };
+  Value lse = subview(b, loc, op.getLse(), {batch, p0, head},
+                      {unit, count, unit}, {unit, stride, unit}, {dyn});
+  Value keyBias, attnBias;
+  if (Value mask = op.getKeyPaddingMask())
+    keyBias = subview(b, loc, mask, {batch, p0}, {unit, count}, {unit, stride},
+                      {dyn});
+  if (Value mask = op.getAttnMask()) {
+    int64_t rank = cast<MemRefType>(mask.getType()).getRank();
+    SmallVector<OpFoldResult> offsets, sizes, strides;
+    if (rank == 4)
+      offsets = {batch, head};
+    else if (rank == 3)
+      offsets = {batch};
+    sizes.assign(offsets.size(), unit);
+    strides.assign(offsets.size(), unit);
+    offsets.append({p0, p0});
+    sizes.append({count, count});
+    strides.append({stride, stride});
+    attnBias = subview(b, loc, mask, offsets, sizes, strides, {dyn, dyn});
+  }
+  double scale = op.getScale() ? op.getScale()->convertToDouble()
+                               : 1.0 / std::sqrt(static_cast<double>(headDim));
+  double outputScale = op.getMode() == AttentionMode::grouped
+                           ? 1.0 / static_cast<double>(op.getNumPatterns())
+                           : 1.0;
+  // One statement per view: the IR must not depend on the order in which
+  // the host compiler evaluates a call's arguments.
+  Value query = rows(op.getQuery());
+  Value key = rows(op.getKey());
+  Value value = rows(op.getValue());
+  Value output = rows(op.getOutput());
+  Value gradOutput = rows(op.getGradOutput());
+  Value gradQuery = rows(op.getGradQuery());
+  Value gradKey = rows(op.getGradKey());
+  Value gradValue = rows(op.getGradValue());
+  Value queryStart = op.getCausal() ? ix.idx(0) : Value();
+  SegmentAttentionGradOp::create(
+      b, loc, query, key, value, output, gradOutput, lse, keyBias, attnBias,
+      gradQuery, gradKey, gradValue, queryStart, b.getF64FloatAttr(scale),
+      b.getF64FloatAttr(outputScale));
+}
+
+LogicalResult TileWriteDilatedAttentionGrad::rewrite() {
+  if (ShapedType::isDynamic(headDim))
+    return op.emitOpError() << "segment tiling needs a static head dim";
+  b.setInsertionPoint(op);
+  int64_t numPatterns = op.getNumPatterns();
+  Value batchSize = memref::DimOp::create(b, loc, op.getQuery(), 0);
+  Value seqLen = memref::DimOp::create(b, loc, op.getQuery(), 1);
+  Value numHeads = memref::DimOp::create(b, loc, op.getQuery(), 2);
+  Value begin = op.getItemBegin();
+  Value end = op.getItemEnd();
+  if (!begin) {
+    begin = ix.idx(0);
+    end = ix.mul(batchSize, numHeads);
+  }
+  auto items = scf::ForOp::create(b, loc, begin, end, ix.idx(1));
+  b.setInsertionPointToStart(items.getBody());
+  Value item = items.getInductionVar();
+  Value head = ix.rem(item, numHeads);
+  Value batch = ix.div(item, numHeads);
+
+  int64_t dyn = ShapedType::kDynamic;
+  OpFoldResult zeroIndex = b.getIndexAttr(0), unit = b.getIndexAttr(1);
+  OpFoldResult d = b.getIndexAttr(headDim);
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+  for (Value grad : {op.getGradQuery(), op.getGradKey(), op.getGradValue()})
+    linalg::FillOp::create(b, loc, zero,
+                           subview(b, loc, grad,
+                                   {batch, zeroIndex, head, zeroIndex},
+                                   {unit, seqLen, unit, d},
+                                   {unit, unit, unit, unit}, {dyn, headDim}));
+
+  if (op.getMode() == AttentionMode::grouped) {
+    Value group = emitGroupOf(ix, head, numHeads, numPatterns);
+    for (int64_t i = 0; i < numPatterns; ++i) {
+      auto inGroup = scf::IfOp::create(b, loc, ix.eq(group, ix.idx(i)), false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(inGroup.thenBlock());
+      emitPattern(i, batch, head, numHeads, seqLen);
+    }
+  } else {
+    for (int64_t i = 0; i < numPatterns; ++i)
+      emitPattern(i, batch, head, numHeads, seqLen);
+  }
   op.erase();
   return success();
 }
@@ -278,6 +440,12 @@ struct TileSegmentsPass
     OpBuilder builder(&getContext());
     for (WriteDilatedAttentionOp op : ops)
       if (failed(TileWriteDilatedAttention(op, builder).rewrite()))
+        return signalPassFailure();
+    SmallVector<WriteDilatedAttentionGradOp> grads;
+    getOperation().walk(
+        [&](WriteDilatedAttentionGradOp op) { grads.push_back(op); });
+    for (WriteDilatedAttentionGradOp op : grads)
+      if (failed(TileWriteDilatedAttentionGrad(op, builder).rewrite()))
         return signalPassFailure();
   }
 };
