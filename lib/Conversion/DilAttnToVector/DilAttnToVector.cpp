@@ -177,6 +177,18 @@ void forEachChunk(KernelBuilder &kb, int64_t headDim, int64_t vectorWidth,
     body(kb.idx(fullEnd), headDim - fullEnd);
 }
 
+/// The (start, width) column chunks of a row of `headDim` elements, for code
+/// that emits every chunk apart. The backward lowering still does so for
+/// every head dim, so its code grows with D (forEachChunk bounds the
+/// forward's).
+SmallVector<std::pair<int64_t, int64_t>> chunksOf(int64_t headDim,
+                                                  int64_t vectorWidth) {
+  SmallVector<std::pair<int64_t, int64_t>> chunks;
+  for (int64_t start = 0; start < headDim; start += vectorWidth)
+    chunks.push_back({start, std::min(vectorWidth, headDim - start)});
+  return chunks;
+}
+
 /// Allocates a scratch buffer at the entry of the function enclosing `op`.
 Value entryAlloca(Operation *op, MemRefType type) {
   auto function = op->getParentOfType<FunctionOpInterface>();
