@@ -3,6 +3,8 @@
 #include "dilattn/API/CudaDilatedAttention.h"
 #include "dilattn/Support/Error.h"
 
+#include "dilattn/Conversion/DilAttnToGPU/DilAttnToGPU.h"
+
 #include "dilattn/Runtime/CudaProgramRunner.h"
 #include "dilattn/Runtime/CudaRuntime.h"
 
@@ -108,6 +110,10 @@ static bool tmaKernelFits(const DilatedAttentionConfig &config,
                           int64_t seqLen) {
   if (!cuda::hasTensorMapEncoder())
     return false;
+  if (config.mode == AttentionMode::Grouped &&
+      static_cast<int64_t>(config.dilationRates.size()) >
+          mlir::dilattn::cuda::kMaxTmaPatterns)
+    return false;
   for (int64_t rate : config.dilationRates)
     if (seqLen % rate != 0)
       return false;
@@ -154,10 +160,13 @@ tensorMapArgs(const DilatedAttentionConfig &config, const jit::KernelSpec &spec,
   int64_t batch = shape[0], seqLen = shape[1], numHeads = shape[2],
           headDim = shape[3];
   // The kernel's tiling (dilattn-convert-to-gpu's defaults for 0).
-  int64_t tileQueries = spec.cudaTuning.tileQueries
-                            ? spec.cudaTuning.tileQueries
-                            : 128;
-  int64_t tileKeys = spec.cudaTuning.tileKeys ? spec.cudaTuning.tileKeys : 128;
+  int64_t tileQueries =
+      spec.cudaTuning.tileQueries
+          ? spec.cudaTuning.tileQueries
+          : mlir::dilattn::cuda::kWgmmaDefaultTileQueries;
+  int64_t tileKeys = spec.cudaTuning.tileKeys
+                         ? spec.cudaTuning.tileKeys
+                         : mlir::dilattn::cuda::kWgmmaDefaultTileKeys;
   llvm::SmallVector<size_t, 4> patterns;
   if (config.mode == AttentionMode::Grouped)
     for (size_t p = 0; p < config.dilationRates.size(); ++p)
@@ -274,6 +283,14 @@ llvm::Expected<RunInfo> dilattn::cudaDilatedAttention(
   jit::KernelSpec spec =
       cudaKernelSpec(config, headDim, query.element, keyPaddingBias.has_value(),
                      attnBias.has_value(), context->info(), options, seqLen);
+  if (usesTmaKernel(spec.cudaTuning.kernel) && !tmaKernelFits(config, seqLen))
+    return makeError(
+        ErrorCode::InvalidArgument,
+        llvm::formatv("the wgmma-tma kernel needs every dilation rate to "
+                      "divide the sequence length {0}, at most {1} patterns "
+                      "in grouped mode and a driver that encodes tensor maps "
+                      "(the auto or wgmma kernels take any call)",
+                      seqLen, mlir::dilattn::cuda::kMaxTmaPatterns));
   auto kernel = jit.getCudaKernel(spec, &info.cache);
   if (!kernel)
     return kernel.takeError();

@@ -192,9 +192,12 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
   // the warp-specialised kernel where they fit.
   bool useWgmma = wgmma && !element.isF32();
   bool useTma = useWgmma && tma;
-  int64_t defaultTile = useWgmma ? 128 : 64;
-  int64_t queries = tileQueries ? tileQueries.getValue() : defaultTile;
-  int64_t keys = tileKeys ? tileKeys.getValue() : defaultTile;
+  int64_t queries = tileQueries ? tileQueries.getValue()
+                  : useWgmma  ? cuda::kWgmmaDefaultTileQueries
+                              : 64;
+  int64_t keys = tileKeys ? tileKeys.getValue()
+               : useWgmma ? cuda::kWgmmaDefaultTileKeys
+                          : 64;
   int64_t depth = stages ? stages.getValue() : 2;
   if (!stages && useTma) {
     KernelPlan deeper;
@@ -216,6 +219,13 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
   if (tma && !useWgmma)
     return op.emitOpError("the warp-specialised TMA kernel needs wgmma "
                           "(chip sm_90a) and f16 or bf16 inputs");
+  if (useTma && op.getMode() == AttentionMode::grouped &&
+      static_cast<int64_t>(op.getDilationRates().size()) >
+          cuda::kMaxTmaPatterns)
+    return op.emitOpError(llvm::formatv(
+        "the warp-specialised TMA kernel takes at most {0} patterns per "
+        "launch (3 tensor maps each in the kernel parameters)",
+        cuda::kMaxTmaPatterns));
   if (useWgmma && ((queries != 64 && queries != 128) || headDim % 64 != 0))
     return op.emitOpError(llvm::formatv(
         "the wgmma kernel needs tile-queries 64 or 128 (a warpgroup per 64 "

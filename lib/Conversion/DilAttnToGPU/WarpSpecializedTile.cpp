@@ -24,6 +24,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
@@ -168,7 +169,14 @@ void KernelEmitter::emitWarpSpecializedItems(Value first, Value total,
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(roleIf.elseBlock());
     setMaxRegisters(b, loc, /*increase=*/true, kConsumerRegisters);
-    // The compute code indexes threads and warps from 0.
+    // The compute code indexes threads and warps from 0 (inside this
+    // branch only: restored below).
+    Value blockThread = thread, blockWarp = warp;
+    llvm::scope_exit restore([&] {
+      thread = blockThread;
+      warp = blockWarp;
+      scoreTurn = nullptr;
+    });
     thread = e.sub(tid, e.idx(kWarpgroupThreads));
     warp = e.div(thread, e.idx(kWarpSize));
     if (computeWarps == 8) {

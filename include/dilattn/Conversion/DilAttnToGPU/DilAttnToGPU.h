@@ -20,6 +20,15 @@ inline llvm::ArrayRef<int64_t> supportedHeadDims() {
   return dims;
 }
 
+/// The wgmma kernels' default tiling (tile-queries, tile-keys 0): the TMA
+/// kernel's boxes have these many rows, which the runtime's tensor maps
+/// must repeat (the barriers expect exactly the boxes' bytes).
+constexpr int64_t kWgmmaDefaultTileQueries = 128;
+constexpr int64_t kWgmmaDefaultTileKeys = 128;
+/// Most patterns one launch of the TMA kernel takes: 3 maps of 128 bytes
+/// each, inside the 4 KiB of kernel parameters with the other arguments.
+constexpr int64_t kMaxTmaPatterns = 8;
+
 /// On a kernel of dilattn-convert-to-gpu: how many leading parameters are
 /// tensor maps (generic pointers to 128-byte CUtensorMaps), which
 /// dilattn-gpu-grid-constant-params turns into by-value __grid_constant__
