@@ -160,10 +160,9 @@ tensorMapArgs(const DilatedAttentionConfig &config, const jit::KernelSpec &spec,
   int64_t batch = shape[0], seqLen = shape[1], numHeads = shape[2],
           headDim = shape[3];
   // The kernel's tiling (dilattn-convert-to-gpu's defaults for 0).
-  int64_t tileQueries =
-      spec.cudaTuning.tileQueries
-          ? spec.cudaTuning.tileQueries
-          : mlir::dilattn::cuda::kWgmmaDefaultTileQueries;
+  int64_t tileQueries = spec.cudaTuning.tileQueries
+                            ? spec.cudaTuning.tileQueries
+                            : mlir::dilattn::cuda::kWgmmaDefaultTileQueries;
   int64_t tileKeys = spec.cudaTuning.tileKeys
                          ? spec.cudaTuning.tileKeys
                          : mlir::dilattn::cuda::kWgmmaDefaultTileKeys;
@@ -184,10 +183,9 @@ tensorMapArgs(const DilatedAttentionConfig &config, const jit::KernelSpec &spec,
       cuda::TensorMapSpec &map = arg.tensorMap;
       map.element = element == ElementKind::BF16 ? cuda::TensorMapElement::BF16
                                                  : cuda::TensorMapElement::F16;
-      map.dims = {static_cast<uint64_t>(headDim),
-                  static_cast<uint64_t>(numHeads), rate,
-                  static_cast<uint64_t>(seqLen) / rate,
-                  static_cast<uint64_t>(batch)};
+      map.dims = {
+          static_cast<uint64_t>(headDim), static_cast<uint64_t>(numHeads), rate,
+          static_cast<uint64_t>(seqLen) / rate, static_cast<uint64_t>(batch)};
       uint64_t row = bytes * headDim * numHeads;
       map.byteStrides = {bytes * headDim, row, row * rate,
                          row * static_cast<uint64_t>(seqLen)};

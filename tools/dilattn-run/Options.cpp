@@ -151,9 +151,9 @@ static cl::opt<CudaKernelChoice> cudaKernel(
                           "wgmma on Hopper (sm_90a), mma-sync elsewhere"),
                clEnumValN(CudaKernelChoice::Wgmma, "wgmma",
                           "warpgroup MMAs (compute capability 9.0 only)"),
-                       clEnumValN(CudaKernelChoice::WgmmaTma, "wgmma-tma",
-                                  "warp-specialised wgmma fed by TMA "
-                                  "(sm_90a; r must divide N)"),
+               clEnumValN(CudaKernelChoice::WgmmaTma, "wgmma-tma",
+                          "warp-specialised wgmma fed by TMA "
+                          "(sm_90a; r must divide N)"),
                clEnumValN(CudaKernelChoice::MmaSync, "mma-sync",
                           "ldmatrix + mma.sync (sm_80 and later)")),
     cl::cat(category));

@@ -100,21 +100,23 @@ SmallVector<Value> emitTensorMaps(OpBuilder &builder, Location loc,
       Value heads = memref::DimOp::create(builder, loc, rows, 2);
       auto rowsType = cast<MemRefType>(rows.getType());
       SmallVector<ReassociationIndices> groups = {{0}, {1, 2}, {3}, {4}};
-      SmallVector<OpFoldResult> shape = {
-          batch, host.div(seqLen, host.idx(r)), builder.getIndexAttr(r), heads,
-          builder.getIndexAttr(plan.headDim)};
+      SmallVector<OpFoldResult> shape = {batch, host.div(seqLen, host.idx(r)),
+                                         builder.getIndexAttr(r), heads,
+                                         builder.getIndexAttr(plan.headDim)};
       auto viewType = memref::ExpandShapeOp::computeExpandedType(
-          rowsType, {ShapedType::kDynamic, ShapedType::kDynamic, r,
-                     ShapedType::kDynamic, plan.headDim},
+          rowsType,
+          {ShapedType::kDynamic, ShapedType::kDynamic, r, ShapedType::kDynamic,
+           plan.headDim},
           groups);
       if (failed(viewType))
         return {};
       Value view = memref::ExpandShapeOp::create(builder, loc, *viewType, rows,
                                                  groups, shape);
       Value unranked = memref::CastOp::create(
-          builder, loc, UnrankedMemRefType::get(plan.elementType, Attribute()), view);
-      SmallVector<int64_t> box = {1, boxRows, 1, 1, kSwizzleRowBytes /
-                                                        plan.elementBytes()};
+          builder, loc, UnrankedMemRefType::get(plan.elementType, Attribute()),
+          view);
+      SmallVector<int64_t> box = {1, boxRows, 1, 1,
+                                  kSwizzleRowBytes / plan.elementBytes()};
       auto boxType = MemRefType::get(
           box, plan.elementType, MemRefLayoutAttrInterface{},
           gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup));
@@ -193,11 +195,11 @@ LogicalResult ConvertToGPUPass::convert(WriteDilatedAttentionOp op,
   bool useWgmma = wgmma && !element.isF32();
   bool useTma = useWgmma && tma;
   int64_t queries = tileQueries ? tileQueries.getValue()
-                  : useWgmma  ? cuda::kWgmmaDefaultTileQueries
-                              : 64;
-  int64_t keys = tileKeys ? tileKeys.getValue()
-               : useWgmma ? cuda::kWgmmaDefaultTileKeys
-                          : 64;
+                    : useWgmma  ? cuda::kWgmmaDefaultTileQueries
+                                : 64;
+  int64_t keys = tileKeys   ? tileKeys.getValue()
+                 : useWgmma ? cuda::kWgmmaDefaultTileKeys
+                            : 64;
   int64_t depth = stages ? stages.getValue() : 2;
   if (!stages && useTma) {
     KernelPlan deeper;

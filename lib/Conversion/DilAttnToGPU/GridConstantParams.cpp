@@ -32,8 +32,8 @@ struct GridConstantParamsPass
   void runOnOperation() override {
     MLIRContext *context = &getContext();
     Builder builder(context);
-    auto byval = TypeAttr::get(
-        LLVM::LLVMArrayType::get(IntegerType::get(context, 8), kTensorMapBytes));
+    auto byval = TypeAttr::get(LLVM::LLVMArrayType::get(
+        IntegerType::get(context, 8), kTensorMapBytes));
     WalkResult result = getOperation().walk([&](LLVM::LLVMFuncOp func) {
       auto count = func->getAttrOfType<IntegerAttr>(
           mlir::dilattn::cuda::kTensorMapParamsAttrName);
@@ -41,14 +41,13 @@ struct GridConstantParamsPass
         return WalkResult::advance();
       int64_t params = count.getInt();
       if (params < 0 || params > func.getNumArguments()) {
-        func.emitOpError("marks ") << params << " tensor-map parameters of "
-                                   << func.getNumArguments();
+        func.emitOpError("marks ")
+            << params << " tensor-map parameters of " << func.getNumArguments();
         return WalkResult::interrupt();
       }
       for (int64_t i = 0; i < params; ++i) {
         if (!isa<LLVM::LLVMPointerType>(func.getArgument(i).getType())) {
-          func.emitOpError("tensor-map parameter ")
-              << i << " is not a pointer";
+          func.emitOpError("tensor-map parameter ") << i << " is not a pointer";
           return WalkResult::interrupt();
         }
         func.setArgAttr(i, LLVM::LLVMDialect::getByValAttrName(), byval);

@@ -193,9 +193,9 @@ KernelEmitter::Item KernelEmitter::decodeItem(Value itemIndex) {
   item.spanStart = e.add(item.segStart, e.mul(item.tile, tilePositions));
   item.inSegment = e.ult(item.spanStart, segEnd);
   item.spanEnd = e.min(e.add(item.spanStart, tilePositions), segEnd);
-  item.hasRows = e.andi(
-      item.inSegment, e.ult(e.mul(item.tile, e.idx(plan.tileQueries)),
-                            item.rows));
+  item.hasRows =
+      e.andi(item.inSegment,
+             e.ult(e.mul(item.tile, e.idx(plan.tileQueries)), item.rows));
   item.pattern = pattern;
   return item;
 }

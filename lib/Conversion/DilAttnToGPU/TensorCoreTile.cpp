@@ -184,10 +184,10 @@ void KernelEmitter::emitTensorCoreTile(const Item &item) {
     Value next = e.add(block, e.idx(S - 1));
     loadBlock(next, e.rem(next, e.idx(S)));
     Value stage = e.rem(block, e.idx(S));
-    scf::YieldOp::create(
-        b, loc,
-        emitKeyBlock(item, queryTile, keyTile(stage), valueTile(stage), block,
-                     firstQuery, keyLimit, loop.getRegionIterArgs()));
+    scf::YieldOp::create(b, loc,
+                         emitKeyBlock(item, queryTile, keyTile(stage),
+                                      valueTile(stage), block, firstQuery,
+                                      keyLimit, loop.getRegionIterArgs()));
   }
   // Copies of blocks past the end may still be in flight: let them land
   // before the shared memory goes to the next work item.
@@ -211,10 +211,11 @@ SmallVector<Value> KernelEmitter::initialTileState() {
   return init;
 }
 
-SmallVector<Value> KernelEmitter::emitKeyBlock(
-    const Item &item, const SharedTile &queryTile, const SharedTile &keys,
-    const SharedTile &values, Value block, Value firstQuery, Value keyLimit,
-    ValueRange state) {
+SmallVector<Value>
+KernelEmitter::emitKeyBlock(const Item &item, const SharedTile &queryTile,
+                            const SharedTile &keys, const SharedTile &values,
+                            Value block, Value firstQuery, Value keyLimit,
+                            ValueRange state) {
   const int64_t BN = plan.tileKeys, D = plan.headDim;
   const int64_t keyTiles = BN / 8, dimTiles = D / 8;
   Value group = e.div(lane, e.idx(4)); // row of the fragment
@@ -235,9 +236,9 @@ SmallVector<Value> KernelEmitter::emitKeyBlock(
       scoreTurn(/*begin=*/false);
     for (int64_t nt = 0; nt < keyTiles; ++nt)
       for (int64_t c = 0; c < 4; ++c)
-        scores[nt].push_back(deferScale ? acc[nt * 4 + c]
-                                        : e.mulf(acc[nt * 4 + c],
-                                                 e.f32(plan.scaleLog2)));
+        scores[nt].push_back(
+            deferScale ? acc[nt * 4 + c]
+                       : e.mulf(acc[nt * 4 + c], e.f32(plan.scaleLog2)));
   } else {
     // The query fragments are re-read from shared memory for each block
     // (D / 16 ldmatrix per warp) rather than held: that frees D / 4
@@ -363,8 +364,8 @@ SmallVector<Value> KernelEmitter::emitKeyBlock(
           int64_t nt = 2 * nt2 + half;
           SmallVector<Value> acc(newState.begin() + 4 + nt * 4,
                                  newState.begin() + 8 + nt * 4);
-          acc = mma(probabilities[kk], {frag[2 * half], frag[2 * half + 1]},
-                    acc);
+          acc =
+              mma(probabilities[kk], {frag[2 * half], frag[2 * half + 1]}, acc);
           for (int64_t c = 0; c < 4; ++c)
             newState[4 + nt * 4 + c] = acc[c];
         }

@@ -81,8 +81,7 @@ void arriveExpectBytes(OpBuilder &b, Location loc, Value address,
       "r,r,~{memory}", {address, count});
 }
 
-void setMaxRegisters(OpBuilder &b, Location loc, bool increase,
-                     int64_t count) {
+void setMaxRegisters(OpBuilder &b, Location loc, bool increase, int64_t count) {
   ptx(b, loc,
       llvm::formatv("setmaxnreg.{0}.sync.aligned.u32 {1};",
                     increase ? "inc" : "dec", count)
@@ -128,27 +127,26 @@ void KernelEmitter::emitWarpSpecializedItems(Value first, Value total,
   gpu::BarrierOp::create(b, loc);
 
   // Both roles walk the same items, counting key blocks and query tiles.
-  auto walkItems = [&](llvm::function_ref<void(const Item &, Value, Value)>
-                           handle) {
-    auto loop = scf::ForOp::create(b, loc, first, total, stride,
-                                   ValueRange{e.idx(0), e.idx(0)});
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    Value blockCount = loop.getRegionIterArgs()[0];
-    Value tileCount = loop.getRegionIterArgs()[1];
-    Item item = decodeItem(loop.getInductionVar());
-    Value firstQuery = e.mul(item.tile, e.idx(plan.tileQueries));
-    Value numBlocks =
-        e.ceilDiv(keyLimitOf(item, firstQuery), e.idx(plan.tileKeys));
-    handle(item, blockCount, tileCount);
-    Value nextBlocks = e.add(blockCount, numBlocks);
-    Value nextTiles = e.add(tileCount, e.idx(1));
-    scf::YieldOp::create(b, loc,
-                         ValueRange{e.select(item.hasRows, nextBlocks,
-                                             blockCount),
-                                    e.select(item.hasRows, nextTiles,
-                                             tileCount)});
-  };
+  auto walkItems =
+      [&](llvm::function_ref<void(const Item &, Value, Value)> handle) {
+        auto loop = scf::ForOp::create(b, loc, first, total, stride,
+                                       ValueRange{e.idx(0), e.idx(0)});
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(loop.getBody());
+        Value blockCount = loop.getRegionIterArgs()[0];
+        Value tileCount = loop.getRegionIterArgs()[1];
+        Item item = decodeItem(loop.getInductionVar());
+        Value firstQuery = e.mul(item.tile, e.idx(plan.tileQueries));
+        Value numBlocks =
+            e.ceilDiv(keyLimitOf(item, firstQuery), e.idx(plan.tileKeys));
+        handle(item, blockCount, tileCount);
+        Value nextBlocks = e.add(blockCount, numBlocks);
+        Value nextTiles = e.add(tileCount, e.idx(1));
+        scf::YieldOp::create(
+            b, loc,
+            ValueRange{e.select(item.hasRows, nextBlocks, blockCount),
+                       e.select(item.hasRows, nextTiles, tileCount)});
+      };
 
   Value producer = e.ult(tid, e.idx(kWarpgroupThreads));
   auto roleIf = scf::IfOp::create(b, loc, producer, /*withElse=*/true);
@@ -194,8 +192,7 @@ void KernelEmitter::emitWarpSpecializedItems(Value first, Value total,
       {
         OpBuilder::InsertionGuard inner(b);
         b.setInsertionPointToStart(second.thenBlock());
-        ptx(b, loc, "bar.arrive $0, $1;", "r,r,~{memory}",
-            {e.i32(1), pair});
+        ptx(b, loc, "bar.arrive $0, $1;", "r,r,~{memory}", {e.i32(1), pair});
       }
       scoreTurn = [this, own, other, pair](bool begin) {
         if (begin)
@@ -323,8 +320,8 @@ void KernelEmitter::emitConsumerTile(const Item &item, Value blockCount,
         BN, e.add(e.idx(plan.queryTileBytes() + S * plan.keyStageBytes()),
                   e.mul(stage, e.idx(plan.keyStageBytes()))));
     SmallVector<Value> next =
-        emitKeyBlock(item, queryTile, keys, values, block, firstQuery,
-                     keyLimit, loop.getRegionIterArgs());
+        emitKeyBlock(item, queryTile, keys, values, block, firstQuery, keyLimit,
+                     loop.getRegionIterArgs());
     // The warp's GEMMs have completed (emitKeyBlock waits for them): the
     // stage may be refilled once every compute warp says so.
     arriveOnce(barrierAddress(stage, 2 + S));

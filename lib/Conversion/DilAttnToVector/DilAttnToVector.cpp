@@ -397,50 +397,52 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
 
   // acc[r] = acc[r] * correction[r] + sum_j P[r][j] * V[keyStart + j] over
   // the allowed pairs (r, j).
-  forEachChunk(kb, headDim, options.vectorWidth, [&](Value start,
-                                                    int64_t width) {
-    auto type = VectorType::get({width}, builder.getF32Type());
-    SmallVector<Value> accumulators;
-    for (int64_t r = 0; r < rows; ++r) {
-      Value row = kb.add(queryRow, kb.idx(r));
-      Value acc = kb.vload(type, op.getStateAcc(), {row, start});
-      accumulators.push_back(kb.mulf(acc, kb.broadcast(type, corrections[r])));
-    }
-    // The key loop; `guarded`: each FMA kept only where its pair is allowed
-    // (a select per row and key, for the tiles that need it).
-    auto emitKeyLoop = [&](bool guarded) {
-      auto jLoop = kb.forLoop(0, keyCount, 1, accumulators);
-      OpBuilder::InsertionGuard guard(builder);
-      builder.setInsertionPointToStart(jLoop.getBody());
-      Value j = jLoop.getInductionVar();
-      Value value = kb.vload(type, op.getValue(), {kb.add(keyStart, j), start});
-      SmallVector<Value> next;
-      for (int64_t r = 0; r < rows; ++r) {
-        Value p = kb.load(probabilities, {kb.idx(r), j});
-        Value acc = jLoop.getRegionIterArgs()[r];
-        Value sum = kb.fma(kb.broadcast(type, p), value, acc);
-        if (guarded)
-          sum =
-              kb.select(kb.fcmp(arith::CmpFPredicate::OGE, p, zero), sum, acc);
-        next.push_back(sum);
-      }
-      scf::YieldOp::create(builder, loc, next);
-      return jLoop;
-    };
-    auto ifClean = scf::IfOp::create(builder, loc, TypeRange(accumulators),
-                                     tileClean, /*withElseRegion=*/true);
-    {
-      OpBuilder::InsertionGuard guard(builder);
-      builder.setInsertionPointToStart(ifClean.thenBlock());
-      scf::YieldOp::create(builder, loc, emitKeyLoop(false).getResults());
-      builder.setInsertionPointToStart(ifClean.elseBlock());
-      scf::YieldOp::create(builder, loc, emitKeyLoop(true).getResults());
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      Value row = kb.add(queryRow, kb.idx(r));
-      kb.vstore(ifClean.getResult(r), op.getStateAcc(), {row, start});
-    }
-  });
+  forEachChunk(
+      kb, headDim, options.vectorWidth, [&](Value start, int64_t width) {
+        auto type = VectorType::get({width}, builder.getF32Type());
+        SmallVector<Value> accumulators;
+        for (int64_t r = 0; r < rows; ++r) {
+          Value row = kb.add(queryRow, kb.idx(r));
+          Value acc = kb.vload(type, op.getStateAcc(), {row, start});
+          accumulators.push_back(
+              kb.mulf(acc, kb.broadcast(type, corrections[r])));
+        }
+        // The key loop; `guarded`: each FMA kept only where its pair is allowed
+        // (a select per row and key, for the tiles that need it).
+        auto emitKeyLoop = [&](bool guarded) {
+          auto jLoop = kb.forLoop(0, keyCount, 1, accumulators);
+          OpBuilder::InsertionGuard guard(builder);
+          builder.setInsertionPointToStart(jLoop.getBody());
+          Value j = jLoop.getInductionVar();
+          Value value =
+              kb.vload(type, op.getValue(), {kb.add(keyStart, j), start});
+          SmallVector<Value> next;
+          for (int64_t r = 0; r < rows; ++r) {
+            Value p = kb.load(probabilities, {kb.idx(r), j});
+            Value acc = jLoop.getRegionIterArgs()[r];
+            Value sum = kb.fma(kb.broadcast(type, p), value, acc);
+            if (guarded)
+              sum = kb.select(kb.fcmp(arith::CmpFPredicate::OGE, p, zero), sum,
+                              acc);
+            next.push_back(sum);
+          }
+          scf::YieldOp::create(builder, loc, next);
+          return jLoop;
+        };
+        auto ifClean = scf::IfOp::create(builder, loc, TypeRange(accumulators),
+                                         tileClean, /*withElseRegion=*/true);
+        {
+          OpBuilder::InsertionGuard guard(builder);
+          builder.setInsertionPointToStart(ifClean.thenBlock());
+          scf::YieldOp::create(builder, loc, emitKeyLoop(false).getResults());
+          builder.setInsertionPointToStart(ifClean.elseBlock());
+          scf::YieldOp::create(builder, loc, emitKeyLoop(true).getResults());
+        }
+        for (int64_t r = 0; r < rows; ++r) {
+          Value row = kb.add(queryRow, kb.idx(r));
+          kb.vstore(ifClean.getResult(r), op.getStateAcc(), {row, start});
+        }
+      });
 }
 
 LogicalResult SegmentAttentionLowering::lower() {
@@ -959,17 +961,17 @@ LogicalResult lowerWriteStates(WriteStatesOp op,
   Value factor = kb.select(
       none, zero,
       kb.divf(kb.f32(op.getOutputScale().convertToDouble()), safeDenominator));
-  forEachChunk(kb, headDim, options.vectorWidth, [&](Value column,
-                                                    int64_t width) {
-    auto type = VectorType::get({width}, builder.getF32Type());
-    Value mixed = kb.splat(type, 0.0);
-    for (size_t s = 0; s < numStates; ++s) {
-      Value acc = kb.vload(type, op.getStateAccs()[s], {row, column});
-      mixed = kb.fma(acc, kb.broadcast(type, weights[s]), mixed);
-    }
-    Value scaled = kb.mulf(mixed, kb.broadcast(type, factor));
-    kb.vstore(scaled, op.getOutput(), {row, column});
-  });
+  forEachChunk(
+      kb, headDim, options.vectorWidth, [&](Value column, int64_t width) {
+        auto type = VectorType::get({width}, builder.getF32Type());
+        Value mixed = kb.splat(type, 0.0);
+        for (size_t s = 0; s < numStates; ++s) {
+          Value acc = kb.vload(type, op.getStateAccs()[s], {row, column});
+          mixed = kb.fma(acc, kb.broadcast(type, weights[s]), mixed);
+        }
+        Value scaled = kb.mulf(mixed, kb.broadcast(type, factor));
+        kb.vstore(scaled, op.getOutput(), {row, column});
+      });
   if (Value lse = op.getLse()) {
     // ln(sum_s sum_s 2^max_s) = ln 2 * (M + log2(denominator)); -inf where
     // no state saw a key (the backward pass then skips the row).
