@@ -372,8 +372,11 @@ void SegmentAttentionLowering::emitTile(int64_t rows, Value queryRow,
       Value allowed = kb.fcmp(arith::CmpFPredicate::OGT, score, negInfVector);
       Value covered = kb.ori(allowed, pastBlock[v]);
       clean = clean ? kb.andi(clean, covered) : covered;
-      kb.vstore(kb.select(allowed, p, notAProbability), probabilities,
-                {kb.idx(r), kb.idx(v * options.vectorWidth)});
+      // Operands in statements of their own: the IR is the same whichever
+      // order the host compiler evaluates call arguments in.
+      Value tileRow = kb.idx(r), column = kb.idx(v * options.vectorWidth);
+      Value stored = kb.select(allowed, p, notAProbability);
+      kb.vstore(stored, probabilities, {tileRow, column});
     }
     rowSums.push_back(kb.reduce(vector::CombiningKind::ADD, rowSumVector));
     shiftDeltas.push_back(kb.subf(oldMax, shift));
