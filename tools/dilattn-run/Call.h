@@ -50,6 +50,13 @@ struct Call {
 
   /// The masks for the float64 reference.
   reference::Masks referenceMasks() const;
+  /// The masks as the host API takes them (nullopt where absent).
+  std::optional<HostMask> keyPaddingView() const {
+    return keyPadding ? std::optional(keyPadding->view()) : std::nullopt;
+  }
+  std::optional<HostMask> attnView() const {
+    return attn ? std::optional(attn->view()) : std::nullopt;
+  }
   /// How the summary line names the call: "longnet causal, shape (B, N, H,
   /// D)".
   std::string describe() const;

@@ -73,16 +73,10 @@ llvm::Error dilattn::run::runCpuBackward(const Call &call,
   auto gradOutput = readGradOutput(call, options);
   if (!gradOutput)
     return gradOutput.takeError();
-  std::optional<HostMask> keyPaddingView, attnView;
-  if (call.keyPadding)
-    keyPaddingView = call.keyPadding->view();
-  if (call.attn)
-    attnView = call.attn->view();
+  std::optional<HostMask> keyPaddingView = call.keyPaddingView(),
+                          attnView = call.attnView();
   runtime::ThreadPool pool(options.numThreads);
-  RunOptions runOptions;
-  runOptions.threads = &pool;
-  runOptions.tuning = options.common.tuning.cpu();
-  runOptions.tuning.blockSize = options.common.tuning.blockSize;
+  RunOptions runOptions = cpuRunOptions(options, pool);
 
   // The API checks every shape before anything is written; buffers are
   // sized from the query, which the inputs already hold in memory.

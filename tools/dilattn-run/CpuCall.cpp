@@ -18,19 +18,22 @@
 using namespace dilattn;
 using namespace dilattn::run;
 
-llvm::Error dilattn::run::runCpuCall(const Call &call,
-                                     const CallOptions &options) {
-  std::optional<HostMask> keyPaddingView, attnView;
-  if (call.keyPadding)
-    keyPaddingView = call.keyPadding->view();
-  if (call.attn)
-    attnView = call.attn->view();
-
-  runtime::ThreadPool pool(options.numThreads);
+RunOptions dilattn::run::cpuRunOptions(const CallOptions &options,
+                                       runtime::ThreadPool &pool) {
   RunOptions runOptions;
   runOptions.threads = &pool;
   runOptions.tuning = options.common.tuning.cpu();
   runOptions.tuning.blockSize = options.common.tuning.blockSize;
+  return runOptions;
+}
+
+llvm::Error dilattn::run::runCpuCall(const Call &call,
+                                     const CallOptions &options) {
+  std::optional<HostMask> keyPaddingView = call.keyPaddingView(),
+                          attnView = call.attnView();
+
+  runtime::ThreadPool pool(options.numThreads);
+  RunOptions runOptions = cpuRunOptions(options, pool);
   Tensor output;
   output.shape = call.query.shape;
   int64_t count = 1;

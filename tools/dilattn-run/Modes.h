@@ -20,6 +20,8 @@
 #include "Call.h"
 #include "Options.h"
 
+#include "dilattn/Runtime/CpuRuntime.h"
+
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
@@ -27,6 +29,9 @@ namespace dilattn::run {
 
 /// One call on host buffers over a thread pool.
 llvm::Error runCpuCall(const Call &call, const CallOptions &options);
+/// The host API's options of a CPU run on `pool` (tuning from the command
+/// line), shared by the forward and the backward modes.
+RunOptions cpuRunOptions(const CallOptions &options, runtime::ThreadPool &pool);
 
 /// The forward pass with its statistics and the backward pass of one call
 /// on host buffers (--backward, issue 18).
